@@ -1,0 +1,167 @@
+"""The benchmark's query set: built deterministically (seeded) from ../shared/footage, cached on disk.
+
+Some works are registered, the rest are kept unregistered: they serve as filler in montages, as the
+background of picture-in-picture, and as the only material of the negative clips.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hutong.media import probe
+from hutong.media.synth import EDIT_FAMILIES, Piece, build_clip
+
+FOOTAGE = Path(__file__).resolve().parent.parent.parent / "shared" / "footage"
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+REGISTERED = (
+    "big_buck_bunny__03m03s-06m00s__hls_reassembled_1280x720.mp4",
+    "sintel_trailer_2010__full_52s__1280x720.mp4",
+    "tears_of_steel__battle_clip_70s__800x332.webm",
+    "nasa_apollo15_feather_hammer_drop__47s__480x360.mkv",
+    "intel_one_by_one_person__139s__768x432.mp4",
+    "gnome_help_screencasts_compilation__7clips__640x480.mp4",
+    "webrtc_samples_chrome_animation__30s__480x270.webm",
+    "his_girl_friday_1940__excerpt_6s.mp4",
+    "mdn_toys_crystal__12s__720x480.mp4",
+    "intel_bottle_detection__40s__640x360.mp4",
+    "nasa_space_shuttle__10s__1080x608.webm",
+)
+UNREGISTERED = (
+    "intel_car_detection__30s__768x432.mp4",
+    "xiph_derf_tractor__10s__512x288.webm",
+    "mdn_bug__7s__640x360.mp4",
+    "mdn_flower__5s__960x540.mp4",
+    "mdn_toys_elf__8s__720x480.mp4",
+    "mdn_toys_frog__8s__720x480.mp4",
+    "mdn_toys_monster__7s__720x480.mp4",
+    "mdn_toys_pig__7s__720x480.mp4",
+    "mdn_toys_rabbit__8s__720x480.mp4",
+    "intel_asl_gestures_compilation__20clips__640x480.mp4",
+    "intel_sample_videos_gif_previews_compilation__12clips__480x270.mp4",
+    "chromium_bear__3s__320x240.webm",
+    "chaplin_silent_film__excerpt_10s.mp4",
+)
+#: audio-only queries: soundtrack excerpts of registered works, re-encoded
+AUDIO_SOURCES = (
+    "big_buck_bunny__03m03s-06m00s__hls_reassembled_1280x720.mp4",
+    "sintel_trailer_2010__full_52s__1280x720.mp4",
+    "tears_of_steel__battle_clip_70s__800x332.webm",
+    "nasa_apollo15_feather_hammer_drop__47s__480x360.mkv",
+)
+SINGLE_EDITS = tuple(f for f in EDIT_FAMILIES)
+
+
+@dataclass
+class Query:
+    name: str
+    family: str  # an edit family, "combined", "montage", "negative" or "audio_only"
+    path: str
+    duration: float
+    truth: list[dict]  # TruthSegment dicts (source = footage file name)
+    edits: list[list[str]]
+
+
+def durations() -> dict[str, float]:
+    return {name: probe(FOOTAGE / name).duration for name in REGISTERED + UNREGISTERED}
+
+
+def plan(seed: int = 7, per_family: int = 6, combined: int = 12, montages: int = 8, negatives: int = 20) -> list[tuple[str, str, list[Piece]]]:
+    rng = random.Random(seed)
+    dur = durations()
+    long_works = [w for w in REGISTERED if dur[w] >= 12]
+    fillers = list(UNREGISTERED)
+
+    def piece(work: str, length: float, edits: tuple[str, ...]) -> Piece:
+        length = min(length, dur[work] - 0.5)
+        start = rng.uniform(0, max(0.0, dur[work] - length - 0.2))
+        bg = FOOTAGE / rng.choice(["intel_car_detection__30s__768x432.mp4", "intel_asl_gestures_compilation__20clips__640x480.mp4", "intel_sample_videos_gif_previews_compilation__12clips__480x270.mp4"])
+        return Piece(FOOTAGE / work, round(start, 2), round(length, 2), edits, background=bg, seed=rng.randrange(1 << 30))
+
+    def filler(length: float) -> Piece:
+        f = rng.choice(fillers)
+        length = min(length, dur[f] - 0.3)
+        start = rng.uniform(0, max(0.0, dur[f] - length - 0.2))
+        return Piece(FOOTAGE / f, round(start, 2), round(length, 2), (), from_work=False, seed=rng.randrange(1 << 30))
+
+    out: list[tuple[str, str, list[Piece]]] = []
+    for fam in SINGLE_EDITS:
+        for i in range(per_family):
+            out.append((f"{fam}_{i}", fam, [piece(rng.choice(long_works), rng.uniform(6, 12), (fam,))]))
+    compatible = [f for f in SINGLE_EDITS if f not in ("vertical_plain",)]
+    for i in range(combined):
+        a, b = rng.sample(compatible, 2)
+        if {a, b} <= {"vertical_blur", "pip"} or {a, b} == {"vertical_blur", "pip"}:
+            b = "grade"
+        out.append((f"combined_{i}", "combined", [piece(rng.choice(long_works), rng.uniform(6, 12), (a, b))]))
+    for i in range(montages):
+        pieces: list[Piece] = []
+        for _ in range(rng.randint(2, 4)):
+            if rng.random() < 0.7:
+                pieces.append(filler(rng.uniform(1.5, 4)))
+            edit = rng.choice(("mirror", "crop", "grade", "overlay", "speed", "reencode", "fps"))
+            pieces.append(piece(rng.choice(long_works), rng.uniform(3, 12), (edit,)))
+        out.append((f"montage_{i}", "montage", pieces))
+    for i in range(negatives):
+        pieces = []
+        for _ in range(rng.randint(1, 3)):
+            p = filler(rng.uniform(3, 8))
+            edit = rng.choice(((), ("mirror",), ("grade",), ("overlay",), ("crop",), ("vertical_blur",), ("reencode",)))
+            pieces.append(Piece(p.source, p.start, p.duration, edit, from_work=False, seed=p.seed))
+        out.append((f"negative_{i}", "negative", pieces))
+    return out
+
+
+def build(seed: int = 7, log=print, **kw) -> list[Query]:
+    folder = CACHE / f"queries-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    queries: list[Query] = []
+    for name, family, pieces in plan(seed, **kw):
+        meta = folder / f"{name}.json"
+        clip_path = folder / f"{name}.mp4"
+        if meta.exists() and clip_path.exists():
+            queries.append(Query(**json.loads(meta.read_text())))
+            continue
+        log(f"building {name}")
+        clip = build_clip(pieces, clip_path)
+        q = Query(
+            name=name,
+            family=family,
+            path=str(clip_path),
+            duration=clip.duration,
+            truth=[{**asdict(t), "source": Path(t.source).name} for t in clip.truth],
+            edits=[list(p.edits) for p in pieces],
+        )
+        meta.write_text(json.dumps(asdict(q), indent=1))
+        queries.append(q)
+    queries.extend(audio_only(seed, folder, log))
+    return queries
+
+
+def audio_only(seed: int, folder: Path, log) -> list[Query]:
+    from hutong.media.synth import _run
+
+    rng = random.Random(seed + 1)
+    out = []
+    for i, name in enumerate(AUDIO_SOURCES * 2):
+        meta = folder / f"audio_{i}.json"
+        path = folder / f"audio_{i}.m4a"
+        if meta.exists() and path.exists():
+            out.append(Query(**json.loads(meta.read_text())))
+            continue
+        log(f"building audio_{i}")
+        d = probe(FOOTAGE / name).duration
+        length = rng.uniform(8, 15)
+        start = rng.uniform(0, d - length - 0.5)
+        vol = rng.uniform(0.5, 1.2)
+        _run(["-ss", f"{start:.2f}", "-t", f"{length:.2f}", "-i", str(FOOTAGE / name), "-vn", "-af", f"volume={vol:.2f}",
+              "-c:a", "aac", "-b:a", "48k", "-ac", "1", str(path)])  # fmt: skip
+        q = Query(f"audio_{i}", "audio_only", str(path), probe(path).duration,
+                  [{"source": name, "ref_start": start, "ref_end": start + length, "query_start": 0.0, "query_end": length, "edits": ["audio_only"]}],
+                  [["audio_only"]])  # fmt: skip
+        meta.write_text(json.dumps(asdict(q), indent=1))
+        out.append(q)
+    return out

@@ -1,0 +1,196 @@
+"""Recognition benchmark: ``python -m bench.recognition`` regenerates docs/benchmarks.md (recognition part).
+
+Accuracy: VCSL segment precision/recall/F1 overall and per edit family, clip-level work precision/recall,
+false alarms on negatives; hutong against framewise pHash, vPDQ and videohash on the same queries, and
+against Chromaprint on audio-only queries. Speed: fingerprinting throughput against decode-only time of the
+same files. Scale: see ``bench/scale.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from bench import dataset
+from bench.vcsl import micro, pair_precision_recall
+from hutong.app import Hutong
+from hutong.config import get_settings
+from hutong.media import decode_only, probe
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def boxes(segs: list[dict]) -> np.ndarray:
+    return np.array([[s["query_start"], s["ref_start"], s["query_end"], s["ref_end"]] for s in segs], float).reshape(-1, 4)
+
+
+def evaluate(queries: list[dataset.Query], predictions: dict[str, list[dict]], work_names: dict[int, str]) -> dict:
+    """Per family and overall: VCSL P/R/F1, clip-level work P/R, false alarms on negatives."""
+    per_family: dict[str, list] = defaultdict(list)
+    work_tp = work_fp = work_fn = 0
+    fam_work = defaultdict(lambda: [0, 0, 0])
+    negatives_flagged = 0
+    negatives = 0
+    for q in queries:
+        preds = predictions.get(q.name, [])
+        by_work_pred: dict[str, list] = defaultdict(list)
+        for p in preds:
+            by_work_pred[work_names.get(p["work_id"], "?")].append(p)
+        by_work_truth: dict[str, list] = defaultdict(list)
+        for t in q.truth:
+            by_work_truth[t["source"]].append(t)
+        for w in set(by_work_pred) | set(by_work_truth):
+            pr = pair_precision_recall(boxes(by_work_pred.get(w, [])), boxes(by_work_truth.get(w, [])))
+            per_family[q.family].append(pr)
+        tp = len(set(by_work_pred) & set(by_work_truth))
+        fp, fn = len(set(by_work_pred) - set(by_work_truth)), len(set(by_work_truth) - set(by_work_pred))
+        work_tp, work_fp, work_fn = work_tp + tp, work_fp + fp, work_fn + fn
+        fw = fam_work[q.family]
+        fw[0], fw[1], fw[2] = fw[0] + tp, fw[1] + fp, fw[2] + fn
+        if q.family == "negative":
+            negatives += 1
+            negatives_flagged += bool(preds)
+    video = [pr for fam, prs in per_family.items() if fam != "negative" for pr in prs]
+    out = {
+        "overall": micro(video),
+        "families": {fam: micro(prs) for fam, prs in sorted(per_family.items()) if fam != "negative"},
+        "work_precision": work_tp / max(1, work_tp + work_fp),
+        "work_recall": work_tp / max(1, work_tp + work_fn),
+        "false_alarm_rate": negatives_flagged / max(1, negatives),
+        "negatives": negatives,
+    }
+    for fam, (tp, fp, fn) in fam_work.items():
+        if fam in out["families"]:
+            out["families"][fam]["work_recall"] = tp / max(1, tp + fn)
+    return out
+
+
+def run_hutong(queries, home: Path, log) -> tuple[dict, dict, dict]:
+    h = Hutong.create(get_settings(home=home))
+    try:
+        names = {w.source_path: w.work_id for w in h.catalogue.list()}
+        for name in dataset.REGISTERED:
+            src = str((dataset.FOOTAGE / name).resolve())
+            if src not in names:
+                w = h.catalogue.add_one(Path(src), title=name, holder="bench", check_duplicates=False)
+                names[src] = w.work_id
+        work_names = {wid: Path(src).name for src, wid in names.items()}
+        preds, latency = {}, []
+        for q in queries:
+            t0 = time.perf_counter()
+            report = h.recognizer.match(q.path)
+            latency.append(time.perf_counter() - t0)
+            preds[q.name] = [s.as_dict() for s in report.segments]
+        speed = fingerprint_speed(h, log)
+        speed["match_seconds_median"] = float(np.median(latency))
+        speed["match_seconds_p95"] = float(np.percentile(latency, 95))
+        speed["query_seconds_median"] = float(np.median([q.duration for q in queries]))
+        return preds, work_names, speed
+    finally:
+        h.close()
+
+
+def fingerprint_speed(h: Hutong, log) -> dict:
+    """Seconds of media per CPU-second: reference fingerprinting (all signals) vs decoding every frame."""
+    files = [dataset.FOOTAGE / n for n in dataset.REGISTERED[:4]]
+    media = sum(probe(f).duration for f in files)
+    t0 = time.process_time()
+    for f in files:
+        decode_only(f)
+    decode_cpu = time.process_time() - t0
+    t0 = time.process_time()
+    for f in files:
+        info = probe(f)
+        for sig in h.recognizer.signals:
+            if sig.applies_to(info):
+                sig.reference(str(f), info)
+    fp_cpu = time.process_time() - t0
+    log(f"fingerprinting {media:.0f} s of media: {fp_cpu:.1f} CPU-s (decode only {decode_cpu:.1f} CPU-s)")
+    return {
+        "media_seconds": media,
+        "fingerprint_cpu_seconds": fp_cpu,
+        "decode_cpu_seconds": decode_cpu,
+        "fingerprint_media_s_per_cpu_s": media / fp_cpu,
+        "decode_media_s_per_cpu_s": media / decode_cpu,
+        "ratio_to_decode": decode_cpu / fp_cpu,
+    }
+
+
+def run_peer(peer, queries, log) -> dict:
+    works = {i: str(dataset.FOOTAGE / n) for i, n in enumerate(dataset.REGISTERED)}
+    t0 = time.perf_counter()
+    peer.index(works)
+    log(f"{peer.name}: indexed in {time.perf_counter() - t0:.1f} s")
+    preds = {}
+    for q in queries:
+        try:
+            preds[q.name] = peer.match(q.path)
+        except Exception as exc:  # a peer that cannot read a query simply finds nothing there
+            log(f"{peer.name} failed on {q.name}: {exc}")
+            preds[q.name] = []
+    return preds, {i: n for i, n in enumerate(dataset.REGISTERED)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--per-family", type=int, default=6)
+    ap.add_argument("--no-peers", action="store_true", help="hutong only (quick tuning runs)")
+    ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-recognition.json")
+    args = ap.parse_args(argv)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    queries = dataset.build(args.seed, log=log, per_family=args.per_family)
+    video_q = [q for q in queries if q.family != "audio_only"]
+    audio_q = [q for q in queries if q.family == "audio_only"]
+    home = dataset.CACHE / f"home-{args.seed}"
+    preds, names, speed = run_hutong(queries, home, log)
+    results = {"hutong": evaluate(video_q, preds, names), "hutong_audio_only": evaluate(audio_q, preds, names)}
+    results["speed"] = speed
+    results["queries"] = {"video": len(video_q), "audio_only": len(audio_q), "seed": args.seed}
+    results["misses"] = _misses(video_q, preds, names)
+    if not args.no_peers:
+        from bench import peers
+
+        for peer in (peers.PHashPeer(), peers.VPDQPeer(), peers.VideoHashPeer()):
+            p, n = run_peer(peer, video_q, log)
+            results[peer.name] = evaluate(video_q, p, n)
+            peers.clean_tmp(peer)
+        if peers.ChromaprintPeer.available():
+            cp = peers.ChromaprintPeer()
+            p, n = run_peer(cp, audio_q, log)
+            results[cp.name + " audio_only"] = evaluate(audio_q, p, n)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    from bench.report import write_report
+
+    write_report()
+    _print_summary(results)
+    return results
+
+
+def _misses(queries, preds, names) -> list[str]:
+    out = []
+    for q in queries:
+        got = {names.get(p["work_id"]) for p in preds.get(q.name, [])}
+        want = {t["source"] for t in q.truth}
+        if got != want:
+            out.append(f"{q.name}: want {sorted(want)} got {sorted(x or '?' for x in got)}")
+    return out
+
+
+def _print_summary(results: dict) -> None:
+    for system, r in results.items():
+        if isinstance(r, dict) and "overall" in r:
+            o = r["overall"]
+            print(f"{system:40s} F1 {o['f1']:.3f} P {o['precision']:.3f} R {o['recall']:.3f} FA {r['false_alarm_rate']:.3f}")
+            for fam, m in r["families"].items():
+                print(f"    {fam:16s} F1 {m['f1']:.3f} P {m['precision']:.3f} R {m['recall']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

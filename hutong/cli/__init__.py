@@ -1,0 +1,32 @@
+"""Command line: thin commands over the service layer. Errors print one line, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+from hutong.cli.app import app
+from hutong.errors import HutongError
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except HutongError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's own usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+__all__ = ["app", "main"]

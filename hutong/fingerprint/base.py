@@ -1,0 +1,85 @@
+"""The signal-type interface: how a kind of fingerprint is extracted and compared.
+
+In the spirit of python-threatexchange's ``SignalType``: each signal has a stable ``name`` (it becomes a
+storage key), extracts a :class:`Fingerprint` for a reference (compact, stored) and for a query (may carry
+several *variants* per instant: regions, crops, mirror), and says what similarity counts as a hit.
+Every signal's vectors are unit-normalised float32, so one index interface (inner product) serves all.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from hutong.media.reader import MediaInfo
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a query vector was taken from the clip; becomes the ``transform`` of a matched segment."""
+
+    region: dict | None = None
+    crop: dict | None = None
+    mirror: bool = False
+
+    def as_dict(self) -> dict:
+        out: dict = {"mirror": self.mirror}
+        if self.region is not None:
+            out["layout"] = self.region.get("kind", "full")
+            out["region"] = {k: self.region[k] for k in ("x", "y", "w", "h")}
+        if self.crop is not None:
+            out["crop"] = self.crop
+        return out
+
+
+@dataclass
+class Fingerprint:
+    signal: str
+    times: np.ndarray  # (n,) float32 seconds
+    vectors: np.ndarray  # (n, dim) float32, unit norm
+    duration: float
+    variant_ids: np.ndarray | None = None  # (n,) int32 index into ``variants`` (queries only)
+    variants: list[Variant] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, signal: str, dim: int, duration: float) -> Fingerprint:
+        return cls(signal, np.zeros(0, np.float32), np.zeros((0, dim), np.float32), duration)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    # Compact storage: int8 vectors (unit vectors lose < 1 % similarity at this precision), float32 times.
+    def pack(self) -> tuple[bytes, bytes]:
+        q = np.clip(np.round(self.vectors * 127.0), -127, 127).astype(np.int8)
+        return self.times.astype(np.float32).tobytes(), q.tobytes()
+
+    @classmethod
+    def unpack(cls, signal: str, dim: int, times: bytes, vectors: bytes, duration: float) -> Fingerprint:
+        t = np.frombuffer(times, dtype=np.float32).copy()
+        v = np.frombuffer(vectors, dtype=np.int8).reshape(len(t), dim).astype(np.float32)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        v /= np.where(norms > 0, norms, 1.0)
+        return cls(signal, t, v, duration)
+
+
+class SignalType(ABC):
+    name: ClassVar[str]
+    media: ClassVar[str]  # "video" or "audio": which stream the signal needs
+    dim: ClassVar[int]
+    threshold: ClassVar[float]  # cosine similarity from which a vector pair counts as a hit
+    #: seconds between reference samples, used to size alignment tolerances
+    fps: float
+
+    @abstractmethod
+    def reference(self, path: str, info: MediaInfo) -> Fingerprint:
+        """Fingerprint of a registered work (stored)."""
+
+    @abstractmethod
+    def query(self, path: str, info: MediaInfo) -> Fingerprint:
+        """Fingerprint of a clip to recognise, possibly with several variants per instant."""
+
+    def applies_to(self, info: MediaInfo) -> bool:
+        return info.has_video if self.media == "video" else info.has_audio

@@ -1,0 +1,144 @@
+"""Find where the source video sits inside a derivative frame.
+
+二创 rarely shows the source full-frame: vertical re-framing puts it in a band over a blurred or plain
+background with title bars; picture-in-picture puts it in a window over other video. Whole-frame hashes fail
+there. We look for the boundaries of an embedded video: lines across which the *temporal changes* of
+neighbouring pixels stop being correlated (inside one video, neighbours change together; across the edge of
+a window, or next to a static bar, they do not). Rectangles bounded by such lines are candidate regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle in relative frame coordinates (0..1), with what kind of layout produced it."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    kind: str = "full"  # full | band | window
+    score: float = 1.0
+
+    def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        x0, y0 = round(self.x * width), round(self.y * height)
+        x1, y1 = round((self.x + self.w) * width), round((self.y + self.h) * height)
+        return x0, y0, max(x1, x0 + 2), max(y1, y0 + 2)
+
+    def as_dict(self) -> dict:
+        return {"x": round(self.x, 3), "y": round(self.y, 3), "w": round(self.w, 3), "h": round(self.h, 3), "kind": self.kind}
+
+
+def _neighbour_decorrelation(d: np.ndarray, axis: int) -> np.ndarray:
+    """1 - temporal correlation of each pixel with its neighbour along ``axis`` (2: x, 1: y).
+
+    Pixels that never change on both sides read 0 (no evidence of a boundary).
+    """
+    a = d.take(np.arange(d.shape[axis] - 1), axis=axis)
+    b = d.take(np.arange(1, d.shape[axis]), axis=axis)
+    num = (a * b).sum(0)
+    ea, eb = (a * a).sum(0), (b * b).sum(0)
+    energy = np.maximum(ea, eb)
+    floor = 1e-3 * float(energy.mean() + 1e-9)
+    corr = num / np.sqrt(np.maximum(ea, floor) * np.maximum(eb, floor))
+    out = 1.0 - np.clip(corr, -1.0, 1.0)
+    out[energy <= floor] = 0.0
+    return np.clip(out, 0.0, 1.0)
+
+
+def _static_border(frames: np.ndarray) -> Region:
+    """The box inside constant bars (letterbox/pillarbox), from per-pixel spatial and temporal variation."""
+    n, h, w = frames.shape
+    act = frames.std(0) + np.abs(np.diff(frames.mean(0), axis=1, prepend=0))
+    rows = np.nonzero(act.mean(1) > 2.0)[0]
+    cols = np.nonzero(act.mean(0) > 2.0)[0]
+    if len(rows) < h * 0.2 or len(cols) < w * 0.2:
+        return Region(0.0, 0.0, 1.0, 1.0)
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
+
+
+def detect_regions(frames: np.ndarray, *, max_regions: int = 4, min_side: float = 0.25) -> list[Region]:
+    """Candidate regions holding an embedded video, best first; the whole frame always comes first.
+
+    ``frames``: (n, h, w) grey frames sampled over a stretch of the clip (a few seconds or more).
+    """
+    frames = frames.astype(np.float32)
+    n, h, w = frames.shape
+    regions = [_static_border(frames) if n >= 2 else Region(0.0, 0.0, 1.0, 1.0)]
+    if n < 4:
+        return regions
+    d = np.diff(frames, axis=0)
+    d -= d.mean(axis=(1, 2), keepdims=True)  # global flicker/fades say nothing about boundaries
+    # A boundary is either a persistent strong edge (a window frame, the edge of a bar) or a line across
+    # which changes decorrelate (two independent videos meeting).
+    gx = (np.abs(np.diff(frames, axis=2)) > 10).mean(0) > 0.8
+    gy = (np.abs(np.diff(frames, axis=1)) > 10).mean(0) > 0.8
+    bx = gx | (_neighbour_decorrelation(d, axis=2) > 0.6)  # (h, w-1): boundary between x and x+1
+    by = gy | (_neighbour_decorrelation(d, axis=1) > 0.6)  # (h-1, w)
+    # Cumulative sums give the boundary support of any segment in O(1).
+    cx = np.vstack([np.zeros((1, w - 1)), np.cumsum(bx, axis=0)])  # along y, per column boundary
+    cy = np.hstack([np.zeros((h - 1, 1)), np.cumsum(by, axis=1)])  # along x, per row boundary
+
+    def col_support(xb: int, y0: int, y1: int) -> float:
+        if xb <= 0 or xb >= w:
+            return 1.0
+        seg = cx[y1, xb - 1] - cx[y0, xb - 1]
+        near = max(seg, cx[y1, min(xb, w - 2)] - cx[y0, min(xb, w - 2)])
+        return near / max(1, y1 - y0)
+
+    def row_support(yb: int, x0: int, x1: int) -> float:
+        if yb <= 0 or yb >= h:
+            return 1.0
+        seg = cy[yb - 1, x1] - cy[yb - 1, x0]
+        near = max(seg, cy[min(yb, h - 2), x1] - cy[min(yb, h - 2), x0])
+        return near / max(1, x1 - x0)
+
+    def peaks(profile: np.ndarray, k: int) -> list[int]:
+        order = np.argsort(profile)[::-1]
+        picked: list[int] = []
+        for i in order:
+            if profile[i] < 0.15 or len(picked) >= k:
+                break
+            if all(abs(int(i) - p) > 2 for p in picked):
+                picked.append(int(i))
+        return picked
+
+    xs = sorted({0, w, *[p + 1 for p in peaks(bx.mean(0), 8)]})
+    ys = sorted({0, h, *[p + 1 for p in peaks(by.mean(1), 8)]})
+    found: list[Region] = []
+    for i, x0 in enumerate(xs):
+        for x1 in xs[i + 1 :]:
+            if x1 - x0 < min_side * w:
+                continue
+            for j, y0 in enumerate(ys):
+                for y1 in ys[j + 1 :]:
+                    if y1 - y0 < min_side * h or (x0 == 0 and x1 == w and y0 == 0 and y1 == h):
+                        continue
+                    sides = [col_support(x0, y0, y1), col_support(x1, y0, y1), row_support(y0, x0, x1), row_support(y1, x0, x1)]
+                    inner = [s for s, at_edge in zip(sides, (x0 == 0, x1 == w, y0 == 0, y1 == h), strict=True) if not at_edge]
+                    score = float(min(inner))
+                    if score < 0.3:
+                        continue
+                    kind = "band" if (x0 == 0 and x1 == w) or (y0 == 0 and y1 == h) else "window"
+                    found.append((len(inner), Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h, kind, score)))
+    # Strong support first; among equals, rectangles bounded on more sides are the more specific evidence.
+    found.sort(key=lambda nr: (-round(nr[1].score, 1), -nr[0], -nr[1].w * nr[1].h))
+    for _, r in found:
+        if len(regions) > max_regions:
+            break
+        if all(_iou(r, q) < 0.8 for q in regions):
+            regions.append(r)
+    return regions
+
+
+def _iou(a: Region, b: Region) -> float:
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = ix * iy
+    return inter / (a.w * a.h + b.w * b.h - inter)

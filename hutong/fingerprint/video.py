@@ -1,0 +1,164 @@
+"""``video.dct`` signal: a compact low-frequency descriptor of each sampled frame, with query-side variants.
+
+Reference side (cheap, compact): every ``1/fps`` s, the frame inside its letterbox is reduced to a 32x32
+thumbnail of its *central* part, the thumbnail's grey levels are replaced by their ranks (so any monotonic
+grading, gamma, contrast or brightness change is a no-op), and the 8x8 lowest 2-D DCT coefficients without
+the DC term are kept: 63 numbers, unit-normalised. Low frequencies ignore re-encoding, noise, blur, frame-rate
+changes and small overlays.
+
+Query side (where the work is allowed to be): the clip's layout is analysed (:mod:`.layout`) to find where the
+source sits (full frame, vertical band, picture-in-picture window); for each such region we also try crop
+hypotheses (the region shows only part of the source) and the mirror image. A horizontal flip only changes
+the sign of odd horizontal DCT frequencies, so mirroring costs one multiplication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+import numpy as np
+
+from hutong.fingerprint.base import Fingerprint, SignalType, Variant
+from hutong.fingerprint.layout import Region, detect_regions
+from hutong.media.reader import MediaInfo, sample_frames
+
+GRID = 32
+KEEP = 8
+FLAT = 4.0  # grey-level spread below which a picture is treated as blank
+CENTRE = 0.70  # the reference descriptor covers the central 70 % of the picture: crops of up to 30 % keep it
+#: (kept fraction of the source, horizontal position, vertical position): where the query region sits in the
+#: source when the creator cropped it. (1, .5, .5) is "not cropped".
+CROP_HYPOTHESES = (
+    (1.0, 0.5, 0.5),
+    (0.8, 0.5, 0.5),
+    (0.8, 0.0, 0.5),
+    (0.8, 1.0, 0.5),
+    (0.75, 0.5, 0.0),
+    (0.75, 0.5, 1.0),
+)
+
+
+@cache
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m[:KEEP].astype(np.float32)
+
+
+@cache
+def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """Weights that average ``n_in`` samples into ``n_out`` bins (exact area resampling)."""
+    edges = np.linspace(0, n_in, n_out + 1)
+    m = np.zeros((n_out, n_in), dtype=np.float32)
+    for o in range(n_out):
+        a, b = edges[o], edges[o + 1]
+        for i in range(int(np.floor(a)), int(np.ceil(b))):
+            m[o, i] = min(b, i + 1) - max(a, i)
+        m[o] /= m[o].sum()
+    return m
+
+
+_MIRROR = np.array([(-1.0) ** u for v in range(KEEP) for u in range(KEEP)], dtype=np.float32)[1:]
+
+
+def describe(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Descriptor (63 floats, unit norm) of ``img[y0:y1, x0:x1]`` where ``box = (x0, y0, x1, y1)``."""
+    x0, y0, x1, y1 = box
+    patch = img[y0:y1, x0:x1].astype(np.float32)
+    thumb = _area_matrix(GRID, patch.shape[0]) @ patch @ _area_matrix(GRID, patch.shape[1]).T
+    if float(thumb.std()) < FLAT:
+        return np.zeros(KEEP * KEEP - 1, dtype=np.float32)  # black frames, fades, bars: nothing to recognise
+    ranks = np.empty(GRID * GRID, dtype=np.float32)
+    ranks[np.argsort(thumb, axis=None, kind="stable")] = np.arange(GRID * GRID, dtype=np.float32)
+    d = _dct_matrix(GRID)
+    coef = (d @ ranks.reshape(GRID, GRID) @ d.T).reshape(-1)[1:]
+    norm = float(np.linalg.norm(coef))
+    return coef / norm if norm > 0 else coef
+
+
+def _centre_box(region: Region, width: int, height: int, keep: float, px: float, py: float) -> tuple[int, int, int, int]:
+    """Pixels of the query that show the source's central part, if ``region`` shows a ``keep`` crop of it."""
+    m = (1 - CENTRE) / 2
+    off_x, off_y = (1 - keep) * px, (1 - keep) * py
+
+    def span(lo: float, size: float, off: float) -> tuple[float, float]:
+        a = lo + size * max(0.0, (m - off) / keep)
+        b = lo + size * min(1.0, (1 - m - off) / keep)
+        return a, b
+
+    ax, bx = span(region.x, region.w, off_x)
+    ay, by = span(region.y, region.h, off_y)
+    return Region(ax, ay, bx - ax, by - ay).pixels(width, height)
+
+
+class VideoDCTSignal(SignalType):
+    name = "video.dct"
+    media = "video"
+    dim = KEEP * KEEP - 1
+    threshold = 0.86  # cosine similarity that counts as a frame hit
+
+    def __init__(self, fps: float = 2.0, query_fps: float = 2.0) -> None:
+        self.fps = fps
+        self.query_fps = query_fps
+
+    def reference(self, path: str, info: MediaInfo) -> Fingerprint:
+        frames = list(sample_frames(path, self.fps, info=info))
+        return self.reference_from_frames(frames, info.duration)
+
+    def reference_from_frames(self, frames: Iterable[tuple[float, np.ndarray]], duration: float) -> Fingerprint:
+        frames = list(frames)
+        if not frames:
+            return Fingerprint.empty(self.name, self.dim, duration)
+        stack = np.stack([f for _, f in frames[:: max(1, len(frames) // 64)]])
+        full = detect_regions(stack, max_regions=0)[0]  # letterbox only: references are shown as published
+        times = np.array([t for t, _ in frames], dtype=np.float32)
+        vecs = np.stack([describe(f, _centre_box(full, f.shape[1], f.shape[0], 1.0, 0.5, 0.5)) for _, f in frames])
+        return Fingerprint(self.name, times, vecs.astype(np.float32), duration)
+
+    def query(self, path: str, info: MediaInfo) -> Fingerprint:
+        frames = list(sample_frames(path, self.query_fps, info=info))
+        return self.query_from_frames(frames, info.duration)
+
+    def query_from_frames(self, frames: list[tuple[float, np.ndarray]], duration: float, *, window: float = 8.0) -> Fingerprint:
+        """Variants per frame: layout regions (re-detected every ``window`` s, as montages change layout),
+        crop hypotheses, and mirror."""
+        if not frames:
+            return Fingerprint.empty(self.name, self.dim, duration)
+        variants: list[Variant] = []
+        index: dict[tuple, int] = {}
+        times, vecs, vids = [], [], []
+        per_window = max(4, int(window * self.query_fps))
+        for start in range(0, len(frames), per_window):
+            chunk = frames[start : start + per_window]
+            ctx = frames[max(0, start - per_window // 2) : start + per_window + per_window // 2]
+            regions = detect_regions(np.stack([f for _, f in ctx]))
+            for t, img in chunk:
+                h, w = img.shape
+                for region in regions:
+                    for keep, px, py in CROP_HYPOTHESES if region.kind != "window" else CROP_HYPOTHESES[:1]:
+                        v = describe(img, _centre_box(region, w, h, keep, px, py))
+                        for mirrored in (False, True):
+                            key = (region.x, region.y, region.w, region.h, region.kind, keep, px, py, mirrored)
+                            if key not in index:
+                                index[key] = len(variants)
+                                variants.append(
+                                    Variant(
+                                        region=region.as_dict(),
+                                        crop=None if keep == 1.0 else {"kept": keep, "x": px, "y": py},
+                                        mirror=mirrored,
+                                    )
+                                )
+                            times.append(t)
+                            vecs.append(v * _MIRROR if mirrored else v)
+                            vids.append(index[key])
+        return Fingerprint(
+            self.name,
+            np.asarray(times, dtype=np.float32),
+            np.stack(vecs).astype(np.float32),
+            duration,
+            variant_ids=np.asarray(vids, dtype=np.int32),
+            variants=variants,
+        )

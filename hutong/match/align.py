@@ -1,0 +1,199 @@
+"""Turn frame hits into segments: find straight lines on the query x reference time plane.
+
+A derivative clip reuses a stretch of a work at some speed: reference time = speed x query time + offset.
+Hits that agree on one (speed, offset) pair vote together (a Hough transform over a grid of speeds);
+runs of agreeing hits become segments. Random look-alike frames do not line up, which is what keeps
+unrelated clips at zero segments.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FAR = 2.5  # seconds off the line beyond which a reference frame is "elsewhere in the work"
+SPECIFIC_MARGIN = 0.015  # how much better than elsewhere the on-line frame must be to count as specific
+SPEEDS = np.round(np.arange(0.66, 1.6601, 0.02), 3)
+
+
+@dataclass
+class Hits:
+    """Parallel arrays, one entry per (query vector, reference vector) pair above threshold."""
+
+    work: np.ndarray
+    tq: np.ndarray
+    tr: np.ndarray
+    sim: np.ndarray
+    variant: np.ndarray
+    #: how much better than the best *competing* neighbour (another work, or elsewhere in this one) the
+    #: hit is: frames that look like many places (black, title cards, still rooms) have no margin
+    margin: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.margin is None:
+            self.margin = np.ones(len(self.sim), np.float32)
+
+
+@dataclass
+class Alignment:
+    work_id: int
+    query_start: float
+    query_end: float
+    ref_start: float
+    ref_end: float
+    speed: float
+    offset: float
+    similarity: float
+    coverage: float
+    variant: int
+    signals: list[str] = field(default_factory=list)
+    transform: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(float(self.similarity * min(1.0, self.coverage / 0.8)), 3)
+
+
+def align(
+    hits: Hits,
+    *,
+    query_step: float,
+    ref_durations: dict[int, float],
+    query_duration: float,
+    threshold: float,
+    signal: str,
+    tolerance: float | None = None,
+    max_gap: float = 3.0,
+    min_samples: int = 4,
+    min_span: float = 1.5,
+    min_specific: float = 0.4,
+) -> list[Alignment]:
+    tol = tolerance if tolerance is not None else 1.5 * query_step
+    found: list[Alignment] = []
+    for work in np.unique(hits.work):
+        m = hits.work == work
+        tq, tr, sim, var, margin = hits.tq[m], hits.tr[m], hits.sim[m], hits.variant[m], hits.margin[m]
+        weight = np.maximum(sim - threshold + 0.02, 0.01) * np.where(margin >= SPECIFIC_MARGIN, 1.0, 0.1)
+        alive = np.ones(len(tq), bool)
+        for _ in range(64):
+            if alive.sum() < min_samples:
+                break
+            best = _vote(tq[alive], tr[alive], weight[alive], bin_width=2 * tol)
+            if best is None:
+                break
+            speed, offset = best
+            resid = np.abs(tr - (speed * tq + offset))
+            inl = alive & (resid <= tol)
+            runs = _runs(np.unique(tq[inl]), max_gap)
+            for q0, q1 in runs:
+                sel = inl & (tq >= q0) & (tq <= q1)
+                times = np.unique(tq[sel])
+                if len(times) < min_samples or q1 - q0 < min_span - query_step:
+                    continue
+                # one hit per query instant, the most similar: static shots match many reference frames
+                idx = np.nonzero(sel)[0]
+                order = idx[np.lexsort((-sim[idx], tq[idx]))]
+                first = order[np.r_[True, np.diff(tq[order]) > 0]]
+                s, b = _refit(tq[first], tr[first], speed, offset)
+                best_sim = sim[first]
+                if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:
+                    continue  # a still picture matching a still stretch: any line would fit, so none is evidence
+                expected = (q1 - q0) / query_step + 1
+                end = min(query_duration, q1 + query_step)
+                found.append(
+                    Alignment(
+                        work_id=int(work),
+                        query_start=float(q0),
+                        query_end=float(end),
+                        ref_start=float(np.clip(s * q0 + b, 0, ref_durations.get(int(work), np.inf))),
+                        ref_end=float(np.clip(s * end + b, 0, ref_durations.get(int(work), np.inf))),
+                        speed=float(s),
+                        offset=float(b),
+                        similarity=float(np.mean(best_sim)),
+                        coverage=float(min(1.0, len(times) / expected)),
+                        variant=Counter(var[sel].tolist()).most_common(1)[0][0],
+                        signals=[signal],
+                    )
+                )
+            if not inl.any():
+                break
+            alive &= ~inl  # whatever this line explained (or failed to) is not voted on again
+    return found
+
+
+def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, bin_width: float) -> tuple[float, float] | None:
+    best_score, best = 0.0, None
+    for s in SPEEDS:
+        prior = 1.0 - 0.15 * abs(s - 1.0)  # most clips keep the original speed; ties go to 1x
+        b = tr - s * tq
+        lo = b.min()
+        for shift in (0.0, 0.5):
+            bins = np.floor((b - lo) / bin_width + shift).astype(np.int64)
+            # one vote per query instant per bin: many variants of one frame are one piece of evidence
+            key = bins * 100003 + np.round(tq * 8).astype(np.int64)
+            _, first = np.unique(key, return_index=True)
+            hist = np.bincount(bins[first], weights=w[first]) * prior
+            i = int(hist.argmax())
+            if hist[i] > best_score:
+                in_bin = bins == i
+                best_score, best = float(hist[i]), (float(s), float(np.median(b[in_bin])))
+    return best
+
+
+def _runs(times: np.ndarray, max_gap: float) -> list[tuple[float, float]]:
+    if len(times) == 0:
+        return []
+    cuts = np.nonzero(np.diff(times) > max_gap)[0]
+    starts = np.r_[0, cuts + 1]
+    ends = np.r_[cuts, len(times) - 1]
+    return [(float(times[a]), float(times[b])) for a, b in zip(starts, ends, strict=True)]
+
+
+def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple[float, float]:
+    """Least-squares line through the inliers when they span enough time to pin the slope; the voted
+    speed stays unless the fit explains the hits clearly better (static shots make slopes ambiguous)."""
+    b0 = float(np.median(tr - speed * tq))
+    if np.ptp(tq) < 3.0 or len(tq) < 6:
+        return speed, b0
+    s, b = np.polyfit(tq, tr, 1)
+    if not 0.6 <= s <= 1.75:
+        return speed, b0
+    err_fit = np.median(np.abs(tr - (s * tq + b)))
+    err_vote = np.median(np.abs(tr - (speed * tq + b0)))
+    return (float(s), float(b)) if err_fit < 0.7 * err_vote else (speed, b0)
+
+
+def merge(alignments: list[Alignment]) -> list[Alignment]:
+    """Join what two signals found for one use of a work; keep the better of overlapping claims."""
+    alignments = sorted(alignments, key=lambda a: (-a.score, a.query_start))
+    kept: list[Alignment] = []
+    for a in alignments:
+        absorbed = False
+        for k in kept:
+            overlap = min(a.query_end, k.query_end) - max(a.query_start, k.query_start)
+            shorter = min(a.query_end - a.query_start, k.query_end - k.query_start)
+            if overlap <= 0:
+                continue
+            same_use = a.work_id == k.work_id and abs(a.offset - k.offset) < 2.0 and abs(a.speed - k.speed) < 0.15
+            if same_use:
+                if _temporal_rank(a) > _temporal_rank(k):  # take the sharper signal's line (audio: 4 Hz, no static shots)
+                    k.speed, k.offset = a.speed, a.offset
+                k.query_start, k.query_end = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
+                k.ref_start = max(0.0, min(k.ref_end, k.speed * k.query_start + k.offset))
+                k.ref_end = max(k.ref_start, k.speed * k.query_end + k.offset)
+                k.signals = sorted(set(k.signals) | set(a.signals))
+                k.transform = {**a.transform, **k.transform}
+                absorbed = True
+                break
+            if overlap > 0.5 * shorter:
+                absorbed = True  # a weaker, contradicting claim on the same stretch of the clip
+                break
+        if not absorbed:
+            kept.append(a)
+    return sorted(kept, key=lambda a: a.query_start)
+
+
+def _temporal_rank(a: Alignment) -> int:
+    return 1 if any(sig.startswith("audio") for sig in a.signals) else 0

@@ -1,0 +1,135 @@
+"""Recognition: which registered works a clip uses, where, and how it was transformed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from hutong.config import Settings
+from hutong.fingerprint import Fingerprint, SignalType, default_signals
+from hutong.match.align import FAR, Alignment, Hits, align, merge
+from hutong.match.index import RecognitionIndex, open_index
+from hutong.media import MediaInfo, probe
+from hutong.store import Database, Work
+
+NEIGHBOURS = 24
+
+
+@dataclass
+class Segment:
+    work_id: int
+    work_title: str
+    query_start: float
+    query_end: float
+    ref_start: float
+    ref_end: float
+    score: float
+    transform: dict
+    signals: list[str]
+
+    def as_dict(self) -> dict:
+        r = lambda x: round(float(x), 2)  # noqa: E731
+        return {
+            "work_id": self.work_id,
+            "work_title": self.work_title,
+            "query_start": r(self.query_start),
+            "query_end": r(self.query_end),
+            "ref_start": r(self.ref_start),
+            "ref_end": r(self.ref_end),
+            "score": self.score,
+            "transform": self.transform,
+            "signals": self.signals,
+        }
+
+
+@dataclass
+class MatchReport:
+    clip: str
+    duration: float
+    segments: list[Segment] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"clip": self.clip, "duration": round(self.duration, 2), "segments": [s.as_dict() for s in self.segments]}
+
+
+def competing_margin(sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each neighbour j of each query vector: its similarity minus the best neighbour that competes
+    with it (another work, or the same work more than ``FAR`` seconds away). Neighbours within the same
+    stretch of the same work do not compete: slow shots must not erase their own evidence."""
+    valid = rows >= 0
+    safe = np.where(valid, rows, 0)
+    w, t = work_ids[safe], times[safe]
+    competes = (w[:, :, None] != w[:, None, :]) | (np.abs(t[:, :, None] - t[:, None, :]) > FAR)
+    competes &= valid[:, None, :]
+    other = np.where(competes, sims[:, None, :], -np.inf).max(axis=2)
+    return np.where(np.isfinite(other), sims - other, 1.0).astype(np.float32)
+
+
+class Recognizer:
+    def __init__(self, settings: Settings, db: Database, signals: list[SignalType] | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.signals = signals or default_signals()
+        self._indexes: dict[str, RecognitionIndex] = {}
+
+    def index(self, signal: SignalType) -> RecognitionIndex:
+        idx = self._indexes.get(signal.name)
+        from hutong.match.index import catalogue_generation
+
+        if idx is None or idx.generation != catalogue_generation(self.db):
+            idx = open_index(self.db, signal, self.settings.index_dir, self.settings.index_backend)
+            self._indexes[signal.name] = idx
+        return idx
+
+    def fingerprint_query(self, path: str | Path, info: MediaInfo | None = None) -> tuple[MediaInfo, dict[str, Fingerprint]]:
+        info = info or probe(path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds)
+        return info, {s.name: s.query(str(path), info) for s in self.signals if s.applies_to(info)}
+
+    def match(self, path: str | Path) -> MatchReport:
+        info, fps = self.fingerprint_query(path)
+        return self.match_fingerprints(str(path), info.duration, fps)
+
+    def match_fingerprints(self, clip: str, duration: float, fingerprints: dict[str, Fingerprint]) -> MatchReport:
+        with self.db.session() as s:
+            works = {w.id: (w.title, w.duration) for w in s.execute(select(Work)).scalars()}
+        found: list[Alignment] = []
+        for signal in self.signals:
+            fp = fingerprints.get(signal.name)
+            if fp is None or len(fp) == 0 or not works:
+                continue
+            idx = self.index(signal)
+            if len(idx.backend) == 0:
+                continue
+            hits = self._hits(fp, idx, signal.threshold)
+            step = 1.0 / getattr(signal, "query_fps", signal.fps)
+            for a in align(
+                hits,
+                query_step=step,
+                ref_durations={k: v[1] for k, v in works.items()},
+                query_duration=duration,
+                threshold=signal.threshold,
+                signal=signal.name,
+            ):
+                if fp.variants:
+                    a.transform = fp.variants[a.variant].as_dict()
+                found.append(a)
+        segments = []
+        for a in merge(found):
+            transform = {"speed": round(a.speed, 2), **a.transform}
+            title = works.get(a.work_id, ("?", 0))[0]
+            segments.append(
+                Segment(a.work_id, title, a.query_start, a.query_end, a.ref_start, a.ref_end, a.score, transform, a.signals)
+            )
+        return MatchReport(clip=clip, duration=duration, segments=segments)
+
+    @staticmethod
+    def _hits(fp: Fingerprint, idx: RecognitionIndex, threshold: float) -> Hits:
+        sims, rows = idx.search(fp.vectors, min(NEIGHBOURS, max(1, len(idx.backend))))
+        qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
+        r = rows[qi, kj]
+        var = fp.variant_ids[qi] if fp.variant_ids is not None else np.zeros(len(qi), np.int32)
+        margin = competing_margin(sims, rows, idx.work_ids, idx.times)[qi, kj]
+        return Hits(work=idx.work_ids[r], tq=fp.times[qi], tr=idx.times[r], sim=sims[qi, kj], variant=var, margin=margin)

@@ -1,0 +1,192 @@
+"""Probe and decode media with PyAV (FFmpeg). Every failure becomes a one-line :class:`MediaError`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from hutong.errors import MediaError
+
+MAX_SIDE = 16384  # larger frames are absurd for video and would exhaust memory when decoded
+ANALYSIS_WIDTH = 256  # frames are analysed at this width; enough for layout detection, cheap to convert
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    size_bytes: int
+    container: str
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    video_codec: str = ""
+    audio_codec: str = ""
+    sample_rate: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_file(path: Path, max_bytes: int | None) -> int:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path}: file is empty")
+    if max_bytes is not None and size > max_bytes:
+        raise MediaError(f"{path}: file is {size} bytes, over the limit of {max_bytes}")
+    return size
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"{path}: not a media file FFmpeg can read ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())[:160]
+
+
+def probe(path: str | Path, *, max_bytes: int | None = None, max_seconds: float | None = None) -> MediaInfo:
+    """Describe a media file, refusing what cannot be analysed sensibly."""
+    path = Path(path)
+    size = _check_file(path, max_bytes)
+    with _open(path) as container:
+        v = container.streams.video[0] if container.streams.video else None
+        a = container.streams.audio[0] if container.streams.audio else None
+        if v is None and a is None:
+            raise MediaError(f"{path}: no video or audio stream")
+        duration = _duration(container, v, a)
+        info = MediaInfo(
+            path=str(path),
+            size_bytes=size,
+            container=container.format.name,
+            duration=duration,
+            has_video=v is not None,
+            has_audio=a is not None,
+        )
+        if v is not None:
+            w, h = v.codec_context.width, v.codec_context.height
+            if w <= 0 or h <= 0:
+                raise MediaError(f"{path}: video stream has no frame size")
+            if w > MAX_SIDE or h > MAX_SIDE:
+                raise MediaError(f"{path}: frame size {w}x{h} is absurd (limit {MAX_SIDE} per side)")
+            rate = v.average_rate or v.guessed_rate or v.base_rate
+            fps = float(rate) if rate else 0.0
+            if not (0.5 <= fps <= 1000):
+                raise MediaError(f"{path}: frame rate {fps:g} fps is not usable")
+            info = MediaInfo(**{**info.as_dict(), "width": w, "height": h, "fps": fps, "video_codec": v.codec_context.name})
+        if a is not None:
+            info = MediaInfo(
+                **{**info.as_dict(), "audio_codec": a.codec_context.name, "sample_rate": a.codec_context.sample_rate or 0}
+            )
+    if not (duration > 0 and math.isfinite(duration)):
+        raise MediaError(f"{path}: duration is unknown or zero")
+    if max_seconds is not None and duration > max_seconds:
+        raise MediaError(f"{path}: lasts {duration:.0f} s, over the limit of {max_seconds:.0f} s")
+    return info
+
+
+def _duration(container, v, a) -> float:
+    for stream in (v, a):
+        if stream is not None and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def sample_frames(
+    path: str | Path, fps: float, *, width: int = ANALYSIS_WIDTH, info: MediaInfo | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(seconds, grey uint8 array)`` at ``fps`` samples per second, using frame timestamps.
+
+    Every frame is decoded (codecs need that) but only the sampled ones are converted, so the cost is
+    essentially decode time. A file that stops decoding early is reported as truncated.
+    """
+    path = Path(path)
+    info = info or probe(path)
+    if not info.has_video:
+        raise MediaError(f"{path}: has no video stream")
+    height = max(2, round(width * info.height / info.width / 2) * 2)
+    step = 1.0 / fps
+    next_t = 0.0
+    last_t = -1.0
+    decoded = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base) if stream.time_base else 1.0 / info.fps
+        try:
+            for i, frame in enumerate(container.decode(stream)):
+                decoded += 1
+                t = float(frame.pts * tb) if frame.pts is not None else i / info.fps
+                if stream.start_time is not None:
+                    t -= float(stream.start_time * tb)
+                if t + 1e-6 < next_t or t <= last_t:
+                    continue
+                last_t = t
+                next_t = (math.floor(t / step + 1e-6) + 1) * step
+                img = frame.reformat(width=width, height=height, format="gray8").to_ndarray()
+                yield t, img
+        except av.error.FFmpegError as exc:
+            if decoded == 0:
+                raise MediaError(f"{path}: video cannot be decoded ({_reason(exc)})") from None
+            # Corrupt data past the first frames: treat as truncated below.
+        except MemoryError:
+            raise MediaError(f"{path}: frames too large to decode") from None
+    if decoded == 0:
+        raise MediaError(f"{path}: video stream holds no decodable frame")
+    if info.duration > 4 and last_t < 0.5 * info.duration:
+        raise MediaError(
+            f"{path}: truncated or corrupt (decoded {max(last_t, 0):.1f} s of {info.duration:.1f} s declared)"
+        )
+
+
+def decode_only(path: str | Path) -> int:
+    """Decode every video frame and do nothing else: the physical limit fingerprinting is compared with."""
+    n = 0
+    with _open(Path(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            n += 1
+    return n
+
+
+def read_audio(path: str | Path, sample_rate: int, *, info: MediaInfo | None = None) -> np.ndarray:
+    """Decode the first audio stream to mono float32 at ``sample_rate``."""
+    path = Path(path)
+    info = info or probe(path)
+    if not info.has_audio:
+        raise MediaError(f"{path}: has no audio stream")
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    chunks: list[np.ndarray] = []
+    with _open(path) as container:
+        stream = container.streams.audio[0]
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None  # the resampler re-times; source gaps are irrelevant here
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise MediaError(f"{path}: audio cannot be decoded ({_reason(exc)})") from None
+    if not chunks:
+        raise MediaError(f"{path}: audio stream holds no decodable sample")
+    return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -1,0 +1,174 @@
+"""The catalogue of registered works: add (fingerprint + store), list, show, remove."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from hutong.errors import CatalogueError, HutongError
+from hutong.fingerprint import SignalType
+from hutong.media import MediaInfo, probe
+from hutong.store import CatalogueState, Database, Work, WorkFingerprint
+
+MEDIA_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".ts", ".m4v", ".flv", ".mpg", ".mpeg", ".m4a", ".mp3", ".wav", ".ogg", ".opus", ".aac", ".flac"}
+DUPLICATE_COVERAGE = 0.8  # a new file whose picture is this much one existing work is the same media again
+
+
+@dataclass(frozen=True)
+class WorkRecord:
+    work_id: int
+    title: str
+    holder: str
+    source_path: str
+    sha256: str
+    duration: float
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    created_at: str
+    signals: dict[str, int]
+
+    @classmethod
+    def of(cls, w: Work) -> WorkRecord:
+        return cls(
+            w.id, w.title, w.holder, w.source_path, w.sha256, round(w.duration, 3), w.width, w.height,
+            round(w.fps, 3), w.has_audio, w.created_at.isoformat(), {f.signal: f.count for f in w.fingerprints},
+        )  # fmt: skip
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AddFailure:
+    path: str
+    reason: str
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders walked (sorted) for media by suffix."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+class Catalogue:
+    def __init__(self, db: Database, signals: list[SignalType], *, max_bytes: int, max_seconds: float, recognizer=None) -> None:
+        self.db = db
+        self.signals = signals
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.recognizer = recognizer  # used to spot the same media re-encoded
+
+    def add(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        title: str | None = None,
+        holder: str = "",
+        check_duplicates: bool = True,
+        progress: Callable[[Path], None] | None = None,
+    ) -> tuple[list[WorkRecord], list[AddFailure]]:
+        files = expand_paths(paths)
+        if title is not None and len(files) != 1:
+            raise CatalogueError("--title names one work: give exactly one file with it")
+        added: list[WorkRecord] = []
+        failed: list[AddFailure] = []
+        for f in files:
+            try:
+                added.append(self.add_one(f, title=title, holder=holder, check_duplicates=check_duplicates))
+            except HutongError as exc:
+                failed.append(AddFailure(str(f), str(exc)))
+            if progress:
+                progress(f)
+        return added, failed
+
+    def add_one(self, path: Path, *, title: str | None, holder: str, check_duplicates: bool = True) -> WorkRecord:
+        info = probe(path, max_bytes=self.max_bytes, max_seconds=self.max_seconds)
+        digest = sha256_file(path)
+        with self.db.session() as s:
+            same = s.execute(select(Work).where(Work.sha256 == digest)).scalar_one_or_none()
+            if same is not None:
+                raise CatalogueError(f"{path}: already registered as work {same.id} ({same.title})")
+        if check_duplicates and self.recognizer is not None:
+            self._refuse_near_duplicate(path, info)
+        fingerprints = [(sig, sig.reference(str(path), info)) for sig in self.signals if sig.applies_to(info)]
+        with self.db.session() as s:
+            work = Work(
+                title=title or path.stem,
+                holder=holder,
+                source_path=str(path.resolve()),
+                sha256=digest,
+                duration=info.duration,
+                width=info.width,
+                height=info.height,
+                fps=info.fps,
+                has_audio=info.has_audio,
+            )
+            for sig, fp in fingerprints:
+                times, vectors = fp.pack()
+                work.fingerprints.append(WorkFingerprint(signal=sig.name, count=len(fp), times=times, vectors=vectors))
+            s.add(work)
+            self._bump(s)
+            s.flush()
+            return WorkRecord.of(work)
+
+    def _refuse_near_duplicate(self, path: Path, info: MediaInfo) -> None:
+        report = self.recognizer.match(path)
+        covered: dict[int, float] = {}
+        for seg in report.segments:
+            covered[seg.work_id] = covered.get(seg.work_id, 0.0) + seg.query_end - seg.query_start
+        for work_id, secs in covered.items():
+            if secs >= DUPLICATE_COVERAGE * info.duration:
+                title = next(s.work_title for s in report.segments if s.work_id == work_id)
+                raise CatalogueError(f"{path}: same media as work {work_id} ({title}), {secs:.0f} s of {info.duration:.0f} s match")
+
+    def list(self) -> list[WorkRecord]:
+        with self.db.session() as s:
+            return [WorkRecord.of(w) for w in s.execute(select(Work).order_by(Work.id)).scalars()]
+
+    def get(self, work_id: int) -> WorkRecord:
+        with self.db.session() as s:
+            w = s.get(Work, work_id)
+            if w is None:
+                raise CatalogueError(f"no work with id {work_id}")
+            return WorkRecord.of(w)
+
+    def remove(self, work_id: int) -> WorkRecord:
+        with self.db.session() as s:
+            w = s.get(Work, work_id)
+            if w is None:
+                raise CatalogueError(f"no work with id {work_id}")
+            record = WorkRecord.of(w)
+            s.delete(w)
+            self._bump(s)
+            return record
+
+    def count(self) -> int:
+        with self.db.session() as s:
+            return s.execute(select(func.count(Work.id))).scalar_one()
+
+    @staticmethod
+    def _bump(s) -> None:
+        state = s.get(CatalogueState, 1)
+        if state is None:
+            s.add(CatalogueState(id=1, generation=1))
+        else:
+            state.generation += 1

@@ -1,0 +1,76 @@
+"""Fixtures build real objects: a real SQLite catalogue, real sample media, real edited clips (FFmpeg)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hutong.app import Hutong
+from hutong.config import get_settings
+from hutong.media.synth import Piece, build_clip
+
+SAMPLES = Path(__file__).resolve().parent.parent / "hutong" / "samples"
+BBB = SAMPLES / "bbb_30s.mp4"
+SINTEL = SAMPLES / "sintel_trailer.mp4"
+TEARS = SAMPLES / "tears_of_steel_battle.mp4"
+CARS = SAMPLES / "cars_unregistered.mp4"
+CHAPLIN = SAMPLES / "chaplin_unregistered.mp4"
+WORK_FILES = (BBB, SINTEL, TEARS)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def app(home: Path):
+    h = Hutong.create(get_settings(home=home))
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="session")
+def registered_home(tmp_path_factory) -> Path:
+    """A home with the three sample works registered, built once; tests copy it before writing."""
+    home = tmp_path_factory.mktemp("registered")
+    h = Hutong.create(get_settings(home=home))
+    try:
+        for f in WORK_FILES:
+            h.catalogue.add_one(f, title=f.stem, holder="Blender Foundation", check_duplicates=False)
+    finally:
+        h.close()
+    return home
+
+
+@pytest.fixture
+def registered(registered_home: Path, tmp_path: Path):
+    """A writable copy of the registered catalogue."""
+    home = tmp_path / "reg"
+    shutil.copytree(registered_home, home)
+    h = Hutong.create(get_settings(home=home))
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="session")
+def shared_recognizer(registered_home: Path):
+    """Read-only recognizer over the registered catalogue (for the many recognition tests)."""
+    h = Hutong.create(get_settings(home=registered_home))
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="session")
+def clip_factory(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    cache: dict = {}
+
+    def make(name: str, pieces: list[Piece]):
+        if name not in cache:
+            cache[name] = build_clip(pieces, folder / f"{name}.mp4")
+        return cache[name]
+
+    return make

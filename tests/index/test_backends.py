@@ -1,0 +1,67 @@
+"""The contract every index backend must pass (the numpy backend is the trivial reference)."""
+
+import numpy as np
+import pytest
+
+from hutong.errors import HutongError
+from hutong.index import BACKENDS, backend
+
+
+def _unit(rng, n, d):
+    v = rng.normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def be_cls(request):
+    return BACKENDS[request.param]
+
+
+@pytest.mark.parametrize("n", [50, 6000])
+def test_finds_itself_and_close_neighbours(be_cls, n):
+    rng = np.random.default_rng(0)
+    data = _unit(rng, n, 63)
+    idx = be_cls(63)
+    idx.build(data)
+    assert len(idx) == n
+    q = data[:20] + 0.05 * rng.normal(size=(20, 63)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    sims, ids = idx.search(q, 5)
+    assert sims.shape == ids.shape == (20, 5)
+    assert (ids[:, 0] == np.arange(20)).mean() >= 0.9
+    assert np.all(np.diff(sims, axis=1) <= 1e-5), "best first"
+    assert np.all(sims[:, 0] > 0.8)
+
+
+def test_empty_index_and_k_larger_than_index(be_cls):
+    idx = be_cls(8)
+    idx.build(np.zeros((0, 8), np.float32))
+    sims, ids = idx.search(np.ones((2, 8), np.float32) / np.sqrt(8), 3)
+    assert (ids == -1).all() and np.isneginf(sims).all()
+    idx.build(_unit(np.random.default_rng(1), 2, 8))
+    sims, ids = idx.search(_unit(np.random.default_rng(2), 1, 8), 4)
+    assert set(ids[0, :2]) == {0, 1} and (ids[0, 2:] == -1).all()
+
+
+def test_save_load_roundtrip(be_cls, tmp_path):
+    rng = np.random.default_rng(3)
+    data = _unit(rng, 300, 16)
+    idx = be_cls(16)
+    idx.build(data)
+    idx.save(tmp_path / "x.idx")
+    back = be_cls.load(tmp_path / "x.idx", 16)
+    assert len(back) == 300
+    assert np.array_equal(idx.search(data[:5], 3)[1], back.search(data[:5], 3)[1])
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(HutongError, match="unknown index backend 'annoy'"):
+        backend("annoy")
+
+
+def test_ivfpq_is_compact_at_scale():
+    rng = np.random.default_rng(4)
+    data = _unit(rng, 20000, 63)
+    idx = BACKENDS["faiss-ivfpq"](63)
+    idx.build(data)
+    assert idx.nbytes() < 20000 * 63 * 4 / 10  # an order of magnitude below float32

@@ -1,0 +1,35 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect
+
+from hutong.store import Database, Work
+
+
+def test_migrations_create_schema_and_are_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db = Database(url)
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"works", "work_fingerprints", "catalogue_state", "alembic_version"} <= tables
+    db.dispose()
+    Database(url).dispose()  # second start: nothing to do, no error
+
+
+def test_utc_datetimes_survive_sqlite(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    when = datetime(2026, 11, 24, 20, 30, tzinfo=timezone(timedelta(hours=8)))
+    with db.session() as s:
+        s.add(Work(title="t", holder="", source_path="/x", sha256="a" * 64, duration=1.0, created_at=when))
+    with db.session() as s:
+        got = s.get(Work, 1).created_at
+    assert got.tzinfo is not None and got == when and got.utcoffset() == timedelta(0)
+    assert got == datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+
+
+def test_naive_datetime_is_refused(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(Exception, match="naive datetime"), db.session() as s:
+        s.add(Work(title="t", holder="", source_path="/x", sha256="b" * 64, duration=1.0, created_at=datetime(2026, 1, 1)))
+        s.flush()
+    with db.session() as s:
+        assert s.query(Work).count() == 0
