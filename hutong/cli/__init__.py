@@ -10,7 +10,9 @@ from hutong.errors import HutongError
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
+        if isinstance(rv, int) and rv:  # typer.Exit(code) is returned, not raised, outside standalone mode
+            sys.exit(rv)
     except HutongError as exc:
         from rich.console import Console
 

@@ -61,7 +61,7 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         t0 = time.perf_counter()
         clip = build_clip(demo_pieces(), clip_path)
         say(f"  built a {clip.duration:.1f} s vertical 二创 montage in {time.perf_counter() - t0:.1f} s: {clip_path}")
-        for seg, params in zip(clip.truth, [p for p, pc in zip(clip.params, demo_pieces()) if pc.from_work], strict=True):
+        for seg, params in zip(clip.truth, [p for p, pc in zip(clip.params, demo_pieces(), strict=True) if pc.from_work], strict=True):
             say(
                 f"    truth: {seg.query_start:5.1f}–{seg.query_end:5.1f} s of the clip = {Path(seg.source).name} "
                 f"{seg.ref_start:.1f}–{seg.ref_end:.1f} s, edits: {', '.join(params['edits'])}"

@@ -5,13 +5,32 @@ A signal's ``name`` is a storage key: rename it and stored fingerprints no longe
 
 from hutong.fingerprint.audio import AudioBandsSignal
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
-from hutong.fingerprint.video import VideoDCTSignal
+from hutong.fingerprint.video import VideoDCTSignal, VideoMotionSignal
 
-SIGNAL_TYPES: dict[str, type[SignalType]] = {s.name: s for s in (VideoDCTSignal, AudioBandsSignal)}
+SIGNAL_TYPES: dict[str, type[SignalType]] = {s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal)}
 
 
 def default_signals() -> list[SignalType]:
     return [cls() for cls in SIGNAL_TYPES.values()]
 
 
-__all__ = ["SIGNAL_TYPES", "AudioBandsSignal", "Fingerprint", "SignalType", "Variant", "VideoDCTSignal", "default_signals"]
+def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[str, Fingerprint]:
+    """Run every applicable signal on one file, decoding its picture once for all video signals."""
+    from hutong.media import sample_frames
+
+    frames: dict[float, list] = {}
+    out: dict[str, Fingerprint] = {}
+    for sig in signals:
+        if not sig.applies_to(info):
+            continue
+        shared = None
+        if sig.media == "video":
+            rate = getattr(sig, "query_fps", sig.fps) if query else sig.fps
+            if rate not in frames:
+                frames[rate] = list(sample_frames(path, rate, info=info))
+            shared = frames[rate]
+        out[sig.name] = (sig.query if query else sig.reference)(path, info, shared)
+    return out
+
+
+__all__ = ["SIGNAL_TYPES", "extract", "AudioBandsSignal", "Fingerprint", "SignalType", "Variant", "VideoDCTSignal", "VideoMotionSignal", "default_signals"]

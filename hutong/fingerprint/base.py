@@ -74,11 +74,12 @@ class SignalType(ABC):
     fps: float
 
     @abstractmethod
-    def reference(self, path: str, info: MediaInfo) -> Fingerprint:
-        """Fingerprint of a registered work (stored)."""
+    def reference(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
+        """Fingerprint of a registered work (stored). ``frames``: already sampled ``(t, grey)`` frames at
+        ``fps``, shared between video signals so a file is decoded once."""
 
     @abstractmethod
-    def query(self, path: str, info: MediaInfo) -> Fingerprint:
+    def query(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
         """Fingerprint of a clip to recognise, possibly with several variants per instant."""
 
     def applies_to(self, info: MediaInfo) -> bool:

@@ -63,7 +63,7 @@ def _static_border(frames: np.ndarray) -> Region:
     return Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
 
 
-def detect_regions(frames: np.ndarray, *, max_regions: int = 4, min_side: float = 0.25) -> list[Region]:
+def detect_regions(frames: np.ndarray, *, max_regions: int = 6, min_side: float = 0.25) -> list[Region]:
     """Candidate regions holding an embedded video, best first; the whole frame always comes first.
 
     ``frames``: (n, h, w) grey frames sampled over a stretch of the clip (a few seconds or more).
@@ -129,6 +129,12 @@ def detect_regions(frames: np.ndarray, *, max_regions: int = 4, min_side: float 
                     found.append((len(inner), Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h, kind, score)))
     # Strong support first; among equals, rectangles bounded on more sides are the more specific evidence.
     found.sort(key=lambda nr: (-round(nr[1].score, 1), -nr[0], -nr[1].w * nr[1].h))
+    if h > 1.2 * w:
+        # Portrait canvas: 二创 re-framing nearly always centres the landscape source; try the usual
+        # aspect ratios even when the band's edges are too soft to detect (blurred backgrounds).
+        for aspect in (16 / 9, 2.39, 1.85, 4 / 3):
+            bh = w / aspect / h
+            found.insert(0, (2, Region(0.0, 0.5 - bh / 2, 1.0, bh, "band", 0.5)))
     for _, r in found:
         if len(regions) > max_regions:
             break

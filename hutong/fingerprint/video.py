@@ -1,8 +1,8 @@
 """``video.dct`` signal: a compact low-frequency descriptor of each sampled frame, with query-side variants.
 
 Reference side (cheap, compact): every ``1/fps`` s, the frame inside its letterbox is reduced to a 32x32
-thumbnail of its *central* part, the thumbnail's grey levels are replaced by their ranks (so any monotonic
-grading, gamma, contrast or brightness change is a no-op), and the 8x8 lowest 2-D DCT coefficients without
+thumbnail of its *central* part, the thumbnail is standardised (zero mean, unit spread: brightness and contrast
+changes cancel), and the 8x8 lowest 2-D DCT coefficients without
 the DC term are kept: 63 numbers, unit-normalised. Low frequencies ignore re-encoding, noise, blur, frame-rate
 changes and small overlays.
 
@@ -25,7 +25,7 @@ from hutong.media.reader import MediaInfo, sample_frames
 
 GRID = 32
 KEEP = 8
-FLAT = 4.0  # grey-level spread below which a picture is treated as blank
+FLAT = 10.0  # grey-level spread below which a picture is treated as blank (fog, asphalt, fades)
 CENTRE = 0.70  # the reference descriptor covers the central 70 % of the picture: crops of up to 30 % keep it
 #: (kept fraction of the source, horizontal position, vertical position): where the query region sits in the
 #: source when the creator cropped it. (1, .5, .5) is "not cropped".
@@ -64,17 +64,16 @@ def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
 _MIRROR = np.array([(-1.0) ** u for v in range(KEEP) for u in range(KEEP)], dtype=np.float32)[1:]
 
 
-def describe(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def describe(img: np.ndarray, box: tuple[int, int, int, int], flat: float = FLAT) -> np.ndarray:
     """Descriptor (63 floats, unit norm) of ``img[y0:y1, x0:x1]`` where ``box = (x0, y0, x1, y1)``."""
     x0, y0, x1, y1 = box
     patch = img[y0:y1, x0:x1].astype(np.float32)
     thumb = _area_matrix(GRID, patch.shape[0]) @ patch @ _area_matrix(GRID, patch.shape[1]).T
-    if float(thumb.std()) < FLAT:
+    if float(thumb.std()) < flat:
         return np.zeros(KEEP * KEEP - 1, dtype=np.float32)  # black frames, fades, bars: nothing to recognise
-    ranks = np.empty(GRID * GRID, dtype=np.float32)
-    ranks[np.argsort(thumb, axis=None, kind="stable")] = np.arange(GRID * GRID, dtype=np.float32)
+    z = (thumb - thumb.mean()) / float(thumb.std())
     d = _dct_matrix(GRID)
-    coef = (d @ ranks.reshape(GRID, GRID) @ d.T).reshape(-1)[1:]
+    coef = (d @ z @ d.T).reshape(-1)[1:]
     norm = float(np.linalg.norm(coef))
     return coef / norm if norm > 0 else coef
 
@@ -104,9 +103,15 @@ class VideoDCTSignal(SignalType):
         self.fps = fps
         self.query_fps = query_fps
 
-    def reference(self, path: str, info: MediaInfo) -> Fingerprint:
-        frames = list(sample_frames(path, self.fps, info=info))
+    def reference(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
+        frames = frames if frames is not None else list(sample_frames(path, self.fps, info=info))
         return self.reference_from_frames(frames, info.duration)
+
+    flat = FLAT
+
+    def pictures(self, frames: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        """What the descriptor looks at: the frames themselves (motion signals override this)."""
+        return frames
 
     def reference_from_frames(self, frames: Iterable[tuple[float, np.ndarray]], duration: float) -> Fingerprint:
         frames = list(frames)
@@ -114,12 +119,15 @@ class VideoDCTSignal(SignalType):
             return Fingerprint.empty(self.name, self.dim, duration)
         stack = np.stack([f for _, f in frames[:: max(1, len(frames) // 64)]])
         full = detect_regions(stack, max_regions=0)[0]  # letterbox only: references are shown as published
-        times = np.array([t for t, _ in frames], dtype=np.float32)
-        vecs = np.stack([describe(f, _centre_box(full, f.shape[1], f.shape[0], 1.0, 0.5, 0.5)) for _, f in frames])
+        pics = self.pictures(frames)
+        if not pics:
+            return Fingerprint.empty(self.name, self.dim, duration)
+        times = np.array([t for t, _ in pics], dtype=np.float32)
+        vecs = np.stack([describe(f, _centre_box(full, f.shape[1], f.shape[0], 1.0, 0.5, 0.5), self.flat) for _, f in pics])
         return Fingerprint(self.name, times, vecs.astype(np.float32), duration)
 
-    def query(self, path: str, info: MediaInfo) -> Fingerprint:
-        frames = list(sample_frames(path, self.query_fps, info=info))
+    def query(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
+        frames = frames if frames is not None else list(sample_frames(path, self.query_fps, info=info))
         return self.query_from_frames(frames, info.duration)
 
     def query_from_frames(self, frames: list[tuple[float, np.ndarray]], duration: float, *, window: float = 8.0) -> Fingerprint:
@@ -131,15 +139,19 @@ class VideoDCTSignal(SignalType):
         index: dict[tuple, int] = {}
         times, vecs, vids = [], [], []
         per_window = max(4, int(window * self.query_fps))
+        pics = dict(self.pictures(frames))
         for start in range(0, len(frames), per_window):
             chunk = frames[start : start + per_window]
             ctx = frames[max(0, start - per_window // 2) : start + per_window + per_window // 2]
             regions = detect_regions(np.stack([f for _, f in ctx]))
-            for t, img in chunk:
+            for t, _ in chunk:
+                img = pics.get(t)
+                if img is None:
+                    continue
                 h, w = img.shape
                 for region in regions:
                     for keep, px, py in CROP_HYPOTHESES if region.kind != "window" else CROP_HYPOTHESES[:1]:
-                        v = describe(img, _centre_box(region, w, h, keep, px, py))
+                        v = describe(img, _centre_box(region, w, h, keep, px, py), self.flat)
                         for mirrored in (False, True):
                             key = (region.x, region.y, region.w, region.h, region.kind, keep, px, py, mirrored)
                             if key not in index:
@@ -154,6 +166,8 @@ class VideoDCTSignal(SignalType):
                             times.append(t)
                             vecs.append(v * _MIRROR if mirrored else v)
                             vids.append(index[key])
+        if not times:
+            return Fingerprint.empty(self.name, self.dim, duration)
         return Fingerprint(
             self.name,
             np.asarray(times, dtype=np.float32),
@@ -162,3 +176,23 @@ class VideoDCTSignal(SignalType):
             variant_ids=np.asarray(vids, dtype=np.int32),
             variants=variants,
         )
+
+
+class VideoMotionSignal(VideoDCTSignal):
+    """``video.motion``: the same descriptor on the *change* between consecutive samples.
+
+    Appearance alone cannot tell apart moments of a static-camera shot or a screencast (every frame looks
+    the same at low resolution); what moves can. Static overlays (logos, subtitles, bars) cancel out of a
+    difference, and a still moment gives no vector rather than a misleading one.
+    """
+
+    name = "video.motion"
+    threshold = 0.84
+    flat = 2.5
+
+    def pictures(self, frames: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        return [
+            (t, frames[i][1].astype(np.float32) - frames[i - 1][1].astype(np.float32))
+            for i, (t, _) in enumerate(frames)
+            if i > 0
+        ]

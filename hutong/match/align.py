@@ -15,7 +15,7 @@ import numpy as np
 
 FAR = 2.5  # seconds off the line beyond which a reference frame is "elsewhere in the work"
 SPECIFIC_MARGIN = 0.015  # how much better than elsewhere the on-line frame must be to count as specific
-SPEEDS = np.round(np.arange(0.66, 1.6601, 0.02), 3)
+SPEEDS = np.round(np.arange(0.76, 1.5601, 0.02), 3)  # creators use 0.8-1.5x
 
 
 @dataclass
@@ -66,8 +66,8 @@ def align(
     signal: str,
     tolerance: float | None = None,
     max_gap: float = 3.0,
-    min_samples: int = 4,
-    min_span: float = 1.5,
+    min_samples: int = 5,
+    min_span: float = 2.5,
     min_specific: float = 0.4,
 ) -> list[Alignment]:
     tol = tolerance if tolerance is not None else 1.5 * query_step
@@ -76,26 +76,30 @@ def align(
         m = hits.work == work
         tq, tr, sim, var, margin = hits.tq[m], hits.tr[m], hits.sim[m], hits.variant[m], hits.margin[m]
         weight = np.maximum(sim - threshold + 0.02, 0.01) * np.where(margin >= SPECIFIC_MARGIN, 1.0, 0.1)
+        # Query instants are counted on a grid of ``query_step``: a signal may sample the query more densely
+        # than its references (audio does, to land close to every reference window).
+        inst = np.floor(tq / query_step + 1e-6).astype(np.int64)
         alive = np.ones(len(tq), bool)
         for _ in range(64):
             if alive.sum() < min_samples:
                 break
-            best = _vote(tq[alive], tr[alive], weight[alive], bin_width=2 * tol)
+            best = _vote(tq[alive], tr[alive], weight[alive], inst[alive], bin_width=2 * tol)
             if best is None:
                 break
             speed, offset = best
-            resid = np.abs(tr - (speed * tq + offset))
-            inl = alive & (resid <= tol)
+            # The vote's grid is coarse: pull the line through its own inliers (best hit per instant), twice.
+            for _ in range(2):
+                inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
+                speed, offset = _refit(*_best_per_instant(inl, inst, sim, tq, tr), speed, offset)
+            inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
             runs = _runs(np.unique(tq[inl]), max_gap)
             for q0, q1 in runs:
                 sel = inl & (tq >= q0) & (tq <= q1)
-                times = np.unique(tq[sel])
+                times = np.unique(inst[sel])
                 if len(times) < min_samples or q1 - q0 < min_span - query_step:
                     continue
                 # one hit per query instant, the most similar: static shots match many reference frames
-                idx = np.nonzero(sel)[0]
-                order = idx[np.lexsort((-sim[idx], tq[idx]))]
-                first = order[np.r_[True, np.diff(tq[order]) > 0]]
+                first = _first_per_instant(sel, inst, sim)
                 s, b = _refit(tq[first], tr[first], speed, offset)
                 best_sim = sim[first]
                 if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:
@@ -123,16 +127,16 @@ def align(
     return found
 
 
-def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, bin_width: float) -> tuple[float, float] | None:
+def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float) -> tuple[float, float] | None:
     best_score, best = 0.0, None
     for s in SPEEDS:
-        prior = 1.0 - 0.15 * abs(s - 1.0)  # most clips keep the original speed; ties go to 1x
+        prior = 1.0 - 0.05 * abs(s - 1.0)  # most clips keep the original speed; ties go to 1x
         b = tr - s * tq
         lo = b.min()
         for shift in (0.0, 0.5):
             bins = np.floor((b - lo) / bin_width + shift).astype(np.int64)
             # one vote per query instant per bin: many variants of one frame are one piece of evidence
-            key = bins * 100003 + np.round(tq * 8).astype(np.int64)
+            key = bins * 1_000_003 + inst
             _, first = np.unique(key, return_index=True)
             hist = np.bincount(bins[first], weights=w[first]) * prior
             i = int(hist.argmax())
@@ -140,6 +144,20 @@ def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, bin_width: float) -> tu
                 in_bin = bins == i
                 best_score, best = float(hist[i]), (float(s), float(np.median(b[in_bin])))
     return best
+
+
+def _first_per_instant(sel: np.ndarray, inst: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """Indices of the most similar hit of each query instant among ``sel``."""
+    idx = np.nonzero(sel)[0]
+    if len(idx) == 0:
+        return idx
+    order = idx[np.lexsort((-sim[idx], inst[idx]))]
+    return order[np.r_[True, np.diff(inst[order]) > 0]]
+
+
+def _best_per_instant(sel, inst, sim, tq, tr) -> tuple[np.ndarray, np.ndarray]:
+    first = _first_per_instant(sel, inst, sim)
+    return tq[first], tr[first]
 
 
 def _runs(times: np.ndarray, max_gap: float) -> list[tuple[float, float]]:
@@ -152,17 +170,17 @@ def _runs(times: np.ndarray, max_gap: float) -> list[tuple[float, float]]:
 
 
 def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple[float, float]:
-    """Least-squares line through the inliers when they span enough time to pin the slope; the voted
-    speed stays unless the fit explains the hits clearly better (static shots make slopes ambiguous)."""
+    """Least-squares line through the hits when they span enough time to pin the slope (and the slope is
+    one creators use); otherwise keep the speed and re-centre the offset."""
+    if len(tq) == 0:
+        return speed, offset
     b0 = float(np.median(tr - speed * tq))
     if np.ptp(tq) < 3.0 or len(tq) < 6:
         return speed, b0
     s, b = np.polyfit(tq, tr, 1)
-    if not 0.6 <= s <= 1.75:
+    if not SPEEDS[0] - 0.05 <= s <= SPEEDS[-1] + 0.05:
         return speed, b0
-    err_fit = np.median(np.abs(tr - (s * tq + b)))
-    err_vote = np.median(np.abs(tr - (speed * tq + b0)))
-    return (float(s), float(b)) if err_fit < 0.7 * err_vote else (speed, b0)
+    return float(s), float(b)
 
 
 def merge(alignments: list[Alignment]) -> list[Alignment]:

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 
 from hutong.config import Settings
-from hutong.fingerprint import Fingerprint, SignalType, default_signals
+from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
 from hutong.match.align import FAR, Alignment, Hits, align, merge
 from hutong.match.index import RecognitionIndex, open_index
 from hutong.media import MediaInfo, probe
@@ -86,7 +86,7 @@ class Recognizer:
 
     def fingerprint_query(self, path: str | Path, info: MediaInfo | None = None) -> tuple[MediaInfo, dict[str, Fingerprint]]:
         info = info or probe(path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds)
-        return info, {s.name: s.query(str(path), info) for s in self.signals if s.applies_to(info)}
+        return info, extract(self.signals, str(path), info, query=True)
 
     def match(self, path: str | Path) -> MatchReport:
         info, fps = self.fingerprint_query(path)
@@ -104,7 +104,7 @@ class Recognizer:
             if len(idx.backend) == 0:
                 continue
             hits = self._hits(fp, idx, signal.threshold)
-            step = 1.0 / getattr(signal, "query_fps", signal.fps)
+            step = 1.0 / signal.fps  # instants are counted at the reference rate
             for a in align(
                 hits,
                 query_step=step,

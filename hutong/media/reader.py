@@ -84,10 +84,7 @@ def probe(path: str | Path, *, max_bytes: int | None = None, max_seconds: float 
                 raise MediaError(f"{path}: video stream has no frame size")
             if w > MAX_SIDE or h > MAX_SIDE:
                 raise MediaError(f"{path}: frame size {w}x{h} is absurd (limit {MAX_SIDE} per side)")
-            rate = v.average_rate or v.guessed_rate or v.base_rate
-            fps = float(rate) if rate else 0.0
-            if not (0.5 <= fps <= 1000):
-                raise MediaError(f"{path}: frame rate {fps:g} fps is not usable")
+            fps = check_frame_rate(path, v.average_rate or v.guessed_rate or v.base_rate)
             info = MediaInfo(**{**info.as_dict(), "width": w, "height": h, "fps": fps, "video_codec": v.codec_context.name})
         if a is not None:
             info = MediaInfo(
@@ -98,6 +95,14 @@ def probe(path: str | Path, *, max_bytes: int | None = None, max_seconds: float 
     if max_seconds is not None and duration > max_seconds:
         raise MediaError(f"{path}: lasts {duration:.0f} s, over the limit of {max_seconds:.0f} s")
     return info
+
+
+def check_frame_rate(path: Path, rate) -> float:
+    """Frames per second as a float, refusing rates no real video has (0, negative, absurdly high)."""
+    fps = float(rate) if rate else 0.0
+    if not (0.5 <= fps <= 1000):
+        raise MediaError(f"{path}: frame rate {fps:g} fps is not usable")
+    return fps
 
 
 def _duration(container, v, a) -> float:

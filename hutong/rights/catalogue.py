@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from hutong.errors import CatalogueError, HutongError
-from hutong.fingerprint import SignalType
+from hutong.fingerprint import SignalType, extract
 from hutong.media import MediaInfo, probe
 from hutong.store import CatalogueState, Database, Work, WorkFingerprint
 
@@ -109,7 +109,7 @@ class Catalogue:
                 raise CatalogueError(f"{path}: already registered as work {same.id} ({same.title})")
         if check_duplicates and self.recognizer is not None:
             self._refuse_near_duplicate(path, info)
-        fingerprints = [(sig, sig.reference(str(path), info)) for sig in self.signals if sig.applies_to(info)]
+        fingerprints = extract(self.signals, str(path), info, query=False)
         with self.db.session() as s:
             work = Work(
                 title=title or path.stem,
@@ -122,9 +122,9 @@ class Catalogue:
                 fps=info.fps,
                 has_audio=info.has_audio,
             )
-            for sig, fp in fingerprints:
+            for name, fp in fingerprints.items():
                 times, vectors = fp.pack()
-                work.fingerprints.append(WorkFingerprint(signal=sig.name, count=len(fp), times=times, vectors=vectors))
+                work.fingerprints.append(WorkFingerprint(signal=name, count=len(fp), times=times, vectors=vectors))
             s.add(work)
             self._bump(s)
             s.flush()

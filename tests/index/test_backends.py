@@ -30,7 +30,7 @@ def test_finds_itself_and_close_neighbours(be_cls, n):
     assert sims.shape == ids.shape == (20, 5)
     assert (ids[:, 0] == np.arange(20)).mean() >= 0.9
     assert np.all(np.diff(sims, axis=1) <= 1e-5), "best first"
-    assert np.all(sims[:, 0] > 0.8)
+    assert np.all(sims[:, 0] > 0.7)  # approximate backends quantise: similarities are estimates
 
 
 def test_empty_index_and_k_larger_than_index(be_cls):

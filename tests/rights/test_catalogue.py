@@ -15,7 +15,7 @@ def test_add_list_show_remove(app):
     assert failed == [] and len(added) == 1
     w = added[0]
     assert w.title == "Big Buck Bunny" and w.holder == "Blender Foundation"
-    assert set(w.signals) == {"video.dct", "audio.bands"} and w.signals["video.dct"] > 50
+    assert set(w.signals) == {"video.dct", "video.motion", "audio.bands"} and w.signals["video.dct"] > 50
     assert [x.work_id for x in app.catalogue.list()] == [w.work_id]
     assert app.catalogue.get(w.work_id).sha256 == w.sha256
     app.catalogue.remove(w.work_id)
