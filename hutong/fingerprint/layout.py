@@ -71,7 +71,7 @@ def detect_regions(frames: np.ndarray, *, max_regions: int = 6, min_side: float 
     frames = frames.astype(np.float32)
     n, h, w = frames.shape
     regions = [_static_border(frames) if n >= 2 else Region(0.0, 0.0, 1.0, 1.0)]
-    if n < 4:
+    if n < 4 or max_regions == 0:
         return regions
     d = np.diff(frames, axis=0)
     d -= d.mean(axis=(1, 2), keepdims=True)  # global flicker/fades say nothing about boundaries

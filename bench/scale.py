@@ -1,0 +1,134 @@
+"""Scaling benchmark: ``python -m bench.scale [--hours 10 100 1000]``.
+
+References beyond the footage are synthetic ``video.dct`` fingerprints drawn from a Gaussian with the mean and
+covariance of the real reference vectors (same second-order shape), at the real rate (2 per second). The real
+works are added too, and a real ~60 s query (six benchmark clips' fingerprints, end to end) is searched, so
+the latency includes finding real segments among distractors. Measures index bytes per hour of reference,
+search + alignment latency of the 60 s query, and the process's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import dataset
+from hutong.app import Hutong
+from hutong.config import get_settings
+from hutong.fingerprint import VideoDCTSignal
+from hutong.index import backend
+from hutong.match.align import Hits, align
+from hutong.match.index import load_fingerprints
+from hutong.match.service import NEIGHBOURS, competing_margin
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PER_HOUR = 3600 * 2
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def real_material(seed: int):
+    home = dataset.CACHE / f"home-{seed}"
+    h = Hutong.create(get_settings(home=home))
+    try:
+        sig = VideoDCTSignal()
+        refs = load_fingerprints(h.db, sig)
+        queries = [q for q in dataset.build(seed, log=lambda m: None) if q.family in ("reencode", "mirror", "grade")][:6]
+        fps, offset = [], 0.0
+        for q in queries:
+            _, f = h.recognizer.fingerprint_query(q.path)
+            fp = f[sig.name]
+            fps.append((fp.times + offset, fp.vectors))
+            offset += q.duration
+        qt = np.concatenate([t for t, _ in fps])
+        qv = np.concatenate([v for _, v in fps])
+        return sig, refs, qt, qv, offset
+    finally:
+        h.close()
+
+
+def synthetic(real: np.ndarray, n: int, rng: np.random.Generator, batch: int = 500_000):
+    live = real[np.linalg.norm(real, axis=1) > 0]
+    mean, cov = live.mean(0), np.cov(live.T) + 1e-6 * np.eye(live.shape[1])
+    chol = np.linalg.cholesky(cov)
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        x = (rng.standard_normal((m, live.shape[1])).astype(np.float32) @ chol.T.astype(np.float32)) + mean
+        yield (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> dict:
+    n_syn = int(hours * PER_HOUR)
+    real_v = np.concatenate([fp.vectors for _, fp in refs])
+    real_w = np.concatenate([np.full(len(fp), wid, np.int32) for wid, fp in refs])
+    real_t = np.concatenate([fp.times for _, fp in refs])
+    vecs = np.concatenate([real_v, *synthetic(real_v, n_syn, rng)])
+    work_ids = np.concatenate([real_w, np.full(n_syn, -1, np.int32)])  # synthetic rows belong to no real work
+    times = np.concatenate([real_t, (np.arange(n_syn) / 2.0).astype(np.float32)])
+    t0 = time.perf_counter()
+    idx = backend(backend_name)(sig.dim)
+    idx.build(vecs)
+    build_s = time.perf_counter() - t0
+    del vecs
+    t0 = time.perf_counter()
+    sims, rows = idx.search(qv, NEIGHBOURS)
+    search_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    qi, kj = np.nonzero((sims >= sig.threshold) & (rows >= 0))
+    r = rows[qi, kj]
+    margin = competing_margin(sims, rows, work_ids, times)[qi, kj]
+    hits = Hits(work_ids[r], qt[qi], times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
+    keep = hits.work >= 0
+    hits = Hits(hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep])
+    found = align(hits, query_step=0.5, ref_durations={}, query_duration=qdur, threshold=sig.threshold, signal=sig.name)
+    align_s = time.perf_counter() - t1
+    return {
+        "hours": hours,
+        "backend": backend_name,
+        "vectors": int(len(idx)),
+        "index_bytes": int(idx.nbytes()),
+        "index_mb_per_1000h": idx.nbytes() / max(hours, 1e-9) * 1000 / 1e6,
+        "build_seconds": build_s,
+        "query_vectors": int(len(qv)),
+        "query_seconds": qdur,
+        "search_seconds": search_s,
+        "align_seconds": align_s,
+        "latency_seconds": search_s + align_s,
+        "segments_found": len(found),
+        "rss_mb": rss_mb(),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-scale.json")
+    args = ap.parse_args(argv)
+    sig, refs, qt, qv, qdur = real_material(args.seed)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for hours in args.hours:
+        for name in ("faiss-flat", "faiss-ivfpq"):
+            if name == "faiss-flat" and hours > 100:
+                continue  # 7 GB of float32 per 1,000 h and seconds per query: the flat index is not for this size
+            row = measure(hours, name, sig, refs, qt, qv, qdur, rng)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=1))
+    from bench.report import write_report
+
+    write_report()
+    return rows
+
+
+if __name__ == "__main__":
+    main()
