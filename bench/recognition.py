@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["speed"] = speed
     results["queries"] = {"video": len(video_q), "audio_only": len(audio_q), "seed": args.seed}
     results["misses"] = _misses(video_q, preds, names)
+    (dataset.CACHE / f"predictions-{args.seed}.json").write_text(json.dumps({"preds": preds, "names": names}, default=float))
     if not args.no_peers:
         from bench import peers
 

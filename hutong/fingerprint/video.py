@@ -32,10 +32,6 @@ CENTRE = 0.70  # the reference descriptor covers the central 70 % of the picture
 CROP_HYPOTHESES = (
     (1.0, 0.5, 0.5),
     (0.8, 0.5, 0.5),
-    (0.8, 0.0, 0.5),
-    (0.8, 1.0, 0.5),
-    (0.75, 0.5, 0.0),
-    (0.75, 0.5, 1.0),
 )
 
 

@@ -84,9 +84,9 @@ def align(
             if alive.sum() < min_samples:
                 break
             best = _vote(tq[alive], tr[alive], weight[alive], inst[alive], bin_width=2 * tol)
-            if best is None:
-                break
-            speed, offset = best
+            if best is None or best[2] < min_samples * min_specific * 0.02:
+                break  # no line left that could hold enough specific evidence for a segment
+            speed, offset, _ = best
             # The vote's grid is coarse: pull the line through its own inliers (best hit per instant), twice.
             for _ in range(2):
                 inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
@@ -127,7 +127,7 @@ def align(
     return found
 
 
-def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float) -> tuple[float, float] | None:
+def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float) -> tuple[float, float, float] | None:
     best_score, best = 0.0, None
     for s in SPEEDS:
         prior = 1.0 - 0.05 * abs(s - 1.0)  # most clips keep the original speed; ties go to 1x
@@ -142,7 +142,7 @@ def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_w
             i = int(hist.argmax())
             if hist[i] > best_score:
                 in_bin = bins == i
-                best_score, best = float(hist[i]), (float(s), float(np.median(b[in_bin])))
+                best_score, best = float(hist[i]), (float(s), float(np.median(b[in_bin])), float(hist[i]))
     return best
 
 
