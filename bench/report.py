@@ -85,7 +85,7 @@ def scale_section(rows: list[dict]) -> list[str]:
         "## Scale",
         "",
         "Synthetic `video.dct` references shaped like the real ones (same mean and covariance), 2 vectors per "
-        "second, plus the real works; a real 60 s query (six benchmark clips end to end, all their query "
+        "second, plus the real works; a real ~60 s query (benchmark clips end to end, all their query "
         "variants) searched and aligned. `python -m bench.scale`.",
         "",
         "| hours of reference | backend | vectors | index MB per 1,000 h | build s | query vectors | search + align s | segments found | peak RSS MB |",

@@ -80,7 +80,10 @@ def align(
         # than its references (audio does, to land close to every reference window).
         inst = np.floor(tq / query_step + 1e-6).astype(np.int64)
         alive = np.ones(len(tq), bool)
+        fruitless = 0  # lines in a row that made no segment: past a few, what is left is noise
         for _ in range(64):
+            if fruitless >= 6:
+                break
             if alive.sum() < min_samples:
                 break
             best = _vote(tq[alive], tr[alive], weight[alive], inst[alive], bin_width=2 * tol)
@@ -93,6 +96,7 @@ def align(
                 speed, offset = _refit(*_best_per_instant(inl, inst, sim, tq, tr), speed, offset)
             inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
             runs = _runs(np.unique(tq[inl]), max_gap)
+            fruitless += 1
             for q0, q1 in runs:
                 sel = inl & (tq >= q0) & (tq <= q1)
                 times = np.unique(inst[sel])
@@ -106,6 +110,7 @@ def align(
                     continue  # a still picture matching a still stretch: any line would fit, so none is evidence
                 expected = (q1 - q0) / query_step + 1
                 end = min(query_duration, q1 + query_step)
+                fruitless = 0
                 found.append(
                     Alignment(
                         work_id=int(work),
@@ -128,21 +133,30 @@ def align(
 
 
 def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float) -> tuple[float, float, float] | None:
-    best_score, best = 0.0, None
-    for s in SPEEDS:
-        prior = 1.0 - 0.05 * abs(s - 1.0)  # most clips keep the original speed; ties go to 1x
-        b = tr - s * tq
-        lo = b.min()
-        for shift in (0.0, 0.5):
-            bins = np.floor((b - lo) / bin_width + shift).astype(np.int64)
-            # one vote per query instant per bin: many variants of one frame are one piece of evidence
-            key = bins * 1_000_003 + inst
-            _, first = np.unique(key, return_index=True)
-            hist = np.bincount(bins[first], weights=w[first]) * prior
-            i = int(hist.argmax())
-            if hist[i] > best_score:
-                in_bin = bins == i
-                best_score, best = float(hist[i]), (float(s), float(np.median(b[in_bin])), float(hist[i]))
+    """Best (speed, offset, score): every speed at once, one vote per query instant per offset bin (its
+    strongest hit: many variants of one frame are one piece of evidence)."""
+    if len(tq) == 0:
+        return None
+    _, inst_idx = np.unique(inst, return_inverse=True)
+    n_inst = int(inst_idx.max()) + 1
+    offsets = tr[None, :] - SPEEDS[:, None] * tq[None, :]  # (speeds, hits)
+    lo = offsets.min(axis=1, keepdims=True)
+    prior = 1.0 - 0.05 * np.abs(SPEEDS - 1.0)  # most clips keep the original speed; ties go to 1x
+    weights = np.broadcast_to(w, offsets.shape).ravel()
+    best = None
+    for shift in (0.0, 0.5):
+        bins = np.floor((offsets - lo) / bin_width + shift).astype(np.int64)
+        n_bins = int(bins.max()) + 1
+        key = ((np.arange(len(SPEEDS))[:, None] * n_bins + bins) * n_inst + inst_idx[None, :]).ravel()
+        order = np.argsort(key, kind="stable")
+        k, wk = key[order], weights[order]
+        starts = np.r_[0, np.nonzero(np.diff(k))[0] + 1]
+        hist = np.bincount(k[starts] // n_inst, weights=np.maximum.reduceat(wk, starts), minlength=len(SPEEDS) * n_bins)
+        hist = hist.reshape(len(SPEEDS), n_bins) * prior[:, None]
+        si, bi = np.unravel_index(int(hist.argmax()), hist.shape)
+        if best is None or hist[si, bi] > best[2]:
+            in_bin = bins[si] == bi
+            best = (float(SPEEDS[si]), float(np.median(offsets[si, in_bin])), float(hist[si, bi]))
     return best
 
 
