@@ -120,10 +120,9 @@ def build(seed: int = 7, log=print, **kw) -> list[Query]:
     folder.mkdir(parents=True, exist_ok=True)
     queries: list[Query] = []
     for name, family, pieces in plan(seed, **kw):
-        meta = folder / f"{name}.json"
-        clip_path = folder / f"{name}.mp4"
-        if meta.exists() and clip_path.exists():
-            queries.append(Query(**json.loads(meta.read_text())))
+        meta, clip_path, cached = _cached(folder, name, ".mp4")
+        if cached:
+            queries.append(cached)
             continue
         log(f"building {name}")
         clip = build_clip(pieces, clip_path)
@@ -141,23 +140,29 @@ def build(seed: int = 7, log=print, **kw) -> list[Query]:
     return queries
 
 
+def _cached(folder: Path, name: str, suffix: str) -> tuple[Path, Path, Query | None]:
+    """Paths of a query's metadata and media, and the query itself when both were built before."""
+    meta, media = folder / f"{name}.json", folder / f"{name}{suffix}"
+    cached = Query(**json.loads(meta.read_text())) if meta.exists() and media.exists() else None
+    return meta, media, cached
+
+
 def audio_only(seed: int, folder: Path, log) -> list[Query]:
-    from hutong.media.synth import _run
+    from hutong.media.synth import run_ffmpeg
 
     rng = random.Random(seed + 1)
     out = []
     for i, name in enumerate(AUDIO_SOURCES * 2):
-        meta = folder / f"audio_{i}.json"
-        path = folder / f"audio_{i}.m4a"
-        if meta.exists() and path.exists():
-            out.append(Query(**json.loads(meta.read_text())))
+        meta, path, cached = _cached(folder, f"audio_{i}", ".m4a")
+        if cached:
+            out.append(cached)
             continue
         log(f"building audio_{i}")
         d = probe(FOOTAGE / name).duration
         length = rng.uniform(8, 15)
         start = rng.uniform(0, d - length - 0.5)
         vol = rng.uniform(0.5, 1.2)
-        _run(["-ss", f"{start:.2f}", "-t", f"{length:.2f}", "-i", str(FOOTAGE / name), "-vn", "-af", f"volume={vol:.2f}",
+        run_ffmpeg(["-ss", f"{start:.2f}", "-t", f"{length:.2f}", "-i", str(FOOTAGE / name), "-vn", "-af", f"volume={vol:.2f}",
               "-c:a", "aac", "-b:a", "48k", "-ac", "1", str(path)])  # fmt: skip
         q = Query(f"audio_{i}", "audio_only", str(path), probe(path).duration,
                   [{"source": name, "ref_start": start, "ref_end": start + length, "query_start": 0.0, "query_end": length, "edits": ["audio_only"]}],

@@ -127,6 +127,9 @@ def match(clip: Path, as_json: JsonOpt = False) -> None:
         print_report(report)
 
 
+SIGNAL_WORDS = {"video.dct": "picture", "video.motion": "motion", "audio.bands": "sound"}
+
+
 def print_report(report: MatchReport) -> None:
     if not report.segments:
         out.print(f"{report.clip} ({report.duration:.1f} s): [bold]no registered work recognised[/]", highlight=False)
@@ -136,7 +139,7 @@ def print_report(report: MatchReport) -> None:
         t = s.transform
         bits = [f"speed {t['speed']}x" if t.get("speed", 1.0) != 1.0 else "", "mirrored" if t.get("mirror") else ""]
         bits += [t.get("layout", "") if t.get("layout") not in (None, "full") else "", "cropped" if t.get("crop") else ""]
-        bits.append("+".join(sig.split(".")[0] for sig in s.signals))
+        bits.append("+".join(SIGNAL_WORDS.get(sig, sig) for sig in s.signals))
         table.add_row(
             f"{fmt_time(s.query_start)}–{fmt_time(s.query_end)}",
             f"{s.work_title} (#{s.work_id})",

@@ -16,6 +16,9 @@ import numpy as np
 
 class IndexBackend(ABC):
     name: ClassVar[str]
+    #: how far below the true similarity a returned similarity may lie (0 for exact backends); matching
+    #: lowers its hit threshold by this much so quantisation does not silently drop true hits
+    similarity_slack: ClassVar[float] = 0.0
 
     def __init__(self, dim: int) -> None:
         self.dim = dim

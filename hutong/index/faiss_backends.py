@@ -67,7 +67,8 @@ class FaissIVFPQIndex(_FaissIndex):
     """
 
     name = "faiss-ivfpq"
-    code_bytes = 8
+    similarity_slack = 0.04
+    code_bytes = 16
     nprobe = 24
 
     def _empty(self) -> faiss.Index:
@@ -75,7 +76,7 @@ class FaissIVFPQIndex(_FaissIndex):
 
     def build(self, vectors: np.ndarray) -> None:
         x = np.ascontiguousarray(vectors, dtype=np.float32)
-        nlist = int(min(16384, max(1, 4 * np.sqrt(max(1, len(x))))))
+        nlist = int(min(16384, max(1, 2 * np.sqrt(max(1, len(x))))))
         if len(x) < 4096:  # too few to train a quantiser: exact search is both better and cheaper
             self._index = faiss.IndexFlatL2(self.dim)
             self._index.add(x)
@@ -84,7 +85,7 @@ class FaissIVFPQIndex(_FaissIndex):
         quantizer = faiss.IndexFlatL2(self.dim + pad)
         ivf = faiss.IndexIVFPQ(quantizer, self.dim + pad, nlist, self.code_bytes, 8)
         ivf.by_residual = True
-        train = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 16 * nlist, 200_000), replace=False)]
+        train = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 40 * nlist, 256_000), replace=False)]
         if pad:
             self._pad = pad
         ivf.train(self._padded(train))

@@ -103,14 +103,14 @@ class Recognizer:
             idx = self.index(signal)
             if len(idx.backend) == 0:
                 continue
-            hits = self._hits(fp, idx, signal.threshold)
+            hits = self._hits(fp, idx, signal.threshold - idx.backend.similarity_slack)
             step = 1.0 / signal.fps  # instants are counted at the reference rate
             for a in align(
                 hits,
                 query_step=step,
                 ref_durations={k: v[1] for k, v in works.items()},
                 query_duration=duration,
-                threshold=signal.threshold,
+                threshold=signal.threshold - idx.backend.similarity_slack,
                 signal=signal.name,
             ):
                 if fp.variants:

@@ -74,7 +74,8 @@ class BuiltClip:
     params: list[dict] = field(default_factory=list)
 
 
-def _run(args: list[str]) -> None:
+def run_ffmpeg(args: list[str]) -> None:
+    """Run the ffmpeg binary; a failure becomes a one-line :class:`MediaError`."""
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise MediaError("ffmpeg failed: " + " ".join(proc.stderr.split())[:400])
@@ -196,7 +197,7 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         n = len([a for a in inputs if a == "-i"])
         graph.append(f"[{n - 1}:a]anull[aout]")
     crf = "38" if "reencode" in edits else "23"
-    _run(
+    run_ffmpeg(
         [
             *inputs,
             "-filter_complex",
@@ -257,6 +258,6 @@ def build_clip(pieces: list[Piece], out: str | Path, *, vertical: bool | None = 
         else:
             listing = work / "parts.txt"
             listing.write_text("".join(f"file '{p}'\n" for p in parts))
-            _run(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)])
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)])
     clip.duration = probe(out).duration
     return clip
