@@ -99,6 +99,35 @@ def scale_section(rows: list[dict]) -> list[str]:
     return out
 
 
+def targets_section(rec: dict | None, scale: list[dict] | None) -> list[str]:
+    rows: list[tuple[str, str, bool]] = []
+    if rec:
+        h = rec[HUTONG]
+        f1 = h["overall"]["f1"]
+        rows.append(("segment F1 ≥ 0.90 overall", _f(f1), f1 >= 0.90))
+        weak = {k: v["f1"] for k, v in h["families"].items() if v["f1"] < 0.80}
+        rows.append(("segment F1 ≥ 0.80 in every family", "below: " + ", ".join(f"{k} {v:.2f}" for k, v in weak.items()) if weak else "all", not weak))
+        rows.append(("false alarms ≤ 1 % of negatives", f"{h['false_alarm_rate']:.0%} of {h['negatives']}", h["false_alarm_rate"] <= 0.01))
+        peers = {k: v["overall"]["f1"] for k, v in rec.items() if isinstance(v, dict) and "overall" in v and k not in (HUTONG,) and not k.endswith("audio_only")}
+        if peers:
+            rows.append(("beat every peer on F1", ", ".join(f"{k} {v:.2f}" for k, v in peers.items()), all(f1 > v for v in peers.values())))
+        audio = {k: v["overall"]["f1"] for k, v in rec.items() if isinstance(v, dict) and k.endswith("audio_only") and "overall" in v}
+        if len(audio) > 1:
+            ours = audio.get("hutong_audio_only", 0.0)
+            rows.append(("audio-only: beat Chromaprint", ", ".join(f"{k} {v:.2f}" for k, v in audio.items()), all(ours >= v for v in audio.values())))
+        ratio = rec["speed"]["ratio_to_decode"]
+        rows.append(("fingerprinting ≥ 0.8 × decode-only throughput", f"{ratio:.2f} ×", ratio >= 0.8))
+    if scale:
+        big = [r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000]
+        if big:
+            r = big[0]
+            rows.append(("60 s query against 1,000 h ≤ 1 s", f"{r['latency_seconds']:.2f} s (search {r['search_seconds']:.2f} + align {r['align_seconds']:.2f})", r["latency_seconds"] <= 1.0))
+            rows.append(("≤ 100 MB of index per 1,000 h", f"{r['index_mb_per_1000h']:.0f} MB per video signal", r["index_mb_per_1000h"] <= 100))
+    out = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    out += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in rows]
+    return out
+
+
 def write_report() -> None:
     rec = _load("benchmarks-recognition.json")
     scale = _load("benchmarks-scale.json")
@@ -110,6 +139,8 @@ def write_report() -> None:
         "Figures below are from the last run; the JSON beside this file holds every number.",
         "",
     ]
+    if rec or scale:
+        lines += targets_section(rec, scale) + [""]
     if rec:
         lines += recognition_section(rec) + [""]
     if scale:

