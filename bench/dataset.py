@@ -69,7 +69,9 @@ def durations() -> dict[str, float]:
     return {name: probe(FOOTAGE / name).duration for name in REGISTERED + UNREGISTERED}
 
 
-def plan(seed: int = 7, per_family: int = 6, combined: int = 12, montages: int = 8, negatives: int = 20) -> list[tuple[str, str, list[Piece]]]:
+def plan(
+    seed: int = 7, per_family: int = 6, combined: int = 12, montages: int = 8, negatives: int = 20
+) -> list[tuple[str, str, list[Piece]]]:
     rng = random.Random(seed)
     dur = durations()
     long_works = [w for w in REGISTERED if dur[w] >= 12]
@@ -78,14 +80,29 @@ def plan(seed: int = 7, per_family: int = 6, combined: int = 12, montages: int =
     def piece(work: str, length: float, edits: tuple[str, ...]) -> Piece:
         length = min(length, dur[work] - 0.5)
         start = rng.uniform(0, max(0.0, dur[work] - length - 0.2))
-        bg = FOOTAGE / rng.choice(["intel_car_detection__30s__768x432.mp4", "intel_asl_gestures_compilation__20clips__640x480.mp4", "intel_sample_videos_gif_previews_compilation__12clips__480x270.mp4"])
-        return Piece(FOOTAGE / work, round(start, 2), round(length, 2), edits, background=bg, seed=rng.randrange(1 << 30))
+        bg = FOOTAGE / rng.choice(
+            [
+                "intel_car_detection__30s__768x432.mp4",
+                "intel_asl_gestures_compilation__20clips__640x480.mp4",
+                "intel_sample_videos_gif_previews_compilation__12clips__480x270.mp4",
+            ]
+        )
+        return Piece(
+            FOOTAGE / work,
+            round(start, 2),
+            round(length, 2),
+            edits,
+            background=bg,
+            seed=rng.randrange(1 << 30),
+        )
 
     def filler(length: float) -> Piece:
         f = rng.choice(fillers)
         length = min(length, dur[f] - 0.3)
         start = rng.uniform(0, max(0.0, dur[f] - length - 0.2))
-        return Piece(FOOTAGE / f, round(start, 2), round(length, 2), (), from_work=False, seed=rng.randrange(1 << 30))
+        return Piece(
+            FOOTAGE / f, round(start, 2), round(length, 2), (), from_work=False, seed=rng.randrange(1 << 30)
+        )
 
     out: list[tuple[str, str, list[Piece]]] = []
     for fam in SINGLE_EDITS:
@@ -109,7 +126,9 @@ def plan(seed: int = 7, per_family: int = 6, combined: int = 12, montages: int =
         pieces = []
         for _ in range(rng.randint(1, 3)):
             p = filler(rng.uniform(3, 8))
-            edit = rng.choice(((), ("mirror",), ("grade",), ("overlay",), ("crop",), ("vertical_blur",), ("reencode",)))
+            edit = rng.choice(
+                ((), ("mirror",), ("grade",), ("overlay",), ("crop",), ("vertical_blur",), ("reencode",))
+            )
             pieces.append(Piece(p.source, p.start, p.duration, edit, from_work=False, seed=p.seed))
         out.append((f"negative_{i}", "negative", pieces))
     return out

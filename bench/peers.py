@@ -57,10 +57,32 @@ class FramewisePeer:
             tq.append(qt[qi])
             tr.append(rt[ri])
             sims.append(1.0 - dist[qi, ri] / self.bits)
-        hits = Hits(np.concatenate(works), np.concatenate(tq), np.concatenate(tr), np.concatenate(sims), np.zeros(sum(map(len, works)), np.int32))
+        hits = Hits(
+            np.concatenate(works),
+            np.concatenate(tq),
+            np.concatenate(tr),
+            np.concatenate(sims),
+            np.zeros(sum(map(len, works)), np.int32),
+        )
         thr = 1.0 - self.max_distance / self.bits
-        found = align(hits, query_step=1 / self.fps, ref_durations=self._dur, query_duration=probe(path).duration, threshold=thr, signal=self.name)
-        return [{"work_id": a.work_id, "query_start": a.query_start, "query_end": a.query_end, "ref_start": a.ref_start, "ref_end": a.ref_end} for a in merge(found)]
+        found = align(
+            hits,
+            query_step=1 / self.fps,
+            ref_durations=self._dur,
+            query_duration=probe(path).duration,
+            threshold=thr,
+            signal=self.name,
+        )
+        return [
+            {
+                "work_id": a.work_id,
+                "query_start": a.query_start,
+                "query_end": a.query_end,
+                "ref_start": a.ref_start,
+                "ref_end": a.ref_end,
+            }
+            for a in merge(found)
+        ]
 
 
 class PHashPeer(FramewisePeer):
@@ -88,9 +110,13 @@ class VPDQPeer(FramewisePeer):
     def hashes(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         import vpdq
 
-        feats = [f for f in vpdq.computeHash(path, seconds_per_hash=1 / self.fps) if f.quality >= self.quality]
+        feats = [
+            f for f in vpdq.computeHash(path, seconds_per_hash=1 / self.fps) if f.quality >= self.quality
+        ]
         times = np.asarray([f.timestamp for f in feats], np.float32)
-        hashes = np.asarray([np.frombuffer(bytes.fromhex(f.hex), np.uint8) for f in feats], np.uint8).reshape(len(feats), 32)
+        hashes = np.asarray([np.frombuffer(bytes.fromhex(f.hex), np.uint8) for f in feats], np.uint8).reshape(
+            len(feats), 32
+        )
         return times, hashes
 
 

@@ -27,10 +27,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def boxes(segs: list[dict]) -> np.ndarray:
-    return np.array([[s["query_start"], s["ref_start"], s["query_end"], s["ref_end"]] for s in segs], float).reshape(-1, 4)
+    return np.array(
+        [[s["query_start"], s["ref_start"], s["query_end"], s["ref_end"]] for s in segs], float
+    ).reshape(-1, 4)
 
 
-def evaluate(queries: list[dataset.Query], predictions: dict[str, list[dict]], work_names: dict[int, str]) -> dict:
+def evaluate(
+    queries: list[dataset.Query], predictions: dict[str, list[dict]], work_names: dict[int, str]
+) -> dict:
     """Per family and overall: VCSL P/R/F1, clip-level work P/R, false alarms on negatives."""
     per_family: dict[str, list] = defaultdict(list)
     work_tp = work_fp = work_fn = 0
@@ -149,11 +153,16 @@ def main(argv: list[str] | None = None) -> dict:
     audio_q = [q for q in queries if q.family == "audio_only"]
     home = dataset.CACHE / f"home-{args.seed}"
     preds, names, speed = run_hutong(queries, home, log)
-    results = {"hutong": evaluate(video_q, preds, names), "hutong_audio_only": evaluate(audio_q, preds, names)}
+    results = {
+        "hutong": evaluate(video_q, preds, names),
+        "hutong_audio_only": evaluate(audio_q, preds, names),
+    }
     results["speed"] = speed
     results["queries"] = {"video": len(video_q), "audio_only": len(audio_q), "seed": args.seed}
     results["misses"] = _misses(video_q, preds, names)
-    (dataset.CACHE / f"predictions-{args.seed}.json").write_text(json.dumps({"preds": preds, "names": names}, default=float))
+    (dataset.CACHE / f"predictions-{args.seed}.json").write_text(
+        json.dumps({"preds": preds, "names": names}, default=float)
+    )
     if not args.no_peers:
         from bench import peers
 
@@ -188,7 +197,9 @@ def _print_summary(results: dict) -> None:
     for system, r in results.items():
         if isinstance(r, dict) and "overall" in r:
             o = r["overall"]
-            print(f"{system:40s} F1 {o['f1']:.3f} P {o['precision']:.3f} R {o['recall']:.3f} FA {r['false_alarm_rate']:.3f}")
+            print(
+                f"{system:40s} F1 {o['f1']:.3f} P {o['precision']:.3f} R {o['recall']:.3f} FA {r['false_alarm_rate']:.3f}"
+            )
             for fam, m in r["families"].items():
                 print(f"    {fam:16s} F1 {m['f1']:.3f} P {m['precision']:.3f} R {m['recall']:.3f}")
 

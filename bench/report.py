@@ -20,7 +20,9 @@ def _f(x: float) -> str:
 
 
 def recognition_section(r: dict) -> list[str]:
-    systems = [k for k, v in r.items() if isinstance(v, dict) and "overall" in v and not k.endswith("audio_only")]
+    systems = [
+        k for k, v in r.items() if isinstance(v, dict) and "overall" in v and not k.endswith("audio_only")
+    ]
     q = r["queries"]
     out = [
         "## Recognition accuracy",
@@ -49,13 +51,21 @@ def recognition_section(r: dict) -> list[str]:
     for fam in fams:
         cells = [_f(r[s]["families"].get(fam, {}).get("f1", 0.0)) for s in systems]
         out.append(f"| {fam} | " + " | ".join(cells) + " |")
-    audio = {k: v for k, v in r.items() if isinstance(v, dict) and k.endswith("audio_only") and "overall" in v}
+    audio = {
+        k: v for k, v in r.items() if isinstance(v, dict) and k.endswith("audio_only") and "overall" in v
+    }
     if audio:
-        out += ["", "Audio-only queries (soundtrack excerpts, re-encoded to 48 kb/s mono AAC, volume changed):", ""]
+        out += [
+            "",
+            "Audio-only queries (soundtrack excerpts, re-encoded to 48 kb/s mono AAC, volume changed):",
+            "",
+        ]
         out += ["| system | segment F1 | precision | recall |", "|---|---|---|---|"]
         for k, v in audio.items():
             o = v["overall"]
-            out.append(f"| {k.replace('_audio_only', '').replace(' audio_only', '')} | {_f(o['f1'])} | {_f(o['precision'])} | {_f(o['recall'])} |")
+            out.append(
+                f"| {k.replace('_audio_only', '').replace(' audio_only', '')} | {_f(o['f1'])} | {_f(o['precision'])} | {_f(o['recall'])} |"
+            )
     sp = r["speed"]
     out += [
         "",
@@ -74,7 +84,11 @@ def recognition_section(r: dict) -> list[str]:
         f"median {sp['match_seconds_median']:.2f} s, p95 {sp['match_seconds_p95']:.2f} s.",
     ]
     if r.get("misses"):
-        out += ["", "<details><summary>Queries whose set of recognised works differs from the truth</summary>", ""]
+        out += [
+            "",
+            "<details><summary>Queries whose set of recognised works differs from the truth</summary>",
+            "",
+        ]
         out += [f"- {m}" for m in r["misses"]]
         out += ["", "</details>"]
     return out
@@ -106,23 +120,67 @@ def targets_section(rec: dict | None, scale: list[dict] | None) -> list[str]:
         f1 = h["overall"]["f1"]
         rows.append(("segment F1 ≥ 0.90 overall", _f(f1), f1 >= 0.90))
         weak = {k: v["f1"] for k, v in h["families"].items() if v["f1"] < 0.80}
-        rows.append(("segment F1 ≥ 0.80 in every family", "below: " + ", ".join(f"{k} {v:.2f}" for k, v in weak.items()) if weak else "all", not weak))
-        rows.append(("false alarms ≤ 1 % of negatives", f"{h['false_alarm_rate']:.0%} of {h['negatives']}", h["false_alarm_rate"] <= 0.01))
-        peers = {k: v["overall"]["f1"] for k, v in rec.items() if isinstance(v, dict) and "overall" in v and k not in (HUTONG,) and not k.endswith("audio_only")}
+        rows.append(
+            (
+                "segment F1 ≥ 0.80 in every family",
+                "below: " + ", ".join(f"{k} {v:.2f}" for k, v in weak.items()) if weak else "all",
+                not weak,
+            )
+        )
+        rows.append(
+            (
+                "false alarms ≤ 1 % of negatives",
+                f"{h['false_alarm_rate']:.0%} of {h['negatives']}",
+                h["false_alarm_rate"] <= 0.01,
+            )
+        )
+        peers = {
+            k: v["overall"]["f1"]
+            for k, v in rec.items()
+            if isinstance(v, dict) and "overall" in v and k not in (HUTONG,) and not k.endswith("audio_only")
+        }
         if peers:
-            rows.append(("beat every peer on F1", ", ".join(f"{k} {v:.2f}" for k, v in peers.items()), all(f1 > v for v in peers.values())))
-        audio = {k: v["overall"]["f1"] for k, v in rec.items() if isinstance(v, dict) and k.endswith("audio_only") and "overall" in v}
+            rows.append(
+                (
+                    "beat every peer on F1",
+                    ", ".join(f"{k} {v:.2f}" for k, v in peers.items()),
+                    all(f1 > v for v in peers.values()),
+                )
+            )
+        audio = {
+            k: v["overall"]["f1"]
+            for k, v in rec.items()
+            if isinstance(v, dict) and k.endswith("audio_only") and "overall" in v
+        }
         if len(audio) > 1:
             ours = audio.get("hutong_audio_only", 0.0)
-            rows.append(("audio-only: beat Chromaprint", ", ".join(f"{k} {v:.2f}" for k, v in audio.items()), all(ours >= v for v in audio.values())))
+            rows.append(
+                (
+                    "audio-only: beat Chromaprint",
+                    ", ".join(f"{k} {v:.2f}" for k, v in audio.items()),
+                    all(ours >= v for v in audio.values()),
+                )
+            )
         ratio = rec["speed"]["ratio_to_decode"]
         rows.append(("fingerprinting ≥ 0.8 × decode-only throughput", f"{ratio:.2f} ×", ratio >= 0.8))
     if scale:
         big = [r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000]
         if big:
             r = big[0]
-            rows.append(("60 s query against 1,000 h ≤ 1 s", f"{r['latency_seconds']:.2f} s (search {r['search_seconds']:.2f} + align {r['align_seconds']:.2f})", r["latency_seconds"] <= 1.0))
-            rows.append(("≤ 100 MB of index per 1,000 h", f"{r['index_mb_per_1000h']:.0f} MB per video signal", r["index_mb_per_1000h"] <= 100))
+            rows.append(
+                (
+                    "60 s query against 1,000 h ≤ 1 s",
+                    f"{r['latency_seconds']:.2f} s (search {r['search_seconds']:.2f} + align {r['align_seconds']:.2f})",
+                    r["latency_seconds"] <= 1.0,
+                )
+            )
+            rows.append(
+                (
+                    "≤ 100 MB of index per 1,000 h",
+                    f"{r['index_mb_per_1000h']:.0f} MB per video signal",
+                    r["index_mb_per_1000h"] <= 100,
+                )
+            )
     out = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     out += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in rows]
     return out

@@ -40,7 +40,9 @@ def real_material(seed: int):
     try:
         sig = VideoDCTSignal()
         refs = load_fingerprints(h.db, sig)
-        queries = [q for q in dataset.build(seed, log=lambda m: None) if q.family in ("reencode", "mirror", "grade")]
+        queries = [
+            q for q in dataset.build(seed, log=lambda m: None) if q.family in ("reencode", "mirror", "grade")
+        ]
         fps, offset = [], 0.0
         for q in queries:
             if offset >= 60.0:
@@ -89,8 +91,12 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     margin = competing_margin(sims, rows, work_ids, times)[qi, kj]
     hits = Hits(work_ids[r], qt[qi], times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
     keep = hits.work >= 0
-    hits = Hits(hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep])
-    found = align(hits, query_step=0.5, ref_durations={}, query_duration=qdur, threshold=threshold, signal=sig.name)
+    hits = Hits(
+        hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep]
+    )
+    found = align(
+        hits, query_step=0.5, ref_durations={}, query_duration=qdur, threshold=threshold, signal=sig.name
+    )
     align_s = time.perf_counter() - t1
     return {
         "hours": hours,

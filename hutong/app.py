@@ -25,7 +25,11 @@ class Hutong:
         signals = default_signals()
         recognizer = Recognizer(settings, db, signals)
         catalogue = Catalogue(
-            db, signals, max_bytes=settings.max_media_bytes, max_seconds=settings.max_media_seconds, recognizer=recognizer
+            db,
+            signals,
+            max_bytes=settings.max_media_bytes,
+            max_seconds=settings.max_media_seconds,
+            recognizer=recognizer,
         )
         return cls(settings, db, recognizer, catalogue)
 

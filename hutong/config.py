@@ -19,7 +19,9 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUTONG_", env_file=".env", extra="ignore")
 
-    home: Path = Field(default_factory=_default_home, description="Folder holding the database, index and keys.")
+    home: Path = Field(
+        default_factory=_default_home, description="Folder holding the database, index and keys."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to SQLite in HUTONG_HOME (PostgreSQL by URL)."
     )

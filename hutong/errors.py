@@ -11,7 +11,3 @@ class MediaError(HutongError):
 
 class CatalogueError(HutongError):
     """A catalogue operation was refused (unknown work, duplicate media...)."""
-
-
-class IndexError_(HutongError):
-    """The match index is missing, stale or unusable."""

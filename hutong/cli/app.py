@@ -18,7 +18,9 @@ from hutong.errors import HutongError
 from hutong.match import MatchReport
 from hutong.rights.catalogue import expand_paths
 
-app = typer.Typer(help="hutong (互通): recognise, license and certify derivative short videos.", no_args_is_help=True)
+app = typer.Typer(
+    help="hutong (互通): recognise, license and certify derivative short videos.", no_args_is_help=True
+)
 works_app = typer.Typer(help="The catalogue of registered works.", no_args_is_help=True)
 index_app = typer.Typer(help="The match index (derived from the database).", no_args_is_help=True)
 app.add_typer(works_app, name="works")
@@ -53,7 +55,9 @@ def works_add(
     paths: Annotated[list[Path], typer.Argument(help="Media files or folders (walked for media).")],
     title: Annotated[str | None, typer.Option(help="Title (one file only; default: file name).")] = None,
     holder: Annotated[str, typer.Option(help="Rights holder.")] = "",
-    allow_duplicate: Annotated[bool, typer.Option(help="Register even if the picture matches a registered work.")] = False,
+    allow_duplicate: Annotated[
+        bool, typer.Option(help="Register even if the picture matches a registered work.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register works: fingerprint and store them (the same media twice is refused)."""
@@ -66,7 +70,11 @@ def works_add(
     ) as bar:  # fmt: skip
         task = bar.add_task("fingerprinting", total=len(files))
         added, failed = h.catalogue.add(
-            files, title=title, holder=holder, check_duplicates=not allow_duplicate, progress=lambda _p: bar.advance(task)
+            files,
+            title=title,
+            holder=holder,
+            check_duplicates=not allow_duplicate,
+            progress=lambda _p: bar.advance(task),
         )
     if as_json:
         emit_json({"works": [w.as_dict() for w in added], "failed": [f.__dict__ for f in failed]})
@@ -89,7 +97,14 @@ def works_list(as_json: JsonOpt = False) -> None:
         return
     table = Table("id", "title", "holder", "duration", "size", "signals")
     for w in works:
-        table.add_row(str(w.work_id), w.title, w.holder, f"{w.duration:.1f} s", f"{w.width}x{w.height}", ", ".join(w.signals))
+        table.add_row(
+            str(w.work_id),
+            w.title,
+            w.holder,
+            f"{w.duration:.1f} s",
+            f"{w.width}x{w.height}",
+            ", ".join(w.signals),
+        )
     out.print(table)
 
 
@@ -132,13 +147,24 @@ SIGNAL_WORDS = {"video.dct": "picture", "video.motion": "motion", "audio.bands":
 
 def print_report(report: MatchReport) -> None:
     if not report.segments:
-        out.print(f"{report.clip} ({report.duration:.1f} s): [bold]no registered work recognised[/]", highlight=False)
+        out.print(
+            f"{report.clip} ({report.duration:.1f} s): [bold]no registered work recognised[/]",
+            highlight=False,
+        )
         return
-    table = Table("clip", "work", "in work", "score", "transform", title=f"{report.clip} ({report.duration:.1f} s)")
+    table = Table(
+        "clip", "work", "in work", "score", "transform", title=f"{report.clip} ({report.duration:.1f} s)"
+    )
     for s in report.segments:
         t = s.transform
-        bits = [f"speed {t['speed']}x" if t.get("speed", 1.0) != 1.0 else "", "mirrored" if t.get("mirror") else ""]
-        bits += [t.get("layout", "") if t.get("layout") not in (None, "full") else "", "cropped" if t.get("crop") else ""]
+        bits = [
+            f"speed {t['speed']}x" if t.get("speed", 1.0) != 1.0 else "",
+            "mirrored" if t.get("mirror") else "",
+        ]
+        bits += [
+            t.get("layout", "") if t.get("layout") not in (None, "full") else "",
+            "cropped" if t.get("crop") else "",
+        ]
         bits.append("+".join(SIGNAL_WORDS.get(sig, sig) for sig in s.signals))
         table.add_row(
             f"{fmt_time(s.query_start)}–{fmt_time(s.query_end)}",
@@ -161,17 +187,28 @@ def index_rebuild(as_json: JsonOpt = False) -> None:
         for sig in h.recognizer.signals:
             idx = RecognitionIndex.build(sig, load_fingerprints(h.db, sig), h.settings.index_backend, gen)
             idx.save(h.settings.index_dir)
-            rows.append({"signal": sig.name, "backend": idx.backend.name, "vectors": len(idx.backend), "bytes": idx.backend.nbytes()})
+            rows.append(
+                {
+                    "signal": sig.name,
+                    "backend": idx.backend.name,
+                    "vectors": len(idx.backend),
+                    "bytes": idx.backend.nbytes(),
+                }
+            )
     if as_json:
         emit_json({"indexes": rows})
     else:
         for r in rows:
-            out.print(f"{r['signal']}: {r['vectors']} vectors, {r['bytes']} bytes ({r['backend']})", highlight=False)
+            out.print(
+                f"{r['signal']}: {r['vectors']} vectors, {r['bytes']} bytes ({r['backend']})", highlight=False
+            )
 
 
 @app.command("demo")
 def demo(
-    home: Annotated[Path | None, typer.Option(help="Keep the demo's data here (default: a temporary folder).")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Keep the demo's data here (default: a temporary folder).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register the sample works, build a 二创 clip from them, and recognise it."""

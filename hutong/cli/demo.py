@@ -12,6 +12,7 @@ from rich.console import Console
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.media.synth import Piece, build_clip
+from hutong.rights.catalogue import sha256_file
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 WORKS = (
@@ -45,10 +46,8 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         say(f"[bold]hutong demo[/] — data in {home}")
         t0 = time.perf_counter()
         ids = {}
+        existing = {w.sha256: w for w in h.catalogue.list()}
         for name, title, holder in WORKS:
-            existing = {w.sha256: w for w in h.catalogue.list()}
-            from hutong.rights.catalogue import sha256_file
-
             digest = sha256_file(SAMPLES / name)
             if digest in existing:
                 ids[name] = existing[digest].work_id
@@ -60,8 +59,14 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         clip_path = home / "derivative_clip.mp4"
         t0 = time.perf_counter()
         clip = build_clip(demo_pieces(), clip_path)
-        say(f"  built a {clip.duration:.1f} s vertical 二创 montage in {time.perf_counter() - t0:.1f} s: {clip_path}")
-        for seg, params in zip(clip.truth, [p for p, pc in zip(clip.params, demo_pieces(), strict=True) if pc.from_work], strict=True):
+        say(
+            f"  built a {clip.duration:.1f} s vertical 二创 montage in {time.perf_counter() - t0:.1f} s: {clip_path}"
+        )
+        for seg, params in zip(
+            clip.truth,
+            [p for p, pc in zip(clip.params, demo_pieces(), strict=True) if pc.from_work],
+            strict=True,
+        ):
             say(
                 f"    truth: {seg.query_start:5.1f}–{seg.query_end:5.1f} s of the clip = {Path(seg.source).name} "
                 f"{seg.ref_start:.1f}–{seg.ref_end:.1f} s, edits: {', '.join(params['edits'])}"

@@ -7,8 +7,9 @@ from hutong.fingerprint.audio import AudioBandsSignal
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
 from hutong.fingerprint.video import VideoDCTSignal, VideoMotionSignal
 
-REFERENCE_WIDTH = 128
-SIGNAL_TYPES: dict[str, type[SignalType]] = {s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal)}
+SIGNAL_TYPES: dict[str, type[SignalType]] = {
+    s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal)
+}
 
 
 def default_signals() -> list[SignalType]:
@@ -18,7 +19,6 @@ def default_signals() -> list[SignalType]:
 def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[str, Fingerprint]:
     """Run every applicable signal on one file, decoding its picture once for all video signals."""
     from hutong.media import sample_frames
-    from hutong.media.reader import ANALYSIS_WIDTH
 
     frames: dict[float, list] = {}
     out: dict[str, Fingerprint] = {}
@@ -29,12 +29,22 @@ def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[
         if sig.media == "video":
             rate = getattr(sig, "query_fps", sig.fps) if query else sig.fps
             if rate not in frames:
-                # references need only their 32x32 thumbnails; queries need room for layout detection
-                width = ANALYSIS_WIDTH if query else REFERENCE_WIDTH
-                frames[rate] = list(sample_frames(path, rate, info=info, width=width))
+                # one width for references and queries: thumbnails made the same way compare best
+                # (128 px references measured slightly worse: a false alarm appeared)
+                frames[rate] = list(sample_frames(path, rate, info=info))
             shared = frames[rate]
         out[sig.name] = (sig.query if query else sig.reference)(path, info, shared)
     return out
 
 
-__all__ = ["SIGNAL_TYPES", "extract", "AudioBandsSignal", "Fingerprint", "SignalType", "Variant", "VideoDCTSignal", "VideoMotionSignal", "default_signals"]
+__all__ = [
+    "SIGNAL_TYPES",
+    "extract",
+    "AudioBandsSignal",
+    "Fingerprint",
+    "SignalType",
+    "Variant",
+    "VideoDCTSignal",
+    "VideoMotionSignal",
+    "default_signals",
+]

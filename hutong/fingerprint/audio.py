@@ -32,7 +32,10 @@ def _band_matrix() -> np.ndarray:
     for b in range(BANDS):
         sel = (freqs >= edges[b]) & (freqs < edges[b + 1])
         if not sel.any():  # narrow low bands: take the nearest bin
-            sel = np.abs(freqs - np.sqrt(edges[b] * edges[b + 1])) == np.abs(freqs - np.sqrt(edges[b] * edges[b + 1])).min()
+            sel = (
+                np.abs(freqs - np.sqrt(edges[b] * edges[b + 1]))
+                == np.abs(freqs - np.sqrt(edges[b] * edges[b + 1])).min()
+            )
         m[sel, b] = 1.0 / sel.sum()
     return m
 
@@ -54,7 +57,7 @@ def describe_audio(samples: np.ndarray, step_hops: int = 8) -> tuple[np.ndarray,
     starts = np.arange(0, max(0, len(e) - WINDOW_HOPS + 1), step_hops)
     if len(starts) == 0:
         return np.zeros(0, np.float32), np.zeros((0, STEPS * BANDS), np.float32)
-    loud = np.log(np.maximum(1e-9, np.convolve(samples**2, np.ones(N_FFT) / N_FFT, mode="same")[:: HOP]))
+    loud = np.log(np.maximum(1e-9, np.convolve(samples**2, np.ones(N_FFT) / N_FFT, mode="same")[::HOP]))
     win = e[starts[:, None] + np.arange(WINDOW_HOPS)[None, :]]  # (n, 32, BANDS)
     win = win.reshape(len(starts), STEPS, 4, BANDS).mean(2)
     win -= win.mean(1, keepdims=True)

@@ -31,7 +31,13 @@ class Region:
         return x0, y0, max(x1, x0 + 2), max(y1, y0 + 2)
 
     def as_dict(self) -> dict:
-        return {"x": round(self.x, 3), "y": round(self.y, 3), "w": round(self.w, 3), "h": round(self.h, 3), "kind": self.kind}
+        return {
+            "x": round(self.x, 3),
+            "y": round(self.y, 3),
+            "w": round(self.w, 3),
+            "h": round(self.h, 3),
+            "kind": self.kind,
+        }
 
 
 def _neighbour_decorrelation(d: np.ndarray, axis: int) -> np.ndarray:
@@ -120,13 +126,24 @@ def detect_regions(frames: np.ndarray, *, max_regions: int = 6, min_side: float 
                 for y1 in ys[j + 1 :]:
                     if y1 - y0 < min_side * h or (x0 == 0 and x1 == w and y0 == 0 and y1 == h):
                         continue
-                    sides = [col_support(x0, y0, y1), col_support(x1, y0, y1), row_support(y0, x0, x1), row_support(y1, x0, x1)]
-                    inner = [s for s, at_edge in zip(sides, (x0 == 0, x1 == w, y0 == 0, y1 == h), strict=True) if not at_edge]
+                    sides = [
+                        col_support(x0, y0, y1),
+                        col_support(x1, y0, y1),
+                        row_support(y0, x0, x1),
+                        row_support(y1, x0, x1),
+                    ]
+                    inner = [
+                        s
+                        for s, at_edge in zip(sides, (x0 == 0, x1 == w, y0 == 0, y1 == h), strict=True)
+                        if not at_edge
+                    ]
                     score = float(min(inner))
                     if score < 0.3:
                         continue
                     kind = "band" if (x0 == 0 and x1 == w) or (y0 == 0 and y1 == h) else "window"
-                    found.append((len(inner), Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h, kind, score)))
+                    found.append(
+                        (len(inner), Region(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h, kind, score))
+                    )
     # Strong support first; among equals, rectangles bounded on more sides are the more specific evidence.
     found.sort(key=lambda nr: (-round(nr[1].score, 1), -nr[0], -nr[1].w * nr[1].h))
     if h > 1.2 * w:

@@ -74,7 +74,9 @@ def describe(img: np.ndarray, box: tuple[int, int, int, int], flat: float = FLAT
     return coef / norm if norm > 0 else coef
 
 
-def _centre_box(region: Region, width: int, height: int, keep: float, px: float, py: float) -> tuple[int, int, int, int]:
+def _centre_box(
+    region: Region, width: int, height: int, keep: float, px: float, py: float
+) -> tuple[int, int, int, int]:
     """Pixels of the query that show the source's central part, if ``region`` shows a ``keep`` crop of it."""
     m = (1 - CENTRE) / 2
     off_x, off_y = (1 - keep) * px, (1 - keep) * py
@@ -109,7 +111,9 @@ class VideoDCTSignal(SignalType):
         """What the descriptor looks at: the frames themselves (motion signals override this)."""
         return frames
 
-    def reference_from_frames(self, frames: Iterable[tuple[float, np.ndarray]], duration: float) -> Fingerprint:
+    def reference_from_frames(
+        self, frames: Iterable[tuple[float, np.ndarray]], duration: float
+    ) -> Fingerprint:
         frames = list(frames)
         if not frames:
             return Fingerprint.empty(self.name, self.dim, duration)
@@ -119,14 +123,21 @@ class VideoDCTSignal(SignalType):
         if not pics:
             return Fingerprint.empty(self.name, self.dim, duration)
         times = np.array([t for t, _ in pics], dtype=np.float32)
-        vecs = np.stack([describe(f, _centre_box(full, f.shape[1], f.shape[0], 1.0, 0.5, 0.5), self.flat) for _, f in pics])
+        vecs = np.stack(
+            [
+                describe(f, _centre_box(full, f.shape[1], f.shape[0], 1.0, 0.5, 0.5), self.flat)
+                for _, f in pics
+            ]
+        )
         return Fingerprint(self.name, times, vecs.astype(np.float32), duration)
 
     def query(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
         frames = frames if frames is not None else list(sample_frames(path, self.query_fps, info=info))
         return self.query_from_frames(frames, info.duration)
 
-    def query_from_frames(self, frames: list[tuple[float, np.ndarray]], duration: float, *, window: float = 8.0) -> Fingerprint:
+    def query_from_frames(
+        self, frames: list[tuple[float, np.ndarray]], duration: float, *, window: float = 8.0
+    ) -> Fingerprint:
         """Variants per frame: layout regions (re-detected every ``window`` s, as montages change layout),
         crop hypotheses, and mirror."""
         if not frames:
@@ -149,7 +160,17 @@ class VideoDCTSignal(SignalType):
                     for keep, px, py in CROP_HYPOTHESES if region.kind != "window" else CROP_HYPOTHESES[:1]:
                         v = describe(img, _centre_box(region, w, h, keep, px, py), self.flat)
                         for mirrored in (False, True):
-                            key = (region.x, region.y, region.w, region.h, region.kind, keep, px, py, mirrored)
+                            key = (
+                                region.x,
+                                region.y,
+                                region.w,
+                                region.h,
+                                region.kind,
+                                keep,
+                                px,
+                                py,
+                                mirrored,
+                            )
                             if key not in index:
                                 index[key] = len(variants)
                                 variants.append(

@@ -3,7 +3,9 @@
 from hutong.index.base import IndexBackend, NumpyFlatIndex
 from hutong.index.faiss_backends import FaissFlatIndex, FaissIVFPQIndex
 
-BACKENDS: dict[str, type[IndexBackend]] = {b.name: b for b in (NumpyFlatIndex, FaissFlatIndex, FaissIVFPQIndex)}
+BACKENDS: dict[str, type[IndexBackend]] = {
+    b.name: b for b in (NumpyFlatIndex, FaissFlatIndex, FaissIVFPQIndex)
+}
 
 
 def backend(name: str) -> type[IndexBackend]:
@@ -12,7 +14,9 @@ def backend(name: str) -> type[IndexBackend]:
     except KeyError:
         from hutong.errors import HutongError
 
-        raise HutongError(f"unknown index backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}") from None
+        raise HutongError(
+            f"unknown index backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}"
+        ) from None
 
 
 __all__ = ["BACKENDS", "FaissFlatIndex", "FaissIVFPQIndex", "IndexBackend", "NumpyFlatIndex", "backend"]

@@ -85,7 +85,9 @@ class FaissIVFPQIndex(_FaissIndex):
         quantizer = faiss.IndexFlatL2(self.dim + pad)
         ivf = faiss.IndexIVFPQ(quantizer, self.dim + pad, nlist, self.code_bytes, 8)
         ivf.by_residual = True
-        train = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 40 * nlist, 256_000), replace=False)]
+        train = x[
+            np.random.default_rng(0).choice(len(x), size=min(len(x), 40 * nlist, 256_000), replace=False)
+        ]
         if pad:
             self._pad = pad
         ivf.train(self._padded(train))

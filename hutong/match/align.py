@@ -132,7 +132,9 @@ def align(
     return found
 
 
-def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float) -> tuple[float, float, float] | None:
+def _vote(
+    tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_width: float
+) -> tuple[float, float, float] | None:
     """Best (speed, offset, score): every speed at once, one vote per query instant per offset bin (its
     strongest hit: many variants of one frame are one piece of evidence)."""
     if len(tq) == 0:
@@ -151,7 +153,9 @@ def _vote(tq: np.ndarray, tr: np.ndarray, w: np.ndarray, inst: np.ndarray, bin_w
         order = np.argsort(key, kind="stable")
         k, wk = key[order], weights[order]
         starts = np.r_[0, np.nonzero(np.diff(k))[0] + 1]
-        hist = np.bincount(k[starts] // n_inst, weights=np.maximum.reduceat(wk, starts), minlength=len(SPEEDS) * n_bins)
+        hist = np.bincount(
+            k[starts] // n_inst, weights=np.maximum.reduceat(wk, starts), minlength=len(SPEEDS) * n_bins
+        )
         hist = hist.reshape(len(SPEEDS), n_bins) * prior[:, None]
         si, bi = np.unravel_index(int(hist.argmax()), hist.shape)
         if best is None or hist[si, bi] > best[2]:
@@ -208,9 +212,13 @@ def merge(alignments: list[Alignment]) -> list[Alignment]:
             shorter = min(a.query_end - a.query_start, k.query_end - k.query_start)
             if overlap <= 0:
                 continue
-            same_use = a.work_id == k.work_id and abs(a.offset - k.offset) < 2.0 and abs(a.speed - k.speed) < 0.15
+            same_use = (
+                a.work_id == k.work_id and abs(a.offset - k.offset) < 2.0 and abs(a.speed - k.speed) < 0.15
+            )
             if same_use:
-                if _temporal_rank(a) > _temporal_rank(k):  # take the sharper signal's line (audio: 4 Hz, no static shots)
+                if _temporal_rank(a) > _temporal_rank(
+                    k
+                ):  # take the sharper signal's line (audio: 4 Hz, no static shots)
                     k.speed, k.offset = a.speed, a.offset
                 k.query_start, k.query_end = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
                 k.ref_start = max(0.0, min(k.ref_end, k.speed * k.query_start + k.offset))

@@ -29,7 +29,9 @@ class RecognitionIndex:
         return self.backend.search(vectors, k)
 
     @classmethod
-    def build(cls, signal: SignalType, rows: list[tuple[int, Fingerprint]], backend_name: str, generation: int) -> RecognitionIndex:
+    def build(
+        cls, signal: SignalType, rows: list[tuple[int, Fingerprint]], backend_name: str, generation: int
+    ) -> RecognitionIndex:
         be = backend(backend_name)(signal.dim)
         if rows:
             vecs = np.concatenate([fp.vectors for _, fp in rows])
@@ -76,10 +78,14 @@ def catalogue_generation(db: Database) -> int:
 def load_fingerprints(db: Database, signal: SignalType) -> list[tuple[int, Fingerprint]]:
     with db.session() as s:
         rows = s.execute(
-            select(WorkFingerprint).where(WorkFingerprint.signal == signal.name).order_by(WorkFingerprint.work_id)
+            select(WorkFingerprint)
+            .where(WorkFingerprint.signal == signal.name)
+            .order_by(WorkFingerprint.work_id)
         ).scalars()
         return [
-            (r.work_id, Fingerprint.unpack(signal.name, signal.dim, r.times, r.vectors, 0.0)) for r in rows if r.count
+            (r.work_id, Fingerprint.unpack(signal.name, signal.dim, r.times, r.vectors, 0.0))
+            for r in rows
+            if r.count
         ]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
 from hutong.match.align import FAR, Alignment, Hits, align, merge
-from hutong.match.index import RecognitionIndex, open_index
+from hutong.match.index import RecognitionIndex, catalogue_generation, open_index
 from hutong.media import MediaInfo, probe
 from hutong.store import Database, Work
 
@@ -52,10 +52,16 @@ class MatchReport:
     segments: list[Segment] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"clip": self.clip, "duration": round(self.duration, 2), "segments": [s.as_dict() for s in self.segments]}
+        return {
+            "clip": self.clip,
+            "duration": round(self.duration, 2),
+            "segments": [s.as_dict() for s in self.segments],
+        }
 
 
-def competing_margin(sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+def competing_margin(
+    sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray
+) -> np.ndarray:
     """For each neighbour j of each query vector: its similarity minus the best neighbour that competes
     with it (another work, or the same work more than ``FAR`` seconds away). Neighbours within the same
     stretch of the same work do not compete: slow shots must not erase their own evidence."""
@@ -77,22 +83,26 @@ class Recognizer:
 
     def index(self, signal: SignalType) -> RecognitionIndex:
         idx = self._indexes.get(signal.name)
-        from hutong.match.index import catalogue_generation
-
         if idx is None or idx.generation != catalogue_generation(self.db):
             idx = open_index(self.db, signal, self.settings.index_dir, self.settings.index_backend)
             self._indexes[signal.name] = idx
         return idx
 
-    def fingerprint_query(self, path: str | Path, info: MediaInfo | None = None) -> tuple[MediaInfo, dict[str, Fingerprint]]:
-        info = info or probe(path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds)
+    def fingerprint_query(
+        self, path: str | Path, info: MediaInfo | None = None
+    ) -> tuple[MediaInfo, dict[str, Fingerprint]]:
+        info = info or probe(
+            path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds
+        )
         return info, extract(self.signals, str(path), info, query=True)
 
     def match(self, path: str | Path) -> MatchReport:
         info, fps = self.fingerprint_query(path)
         return self.match_fingerprints(str(path), info.duration, fps)
 
-    def match_fingerprints(self, clip: str, duration: float, fingerprints: dict[str, Fingerprint]) -> MatchReport:
+    def match_fingerprints(
+        self, clip: str, duration: float, fingerprints: dict[str, Fingerprint]
+    ) -> MatchReport:
         with self.db.session() as s:
             works = {w.id: (w.title, w.duration) for w in s.execute(select(Work)).scalars()}
         found: list[Alignment] = []
@@ -121,7 +131,17 @@ class Recognizer:
             transform = {"speed": round(a.speed, 2), **a.transform}
             title = works.get(a.work_id, ("?", 0))[0]
             segments.append(
-                Segment(a.work_id, title, a.query_start, a.query_end, a.ref_start, a.ref_end, a.score, transform, a.signals)
+                Segment(
+                    a.work_id,
+                    title,
+                    a.query_start,
+                    a.query_end,
+                    a.ref_start,
+                    a.ref_end,
+                    a.score,
+                    transform,
+                    a.signals,
+                )
             )
         return MatchReport(clip=clip, duration=duration, segments=segments)
 
@@ -132,4 +152,11 @@ class Recognizer:
         r = rows[qi, kj]
         var = fp.variant_ids[qi] if fp.variant_ids is not None else np.zeros(len(qi), np.int32)
         margin = competing_margin(sims, rows, idx.work_ids, idx.times)[qi, kj]
-        return Hits(work=idx.work_ids[r], tq=fp.times[qi], tr=idx.times[r], sim=sims[qi, kj], variant=var, margin=margin)
+        return Hits(
+            work=idx.work_ids[r],
+            tq=fp.times[qi],
+            tr=idx.times[r],
+            sim=sims[qi, kj],
+            variant=var,
+            margin=margin,
+        )

@@ -85,10 +85,16 @@ def probe(path: str | Path, *, max_bytes: int | None = None, max_seconds: float 
             if w > MAX_SIDE or h > MAX_SIDE:
                 raise MediaError(f"{path}: frame size {w}x{h} is absurd (limit {MAX_SIDE} per side)")
             fps = check_frame_rate(path, v.average_rate or v.guessed_rate or v.base_rate)
-            info = MediaInfo(**{**info.as_dict(), "width": w, "height": h, "fps": fps, "video_codec": v.codec_context.name})
+            info = MediaInfo(
+                **{**info.as_dict(), "width": w, "height": h, "fps": fps, "video_codec": v.codec_context.name}
+            )
         if a is not None:
             info = MediaInfo(
-                **{**info.as_dict(), "audio_codec": a.codec_context.name, "sample_rate": a.codec_context.sample_rate or 0}
+                **{
+                    **info.as_dict(),
+                    "audio_codec": a.codec_context.name,
+                    "sample_rate": a.codec_context.sample_rate or 0,
+                }
             )
     if not (duration > 0 and math.isfinite(duration)):
         raise MediaError(f"{path}: duration is unknown or zero")
@@ -146,7 +152,9 @@ def sample_frames(
                 last_t = t
                 next_t = (math.floor(t / step + 1e-6) + 1) * step
                 # area averaging: a thumbnail without aliasing (bilinear decimation adds noise to descriptors)
-                img = frame.reformat(width=width, height=height, format="gray8", interpolation="AREA").to_ndarray()
+                img = frame.reformat(
+                    width=width, height=height, format="gray8", interpolation="AREA"
+                ).to_ndarray()
                 yield t, img
         except av.error.FFmpegError as exc:
             if decoded == 0:

@@ -35,10 +35,24 @@ EDIT_FAMILIES = (
 )
 VERTICAL = {"vertical_blur", "vertical_plain"}
 FONT = next(
-    (p for p in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf") if Path(p).exists()),
+    (
+        p
+        for p in (
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        )
+        if Path(p).exists()
+    ),
     None,
 )
-SUBTITLES = ("这一段太精彩了", "Look at this moment", "名场面 回顾", "Wait for it...", "高能预警", "Best scene ever")
+SUBTITLES = (
+    "这一段太精彩了",
+    "Look at this moment",
+    "名场面 回顾",
+    "Wait for it...",
+    "高能预警",
+    "Best scene ever",
+)
 
 
 def ffmpeg_exe() -> str:
@@ -76,7 +90,9 @@ class BuiltClip:
 
 def run_ffmpeg(args: list[str]) -> None:
     """Run the ffmpeg binary; a failure becomes a one-line :class:`MediaError`."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise MediaError("ffmpeg failed: " + " ".join(proc.stderr.split())[:400])
 
@@ -122,7 +138,9 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         c = rng.uniform(0.10, 0.30)
         rx, ry = rng.random(), rng.random()
         params["crop"] = {"removed": round(c, 3), "x": round(rx, 2), "y": round(ry, 2)}
-        chain.append(f"crop=trunc(iw*{1 - c:.3f}/2)*2:trunc(ih*{1 - c:.3f}/2)*2:iw*{c * rx:.3f}:ih*{c * ry:.3f}")
+        chain.append(
+            f"crop=trunc(iw*{1 - c:.3f}/2)*2:trunc(ih*{1 - c:.3f}/2)*2:iw*{c * rx:.3f}:ih*{c * ry:.3f}"
+        )
     if "grade" in edits:
         looks = [
             f"eq=contrast={rng.uniform(1.1, 1.4):.2f}:brightness={rng.uniform(-0.08, 0.08):.2f}:saturation={rng.uniform(0.3, 1.8):.2f}:gamma={rng.uniform(0.75, 1.35):.2f}",
@@ -141,9 +159,20 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         chain.append(
             f"drawbox=x=iw*{rng.uniform(0.05, 0.7):.2f}:y=ih*{rng.uniform(0.1, 0.5):.2f}:w=iw*{sticker_w:.2f}:h=iw*{sticker_w:.2f}:color=yellow@0.9:t=fill"
         )
-        chain.append(f"drawbox=x=iw*0.02:y=ih*0.03:w=iw*{logo_w:.2f}:h=ih*{logo_w * 0.6:.2f}:color=0x2040c0@0.85:t=fill")
+        chain.append(
+            f"drawbox=x=iw*0.02:y=ih*0.03:w=iw*{logo_w:.2f}:h=ih*{logo_w * 0.6:.2f}:color=0x2040c0@0.85:t=fill"
+        )
         chain.append(_text("HUTONG", fontcolor="white", fontsize="h/14", x="w*0.04", y="h*0.06"))
-        chain.append(_text(rng.choice(SUBTITLES), fontcolor="white", fontsize="h/12", x="(w-text_w)/2", y="h*0.85", borderw=3))
+        chain.append(
+            _text(
+                rng.choice(SUBTITLES),
+                fontcolor="white",
+                fontsize="h/12",
+                x="(w-text_w)/2",
+                y="h*0.85",
+                borderw=3,
+            )
+        )
 
     graph: list[str] = []
     base = "[0:v]" + (",".join(chain) if chain else "null")
@@ -151,14 +180,22 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         params["layout"] = "vertical"
         graph.append(f"{base},split[a][b]")
         if "vertical_blur" in edits:
-            graph.append(f"[a]scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},boxblur=20:4[bg]")
+            graph.append(
+                f"[a]scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},boxblur=20:4[bg]"
+            )
         else:
             graph.append(f"[a]scale={W}:{H},drawbox=c=black:t=fill[bg]")
         graph.append(f"[b]scale={W}:-2[fg]")
         bar = rng.uniform(0.08, 0.14)
         graph.append(
             f"[bg][fg]overlay=(W-w)/2:(H-h)/2,drawbox=x=0:y=0:w=iw:h=ih*{bar:.2f}:color=black@0.85:t=fill,"
-            + _text(rng.choice(SUBTITLES), fontcolor="white", fontsize="h/22", x="(w-text_w)/2", y=f"h*{bar / 3:.3f}")
+            + _text(
+                rng.choice(SUBTITLES),
+                fontcolor="white",
+                fontsize="h/22",
+                x="(w-text_w)/2",
+                y=f"h*{bar / 3:.3f}",
+            )
             + ","
             + _text("#二创 #movie", fontcolor="white", fontsize="h/28", x="(w-text_w)/2", y="h*0.80")
             + "[v]"
@@ -171,12 +208,21 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         params["pip"] = {"scale": round(scale, 2), "x": round(x, 2), "y": round(y, 2)}
         bg_info = probe(piece.background)
         bg_start = rng.uniform(0, max(0.0, bg_info.duration - piece.duration / speed - 0.5))
-        inputs += ["-ss", f"{bg_start:.3f}", "-t", f"{piece.duration / speed:.3f}", "-i", str(piece.background)]
+        inputs += [
+            "-ss",
+            f"{bg_start:.3f}",
+            "-t",
+            f"{piece.duration / speed:.3f}",
+            "-i",
+            str(piece.background),
+        ]
         graph.append(f"[1:v]scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},setsar=1[bg]")
         graph.append(f"{base},scale={round(W * scale / 2) * 2}:-2,drawbox=c=white:t=2[fg]")
         graph.append(f"[bg][fg]overlay=W*{x:.3f}:H*{y:.3f}:shortest=1[v]")
     else:
-        graph.append(f"{base},scale={W}:{H}:force_original_aspect_ratio=decrease,pad={W}:{H}:(ow-iw)/2:(oh-ih)/2[v]")
+        graph.append(
+            f"{base},scale={W}:{H}:force_original_aspect_ratio=decrease,pad={W}:{H}:(ow-iw)/2:(oh-ih)/2[v]"
+        )
     graph[-1] = graph[-1][: -len("[v]")] + ",setsar=1,fps=25,format=yuv420p[v]"
 
     out_dur = piece.duration / speed
@@ -185,9 +231,18 @@ def render_piece(piece: Piece, out: Path, canvas: tuple[int, int], workdir: Path
         _speech(" ".join(rng.sample(VOICE_LINES, 3)), speech)
         f0 = rng.choice([196, 220, 247, 262])
         inputs += ["-i", str(speech)]
-        inputs += ["-f", "lavfi", "-t", f"{out_dur:.3f}", "-i", f"aevalsrc=0.08*sin({f0}*2*PI*t)+0.06*sin({f0 * 1.5}*2*PI*t)*sin(2*PI*t):s=44100"]
+        inputs += [
+            "-f",
+            "lavfi",
+            "-t",
+            f"{out_dur:.3f}",
+            "-i",
+            f"aevalsrc=0.08*sin({f0}*2*PI*t)+0.06*sin({f0 * 1.5}*2*PI*t)*sin(2*PI*t):s=44100",
+        ]
         n = len([a for a in inputs if a == "-i"])
-        graph.append(f"[{n - 2}:a]apad[sp];[sp][{n - 1}:a]amix=inputs=2:duration=shortest,atrim=0:{out_dur:.3f}[aout]")
+        graph.append(
+            f"[{n - 2}:a]apad[sp];[sp][{n - 1}:a]amix=inputs=2:duration=shortest,atrim=0:{out_dur:.3f}[aout]"
+        )
         params["audio"] = "voiceover+music"
     elif info.has_audio:
         tempo = f",atempo={speed}" if speed != 1.0 else ""
@@ -258,6 +313,20 @@ def build_clip(pieces: list[Piece], out: str | Path, *, vertical: bool | None = 
         else:
             listing = work / "parts.txt"
             listing.write_text("".join(f"file '{p}'\n" for p in parts))
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)])
+            run_ffmpeg(
+                [
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-i",
+                    str(listing),
+                    "-c",
+                    "copy",
+                    "-movflags",
+                    "+faststart",
+                    str(out),
+                ]
+            )
     clip.duration = probe(out).duration
     return clip

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -14,7 +15,28 @@ from hutong.fingerprint import SignalType, extract
 from hutong.media import MediaInfo, probe
 from hutong.store import CatalogueState, Database, Work, WorkFingerprint
 
-MEDIA_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".ts", ".m4v", ".flv", ".mpg", ".mpeg", ".m4a", ".mp3", ".wav", ".ogg", ".opus", ".aac", ".flac"}
+if TYPE_CHECKING:
+    from hutong.match import Recognizer
+
+MEDIA_SUFFIXES = {
+    ".mp4",
+    ".mkv",
+    ".webm",
+    ".mov",
+    ".avi",
+    ".ts",
+    ".m4v",
+    ".flv",
+    ".mpg",
+    ".mpeg",
+    ".m4a",
+    ".mp3",
+    ".wav",
+    ".ogg",
+    ".opus",
+    ".aac",
+    ".flac",
+}
 DUPLICATE_COVERAGE = 0.8  # a new file whose picture is this much one existing work is the same media again
 
 
@@ -70,7 +92,15 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class Catalogue:
-    def __init__(self, db: Database, signals: list[SignalType], *, max_bytes: int, max_seconds: float, recognizer=None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        signals: list[SignalType],
+        *,
+        max_bytes: int,
+        max_seconds: float,
+        recognizer: Recognizer | None = None,
+    ) -> None:
         self.db = db
         self.signals = signals
         self.max_bytes = max_bytes
@@ -100,7 +130,9 @@ class Catalogue:
                 progress(f)
         return added, failed
 
-    def add_one(self, path: Path, *, title: str | None, holder: str, check_duplicates: bool = True) -> WorkRecord:
+    def add_one(
+        self, path: Path, *, title: str | None, holder: str, check_duplicates: bool = True
+    ) -> WorkRecord:
         info = probe(path, max_bytes=self.max_bytes, max_seconds=self.max_seconds)
         digest = sha256_file(path)
         with self.db.session() as s:
@@ -124,7 +156,9 @@ class Catalogue:
             )
             for name, fp in fingerprints.items():
                 times, vectors = fp.pack()
-                work.fingerprints.append(WorkFingerprint(signal=name, count=len(fp), times=times, vectors=vectors))
+                work.fingerprints.append(
+                    WorkFingerprint(signal=name, count=len(fp), times=times, vectors=vectors)
+                )
             s.add(work)
             self._bump(s)
             s.flush()
@@ -138,7 +172,9 @@ class Catalogue:
         for work_id, secs in covered.items():
             if secs >= DUPLICATE_COVERAGE * info.duration:
                 title = next(s.work_title for s in report.segments if s.work_id == work_id)
-                raise CatalogueError(f"{path}: same media as work {work_id} ({title}), {secs:.0f} s of {info.duration:.0f} s match")
+                raise CatalogueError(
+                    f"{path}: same media as work {work_id} ({title}), {secs:.0f} s of {info.duration:.0f} s match"
+                )
 
     def list(self) -> list[WorkRecord]:
         with self.db.session() as s:

@@ -13,7 +13,9 @@ from tests.conftest import BBB, CHAPLIN, SINTEL
 
 def hutong(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HUTONG_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_add_list_match_json(tmp_path: Path, clip_factory):

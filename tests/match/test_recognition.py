@@ -7,7 +7,9 @@ from tests.conftest import BBB, CARS, CHAPLIN, SINTEL, TEARS
 
 # (source, start, seconds): stretches of the sample works with enough going on to be recognisable
 SOURCES = {"sintel": (SINTEL, 20.0, 8.0), "tears": (TEARS, 30.0, 8.0), "bbb": (BBB, 12.0, 8.0)}
-FAMILY_SOURCE = {fam: ("sintel", "tears", "bbb")[i % 3] for i, fam in enumerate(EDIT_FAMILIES)} | {"crop": "sintel"}
+FAMILY_SOURCE = {fam: ("sintel", "tears", "bbb")[i % 3] for i, fam in enumerate(EDIT_FAMILIES)} | {
+    "crop": "sintel"
+}
 
 
 def _overlap(a0, a1, b0, b1):
@@ -47,7 +49,13 @@ def test_each_edit_family_is_recognised(family, shared_recognizer, clip_factory)
 
 @pytest.mark.parametrize(
     "pair",
-    [("mirror", "crop"), ("vertical_blur", "speed"), ("pip", "grade"), ("overlay", "reencode"), ("fps", "mirror")],
+    [
+        ("mirror", "crop"),
+        ("vertical_blur", "speed"),
+        ("pip", "grade"),
+        ("overlay", "reencode"),
+        ("fps", "mirror"),
+    ],
     ids="+".join,
 )
 def test_two_edits_combined(pair, shared_recognizer, clip_factory):
@@ -73,10 +81,15 @@ def test_montage_of_several_works_with_unrelated_footage(shared_recognizer, clip
         assert _overlap(seg.query_start, seg.query_end, truth.query_start, truth.query_end) >= 0.5
 
 
-@pytest.mark.parametrize("edits", [(), ("mirror",), ("vertical_blur",), ("grade", "crop")], ids=lambda e: "+".join(e) or "plain")
+@pytest.mark.parametrize(
+    "edits", [(), ("mirror",), ("vertical_blur",), ("grade", "crop")], ids=lambda e: "+".join(e) or "plain"
+)
 def test_unrelated_clips_match_nothing(edits, shared_recognizer, clip_factory):
     clip = clip_factory(
         "unrelated_" + "_".join(edits),
-        [Piece(CARS, 0, 8, edits, from_work=False, seed=9), Piece(CHAPLIN, 0, 6, edits, from_work=False, seed=9)],
+        [
+            Piece(CARS, 0, 8, edits, from_work=False, seed=9),
+            Piece(CHAPLIN, 0, 6, edits, from_work=False, seed=9),
+        ],
     )
     assert shared_recognizer.recognizer.match(clip.path).segments == []

@@ -29,7 +29,16 @@ def test_utc_datetimes_survive_sqlite(tmp_path):
 def test_naive_datetime_is_refused(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(Exception, match="naive datetime"), db.session() as s:
-        s.add(Work(title="t", holder="", source_path="/x", sha256="b" * 64, duration=1.0, created_at=datetime(2026, 1, 1)))
+        s.add(
+            Work(
+                title="t",
+                holder="",
+                source_path="/x",
+                sha256="b" * 64,
+                duration=1.0,
+                created_at=datetime(2026, 1, 1),
+            )
+        )
         s.flush()
     with db.session() as s:
         assert s.query(Work).count() == 0
