@@ -59,6 +59,19 @@ class MatchReport:
         }
 
 
+STILL = 0.95  # cosine between the most different moments of a stretch below which it is not a still
+
+
+def _is_still(fp: Fingerprint, a: Alignment) -> bool:
+    """Whether the clip shows one unchanging picture over the segment (in the variant that matched)."""
+    sel = (fp.variant_ids == a.variant) & (fp.times >= a.query_start) & (fp.times <= a.query_end)
+    v = fp.vectors[sel]
+    v = v[np.linalg.norm(v, axis=1) > 0]
+    if len(v) < 2:
+        return True
+    return float((v @ v.T).min()) >= STILL
+
+
 def competing_margin(
     sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray
 ) -> np.ndarray:
@@ -125,6 +138,8 @@ class Recognizer:
             ):
                 if fp.variants:
                     a.transform = fp.variants[a.variant].as_dict()
+                    if _is_still(fp, a):
+                        continue  # a still picture lines up with any still stretch: no evidence of a copy
                 found.append(a)
         segments = []
         for a in merge(found):
