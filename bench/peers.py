@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -212,4 +211,4 @@ def clean_tmp(peer) -> None:
         os.environ["PATH"] = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != b)
 
 
-__all__ = ["ChromaprintPeer", "PHashPeer", "Path", "VPDQPeer", "VideoHashPeer", "clean_tmp"]
+__all__ = ["ChromaprintPeer", "PHashPeer", "VPDQPeer", "VideoHashPeer", "clean_tmp"]
