@@ -70,6 +70,11 @@ def align(
     min_span: float = 2.5,
     min_specific: float = 0.4,
 ) -> list[Alignment]:
+    """Segments of one signal's hits, per work: lines found by voting, split into runs of agreeing instants.
+
+    ``query_step`` is the grid on which query instants are counted; ``tolerance`` (default 1.5 steps) is how
+    far off a line a hit may lie.
+    """
     tol = tolerance if tolerance is not None else 1.5 * query_step
     found: list[Alignment] = []
     for work in np.unique(hits.work):

@@ -144,15 +144,15 @@ class Recognizer:
         segments = []
         for a in merge(found):
             transform = {"speed": round(a.speed, 2), **a.transform}
-            title = works.get(a.work_id, ("?", 0))[0]
+            title, work_duration = works.get(a.work_id, ("?", np.inf))
             segments.append(
                 Segment(
                     a.work_id,
                     title,
                     a.query_start,
                     a.query_end,
-                    a.ref_start,
-                    a.ref_end,
+                    min(a.ref_start, work_duration),  # a merge of two signals' lines may overshoot the end
+                    min(a.ref_end, work_duration),
                     a.score,
                     transform,
                     a.signals,
