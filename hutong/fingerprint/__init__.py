@@ -16,11 +16,17 @@ def default_signals() -> list[SignalType]:
     return [cls() for cls in SIGNAL_TYPES.values()]
 
 
-def extract(signals: list[SignalType], path: str, info, *, query: bool) -> dict[str, Fingerprint]:
-    """Run every applicable signal on one file, decoding its picture once for all video signals."""
+def extract(
+    signals: list[SignalType], path: str, info, *, query: bool, frames: dict[float, list] | None = None
+) -> dict[str, Fingerprint]:
+    """Run every applicable signal on one file, decoding its picture once for all video signals.
+
+    ``frames`` (sample rate -> sampled frames) is filled as a cache: pass the same dict to extract a file's
+    query and reference fingerprints from one decode.
+    """
     from hutong.media import sample_frames
 
-    frames: dict[float, list] = {}
+    frames = {} if frames is None else frames
     out: dict[str, Fingerprint] = {}
     for sig in signals:
         if not sig.applies_to(info):

@@ -32,10 +32,8 @@ def _band_matrix() -> np.ndarray:
     for b in range(BANDS):
         sel = (freqs >= edges[b]) & (freqs < edges[b + 1])
         if not sel.any():  # narrow low bands: take the nearest bin
-            sel = (
-                np.abs(freqs - np.sqrt(edges[b] * edges[b + 1]))
-                == np.abs(freqs - np.sqrt(edges[b] * edges[b + 1])).min()
-            )
+            distance = np.abs(freqs - np.sqrt(edges[b] * edges[b + 1]))
+            sel = distance == distance.min()
         m[sel, b] = 1.0 / sel.sum()
     return m
 

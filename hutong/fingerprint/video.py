@@ -96,6 +96,7 @@ class VideoDCTSignal(SignalType):
     media = "video"
     dim = KEEP * KEEP - 1
     threshold = 0.86  # cosine similarity that counts as a frame hit
+    flat = FLAT  # thumbnail spread below which a picture gives no vector
 
     def __init__(self, fps: float = 2.0, query_fps: float = 2.0) -> None:
         self.fps = fps
@@ -104,8 +105,6 @@ class VideoDCTSignal(SignalType):
     def reference(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
         frames = frames if frames is not None else list(sample_frames(path, self.fps, info=info))
         return self.reference_from_frames(frames, info.duration)
-
-    flat = FLAT
 
     def pictures(self, frames: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
         """What the descriptor looks at: the frames themselves (motion signals override this)."""

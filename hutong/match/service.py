@@ -102,15 +102,18 @@ class Recognizer:
         return idx
 
     def fingerprint_query(
-        self, path: str | Path, info: MediaInfo | None = None
+        self, path: str | Path, info: MediaInfo | None = None, frames: dict[float, list] | None = None
     ) -> tuple[MediaInfo, dict[str, Fingerprint]]:
         info = info or probe(
             path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds
         )
-        return info, extract(self.signals, str(path), info, query=True)
+        return info, extract(self.signals, str(path), info, query=True, frames=frames)
 
-    def match(self, path: str | Path) -> MatchReport:
-        info, fps = self.fingerprint_query(path)
+    def match(
+        self, path: str | Path, info: MediaInfo | None = None, frames: dict[float, list] | None = None
+    ) -> MatchReport:
+        """Recognise ``path``; ``frames`` is an optional decode cache shared with other extractions."""
+        info, fps = self.fingerprint_query(path, info, frames)
         return self.match_fingerprints(str(path), info.duration, fps)
 
     def match_fingerprints(

@@ -139,9 +139,10 @@ class Catalogue:
             same = s.execute(select(Work).where(Work.sha256 == digest)).scalar_one_or_none()
             if same is not None:
                 raise CatalogueError(f"{path}: already registered as work {same.id} ({same.title})")
+        frames: dict[float, list] = {}  # one decode serves the duplicate check and the fingerprints
         if check_duplicates and self.recognizer is not None:
-            self._refuse_near_duplicate(path, info)
-        fingerprints = extract(self.signals, str(path), info, query=False)
+            self._refuse_near_duplicate(path, info, frames)
+        fingerprints = extract(self.signals, str(path), info, query=False, frames=frames)
         with self.db.session() as s:
             work = Work(
                 title=title or path.stem,
@@ -164,8 +165,8 @@ class Catalogue:
             s.flush()
             return WorkRecord.of(work)
 
-    def _refuse_near_duplicate(self, path: Path, info: MediaInfo) -> None:
-        report = self.recognizer.match(path)
+    def _refuse_near_duplicate(self, path: Path, info: MediaInfo, frames: dict[float, list]) -> None:
+        report = self.recognizer.match(path, info, frames)
         covered: dict[int, float] = {}
         for seg in report.segments:
             covered[seg.work_id] = covered.get(seg.work_id, 0.0) + seg.query_end - seg.query_start
