@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
 from hutong.fingerprint import default_signals
 from hutong.match import Recognizer
-from hutong.rights import Catalogue
+from hutong.rights import Catalogue, Creators, Licences
 from hutong.store import Database
+from hutong.store.keys import KeyRing
 
 
 @dataclass
@@ -17,6 +19,9 @@ class Hutong:
     db: Database
     recognizer: Recognizer
     catalogue: Catalogue
+    creators: Creators
+    licences: Licences
+    compliance: Compliance
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Hutong:
@@ -31,7 +36,10 @@ class Hutong:
             max_seconds=settings.max_media_seconds,
             recognizer=recognizer,
         )
-        return cls(settings, db, recognizer, catalogue)
+        creators, licences = Creators(db), Licences(db)
+        keyring = KeyRing(settings.keys_dir / "certificates")
+        compliance = Compliance(settings, db, recognizer, creators, licences, keyring)
+        return cls(settings, db, recognizer, catalogue, creators, licences, compliance)
 
     def close(self) -> None:
         self.db.dispose()

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     index_backend: str = Field(default="faiss-flat", description="Match index backend (see `hutong.index`).")
     max_media_bytes: int = Field(default=8 * 1024**3, gt=0, description="Larger files are refused.")
     max_media_seconds: float = Field(default=6 * 3600, gt=0, description="Longer media is refused.")
+    issuer: str = Field(
+        default="http://127.0.0.1:8000",
+        description="This instance's public URL: the `iss` of its certificates and tokens.",
+    )
+    certificate_days: int = Field(default=365, gt=0, le=3650, description="Longest certificate lifetime.")
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        return v.rstrip("/")
 
     @field_validator("home")
     @classmethod
@@ -41,6 +51,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
 
 
 def get_settings(**overrides: object) -> Settings:

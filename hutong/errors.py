@@ -11,3 +11,11 @@ class MediaError(HutongError):
 
 class CatalogueError(HutongError):
     """A catalogue operation was refused (unknown work, duplicate media...)."""
+
+
+class RightsError(HutongError):
+    """A creator or licence operation was refused (unknown work, dates in the wrong order, overlap...)."""
+
+
+class CertificateError(HutongError):
+    """A certificate could not be issued, read or embedded (not: a certificate that fails verification)."""

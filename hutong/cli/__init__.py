@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from hutong.cli import rights as _rights  # noqa: F401  (registers its commands)
 from hutong.cli.app import app
 from hutong.errors import HutongError
 

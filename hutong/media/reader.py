@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -204,3 +205,57 @@ def read_audio(path: str | Path, sample_rate: int, *, info: MediaInfo | None = N
     if not chunks:
         raise MediaError(f"{path}: audio stream holds no decodable sample")
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def streams_digest(path: str | Path) -> str:
+    """SHA-256 over every packet's payload, stream by stream, in file order.
+
+    It names the coded media, not the container: the same streams re-muxed, or with a C2PA manifest
+    inserted, keep this digest, while any re-encoding or edited byte of picture or sound changes it.
+    """
+    path = Path(path)
+    _check_file(path, None)
+    digest = hashlib.sha256()
+    with _open(path) as container:
+        streams = [s for s in container.streams if s.type in ("video", "audio")]
+        if not streams:
+            raise MediaError(f"{path}: no audio or video stream")
+        try:
+            for packet in container.demux(streams):
+                if packet.size:
+                    digest.update(packet.stream.index.to_bytes(2, "big"))
+                    digest.update(bytes(packet))
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot read the media streams ({_reason(exc)})") from None
+    return digest.hexdigest()
+
+
+def frame_png(path: str | Path, t: float, *, width: int = 320) -> bytes:
+    """The frame shown at ``t`` seconds, as PNG bytes ``width`` pixels wide (for evidence sheets)."""
+    path = Path(path)
+    _check_file(path, None)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        base = stream.time_base
+        start = float(stream.start_time * base) if stream.start_time is not None else 0.0
+        try:
+            container.seek(int(max(0.0, t + start - 0.5) / base), stream=stream, backward=True)
+            chosen = None
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                chosen = frame
+                if frame.time - start >= t:
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot decode the frame at {t:.2f} s ({_reason(exc)})") from None
+        if chosen is None:
+            raise MediaError(f"{path}: no frame at {t:.2f} s")
+        height = max(2, round(chosen.height * width / chosen.width / 2) * 2)
+        rgb = chosen.reformat(width=width, height=height, format="rgb24")
+    encoder = av.CodecContext.create("png", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "rgb24"
+    return b"".join(bytes(p) for p in encoder.encode(rgb))

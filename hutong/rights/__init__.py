@@ -1,5 +1,17 @@
-"""Rights: the catalogue of works (licences and rights holders build on it)."""
+"""Rights: the catalogue of works, the creators who use them, and the licences that let them."""
 
 from hutong.rights.catalogue import AddFailure, Catalogue, WorkRecord
+from hutong.rights.creators import CreatorRecord, Creators
+from hutong.rights.licences import LicenceRecord, Licences
+from hutong.rights.terms import LicenceTerms
 
-__all__ = ["AddFailure", "Catalogue", "WorkRecord"]
+__all__ = [
+    "AddFailure",
+    "Catalogue",
+    "CreatorRecord",
+    "Creators",
+    "LicenceRecord",
+    "LicenceTerms",
+    "Licences",
+    "WorkRecord",
+]

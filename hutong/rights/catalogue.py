@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from hutong.errors import CatalogueError, HutongError
 from hutong.fingerprint import SignalType, extract
 from hutong.media import MediaInfo, probe
-from hutong.store import CatalogueState, Database, Work, WorkFingerprint
+from hutong.store import CatalogueState, Database, Licence, LicenceWork, Work, WorkFingerprint
 
 if TYPE_CHECKING:
     from hutong.match import Recognizer
@@ -193,6 +193,16 @@ class Catalogue:
             w = s.get(Work, work_id)
             if w is None:
                 raise CatalogueError(f"no work with id {work_id}")
+            codes = (
+                s.execute(select(Licence.code).join(LicenceWork).where(LicenceWork.work_id == work_id))
+                .scalars()
+                .all()
+            )
+            if codes:
+                raise CatalogueError(
+                    f"work {work_id} 《{w.title}》 is named by licence {', '.join(codes)}: licences and the "
+                    "certificates built on them keep their works (revoke or amend the licence instead)"
+                )
             record = WorkRecord.of(w)
             s.delete(w)
             self._bump(s)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -76,3 +86,101 @@ class CatalogueState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(default=0)
+
+
+class Creator(Base):
+    """Someone who makes 二创: an individual or an organisation (an MCN, a studio); members point to theirs."""
+
+    __tablename__ = "creators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(16))  # "individual" | "organisation"
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id", ondelete="RESTRICT"))
+    verified: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Creator | None] = relationship(remote_side=[id])
+
+
+class Licence(Base):
+    """A grant of derivative use. ``terms`` is the current version; every version is kept in ``events``."""
+
+    __tablename__ = "licences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    holder: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # "active" | "revoked"
+    version: Mapped[int] = mapped_column(default=1)
+    terms: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+
+    works: Mapped[list[LicenceWork]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    events: Mapped[list[LicenceEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="LicenceEvent.id"
+    )
+
+
+class LicenceWork(Base):
+    """Which works a licence covers: a real foreign key, so a licensed work cannot vanish underneath it."""
+
+    __tablename__ = "licence_works"
+
+    licence_id: Mapped[int] = mapped_column(ForeignKey("licences.id", ondelete="CASCADE"), primary_key=True)
+    work_id: Mapped[int] = mapped_column(
+        ForeignKey("works.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+
+class LicenceEvent(Base):
+    """History: created / amended / revoked, with the terms as they stood after the event."""
+
+    __tablename__ = "licence_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("licences.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    action: Mapped[str] = mapped_column(String(16))
+    terms: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Certificate(Base):
+    """An issued certificate (the signed token itself is kept, so it can be served again)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the token's jti
+    clip_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    creator: Mapped[str] = mapped_column(String(64))
+    platforms: Mapped[list] = mapped_column(JSON)
+    kid: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="valid")  # "valid" | "revoked"
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+    token: Mapped[str] = mapped_column(Text)
+
+    licences: Mapped[list[CertificateLicence]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CertificateLicence(Base):
+    """Which licences a certificate rests on: revoking one revokes the certificates built on it."""
+
+    __tablename__ = "certificate_licences"
+
+    certificate_id: Mapped[str] = mapped_column(
+        ForeignKey("certificates.id", ondelete="CASCADE"), primary_key=True
+    )
+    licence_id: Mapped[int] = mapped_column(
+        ForeignKey("licences.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )

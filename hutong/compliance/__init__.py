@@ -1,0 +1,1 @@
+"""Compliance: licence decisions, reports, evidence and signed certificates."""
