@@ -74,3 +74,24 @@ def clip_factory(tmp_path_factory):
         return cache[name]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def two_work_clip(clip_factory):
+    """A real two-work 二创 clip: Sintel mirrored, unregistered filler, BBB graded."""
+    return clip_factory(
+        "compliance_two_works",
+        [
+            Piece(SINTEL, 14.0, 8.0, ("mirror",), seed=11),
+            Piece(CARS, 2.0, 3.0, from_work=False, seed=12),
+            Piece(BBB, 8.0, 7.0, ("grade",), seed=13),
+        ],
+    )
+
+
+@pytest.fixture(scope="session")
+def clip_report(shared_recognizer, two_work_clip):
+    """``two_work_clip`` recognised once against the registered samples."""
+    report = shared_recognizer.recognizer.match(two_work_clip.path)
+    assert {s.work_id for s in report.segments} == {1, 2}, report.as_dict()
+    return report

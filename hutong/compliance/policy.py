@@ -184,7 +184,8 @@ def _try(
     t, code, where = lic.terms, lic.code, seg.where()
 
     def no(rule: str, why: str) -> _Refusal:
-        return _Refusal(rule, f"{where}: {why}", code)
+        # "segment … uses …" reads as one sentence; other reasons follow the segment after a colon
+        return _Refusal(rule, f"{where} {why}" if why.startswith("uses ") else f"{where}: {why}", code)
 
     if lic.status == "revoked":
         why = f" ({lic.revoke_reason})" if lic.revoke_reason else ""
@@ -205,19 +206,17 @@ def _try(
         if r.work_id != seg.work_id or _overlap(seg.ref_start, seg.ref_end, r.start, r.end) <= TOLERANCE:
             continue
         if r.until is None:
-            return no(
-                "forbidden-range", f"it uses {r.describe(seg.work_title)}, which licence {code} forbids"
-            )
+            return no("forbidden-range", f"uses {r.describe(seg.work_title)}, which licence {code} forbids")
         if at < r.until:
             return no(
                 "embargo",
-                f"it uses {r.describe(seg.work_title)}, which licence {code} embargoes until "
+                f"uses {r.describe(seg.work_title)}, which licence {code} embargoes until "
                 f"{r.until:%Y-%m-%d %H:%M} UTC",
             )
     if t.max_segment_seconds is not None and seg.work_seconds > t.max_segment_seconds + TOLERANCE:
         return no(
             "max-segment",
-            f"it uses {seg.work_seconds:.1f} s of the work, over the {t.max_segment_seconds:g} s "
+            f"uses {seg.work_seconds:.1f} s of the work, over the {t.max_segment_seconds:g} s "
             f"per-segment limit of licence {code}",
         )
     if t.max_total_seconds is not None:
