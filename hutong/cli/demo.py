@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import tempfile
 import time
@@ -76,18 +78,121 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         t0 = time.perf_counter()
         report = h.recognizer.match(clip_path)
         say(f"  recognised in {time.perf_counter() - t0:.2f} s:")
+        if not as_json:
+            from hutong.cli.app import print_report
+
+            print_report(report)
+        rights = licence_story(h, home, clip_path, report, say)
         if as_json:
             from hutong.cli.app import emit_json
 
-            result = {**report.as_dict(), "truth": [s.__dict__ for s in clip.truth]}
+            result = {**report.as_dict(), "truth": [s.__dict__ for s in clip.truth], **rights}
             emit_json(result)
             return result
-        from hutong.cli.app import print_report
-
-        print_report(report)
-        say(f"Try it yourself: HUTONG_HOME={home} hutong match {clip_path} --json" if tmp is None else "")
-        return report.as_dict()
+        if tmp is None:
+            say(
+                f"Try it yourself: HUTONG_HOME={home} hutong check {clip_path} --creator {CREATOR} --platform douyin"
+            )
+        return {**report.as_dict(), **rights}
     finally:
         h.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+CREATOR = "xiaoming"
+HOLDER = "Blender Foundation"
+
+
+def licence_story(h: Hutong, home: Path, clip_path: Path, report, say) -> dict:
+    """check → not compliant → the holder extends the licence → check → certificate → verify offline,
+    from the C2PA copy, and a re-encoded copy re-checked by fingerprint."""
+    from hutong.compliance import c2pa_manifest
+    from hutong.compliance.certificate import verify_certificate
+    from hutong.compliance.report import evidence_html, timeline_svg
+    from hutong.errors import RightsError
+    from hutong.media.synth import run_ffmpeg
+    from hutong.rights import LicenceTerms
+    from hutong.store import utcnow
+
+    ids = {w.title: w.work_id for w in h.catalogue.list()}
+    with contextlib.suppress(RightsError):  # a kept demo home already has the creator
+        h.creators.add(CREATOR, name="Xiao Ming", verified=True)
+    say("\n[bold]Licensing[/]")
+    current = [lic for lic in h.licences.list(include_revoked=False) if lic.holder == HOLDER]
+    if current:
+        lic = current[0]
+    else:
+        first = [ids[t] for _, t, _ in WORKS[:2]]
+        lic = h.licences.grant(
+            HOLDER,
+            LicenceTerms.parse(
+                {
+                    "works": first, "scope": {"kind": "verified"}, "platforms": ["douyin", "bilibili"],
+                    "valid_from": utcnow().isoformat(), "valid_until": "2030-01-01",
+                    "max_segment_seconds": 15, "attribution": "Blender Foundation, CC BY 3.0/4.0",
+                }
+            ),
+        )  # fmt: skip
+        say(
+            f"  {HOLDER} grants {lic.code}: works {first} to any verified creator on douyin and bilibili, ≤ 15 s a segment"
+        )
+    result = h.compliance.check(clip_path, CREATOR, "douyin", report=report)
+    steps: dict = {"first_check": result.decision.as_dict()}
+    if not result.decision.compliant:
+        for d in result.decision.segments:
+            say(f"    {d.verdict:>10}: {d.reason}", highlight=False)
+        evidence = home / "evidence.html"
+        evidence.write_text(evidence_html(result, h.db, issuer=h.settings.issuer), encoding="utf-8")
+        say(f"  [red]{result.decision.summary()}[/] — evidence for the holder: {evidence}", highlight=False)
+        works = sorted(set(lic.terms.works) | {ids[t] for _, t, _ in WORKS})
+        lic = h.licences.amend(
+            lic.code, lic.terms.model_copy(update={"works": works}), reason="whole trilogy"
+        )
+        say(f"  {HOLDER} amends {lic.code} (v{lic.version}) to cover works {works}")
+        result = h.compliance.check(clip_path, CREATOR, "douyin", report=report)
+    for d in result.decision.segments:
+        say(f"    {d.verdict:>10}: {d.reason}", highlight=False)
+    timeline = home / "timeline.svg"
+    timeline.write_text(timeline_svg(result, h.db), encoding="utf-8")
+    say(f"  [green]{result.decision.summary()}[/] — timeline: {timeline}", highlight=False)
+    steps["check"] = result.decision.as_dict()
+    if not result.decision.compliant:
+        return steps
+
+    say("\n[bold]Certificate[/]")
+    cert = h.compliance.certify(result)
+    cert_path, jwks_path = home / "clip.cert.jws", home / "issuer.jwks.json"
+    cert_path.write_text(cert.token + "\n")
+    jwks_path.write_text(json.dumps(h.compliance.jwks(), indent=2))
+    say(f"  issued {cert.claims['jti']} for @{CREATOR} on {', '.join(cert.claims['platforms'])}: {cert_path}")
+    jwks = json.loads(jwks_path.read_text())  # a platform holds only this file
+    v = verify_certificate(cert.token, jwks, now=utcnow(), clip=clip_path)
+    say(f"  offline verification with only the issuer's JWKS: [bold]{v.code}[/]", highlight=False)
+    c2pa_copy = home / "derivative_clip.c2pa.mp4"
+    c2pa_manifest.embed(
+        clip_path, cert.token, c2pa_copy, keys_dir=h.settings.keys_dir / "c2pa", issuer=h.settings.issuer
+    )
+    embedded = c2pa_manifest.read(c2pa_copy)
+    v2 = verify_certificate(embedded.token, jwks, now=utcnow(), clip=c2pa_copy)
+    say(
+        f"  certificate embedded as a C2PA manifest ({c2pa_copy.name}), read back and verified: [bold]{v2.code}[/]",
+        highlight=False,
+    )
+    copy = home / "derivative_clip.reencoded.mp4"
+    run_ffmpeg(
+        ["-i", str(clip_path), "-c:v", "libx264", "-crf", "30", "-c:a", "aac", "-b:a", "96k", str(copy)]
+    )
+    v3 = verify_certificate(cert.token, jwks, now=utcnow(), clip=copy)
+    v4 = h.compliance.recheck(copy, cert.token)
+    say(
+        f"  a re-encoded copy: [bold]{v3.code}[/] by bytes; re-checked by fingerprint: [bold]{v4.code}[/]",
+        highlight=False,
+    )
+    steps.update(
+        certificate=cert.as_dict(),
+        verification=v.as_dict(),
+        c2pa_verification=v2.code,
+        reencoded_copy={"by_bytes": v3.code, "by_fingerprint": v4.code},
+    )
+    return steps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,12 @@ def _ts(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@functools.lru_cache(maxsize=256)
+def _key_set(published: str) -> KeySet:
+    # importing a JWK builds a cryptography key object; verifiers see the same few keys over and over
+    return KeySet.import_key_set({"keys": json.loads(published)})
+
+
 def verify_signed(
     token: str, jwks: dict, *, typ: str, issuer: str | None = None
 ) -> tuple[dict | None, Verification | None]:
@@ -126,14 +133,15 @@ def verify_signed(
             unverified,
         )
     kid = header.get("kid")
-    try:
-        keys = KeySet.import_key_set({"keys": [k for k in jwks["keys"] if k.get("kid") == kid]})
-    except (JoseError, ValueError, TypeError) as exc:
-        return None, Verification("unknown-key", f"the issuer's key {kid!r} is unusable ({exc})")
-    if not keys.keys:
+    published = [k for k in jwks["keys"] if isinstance(k, dict) and k.get("kid") == kid]
+    if not published:
         return None, Verification(
             "unknown-key", f"signed with key {kid!r}, which is not among the issuer's published keys (JWKS)"
         )
+    try:
+        keys = _key_set(json.dumps(published, sort_keys=True))
+    except (JoseError, ValueError, TypeError) as exc:
+        return None, Verification("unknown-key", f"the issuer's key {kid!r} is unusable ({exc})")
     try:
         obj = jws.deserialize_compact(token.strip(), keys, algorithms=[ALG])
     except JoseError:
