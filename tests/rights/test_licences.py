@@ -160,3 +160,14 @@ def test_unknown_licence(rights):
     rights.licences.grant(HOLDER, terms())
     with pytest.raises(RightsError, match="say why"):
         rights.licences.revoke("L-1", reason=" ")
+
+
+def test_the_documented_terms_example_parses():
+    import re
+    import tomllib
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "licences.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
+    t = LicenceTerms.parse(tomllib.loads(block))
+    assert t.works == [2, 3] and t.scope.kind == "verified" and [r.label for r in t.forbidden][0] == "finale"
+    assert t.forbidden[1].until == datetime(2026, 12, 8, tzinfo=UTC)
