@@ -213,7 +213,11 @@ def certificates_section(c: dict) -> list[str]:
         *[f"| {k} | {v:,.0f} |" for k, v in rows.items()],
         "",
         f"Hashing the clip ({c['clip_bytes'] / 1e6:.1f} MB) costs more than the signature: a platform that "
-        "already has the SHA-256 of an upload (it computes it while receiving) pays only the first row.",
+        "already has the SHA-256 of an upload (it computes it while receiving) pays only the first row. "
+        "The JWS peers measure the signature check alone (joserfc's deserialize with the key ready); hutong's row "
+        "adds the issuer and key lookup, the claim and time checks and the revocation lookup, about half its time. "
+        "RSA-2048 verifies fastest but its signatures are 4× and its keys 8× larger than Ed25519's, and signing "
+        "is ~50× slower; Ed25519 keeps certificates small enough to embed anywhere.",
     ]
 
 
