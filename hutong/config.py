@@ -6,10 +6,16 @@ Settings are built by :func:`get_settings` at run time, never at import time, so
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 def _default_home() -> Path:
@@ -33,6 +39,14 @@ class Settings(BaseSettings):
         description="This instance's public URL: the `iss` of its certificates and tokens.",
     )
     certificate_days: int = Field(default=365, gt=0, le=3650, description="Longest certificate lifetime.")
+    keys_path: Path | None = Field(
+        default=None, description="Where keys live (default HUTONG_HOME/keys); point it at provisioned keys."
+    )
+    platform_name: str = Field(default="hutong", max_length=100, description="Shown on the platform's pages.")
+    review_policy: Path | None = Field(
+        default=None, description="The review policy file (TOML); default: the one shipped with hutong."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger API request bodies get 413.")
 
     @field_validator("issuer")
     @classmethod
@@ -54,7 +68,27 @@ class Settings(BaseSettings):
 
     @property
     def keys_dir(self) -> Path:
-        return self.home / "keys"
+        return self.keys_path or self.home / "keys"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # precedence: arguments, environment, .env, then the TOML file named by HUTONG_CONFIG
+        sources = [init_settings, env_settings, dotenv_settings]
+        config = os.environ.get("HUTONG_CONFIG")
+        if config:
+            if not Path(config).is_file():
+                from hutong.errors import HutongError
+
+                raise HutongError(f"HUTONG_CONFIG={config}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
 
 
 def get_settings(**overrides: object) -> Settings:

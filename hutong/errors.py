@@ -19,3 +19,11 @@ class RightsError(HutongError):
 
 class CertificateError(HutongError):
     """A certificate could not be issued, read or embedded (not: a certificate that fails verification)."""
+
+
+class PlatformError(HutongError):
+    """An open-platform request was refused; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -2,14 +2,21 @@
 
 from hutong.store.db import Database
 from hutong.store.models import (
+    Account,
+    ApiToken,
+    App,
     Base,
     CatalogueState,
     Certificate,
     CertificateLicence,
     Creator,
+    Developer,
     Licence,
     LicenceEvent,
     LicenceWork,
+    OAuthCode,
+    OAuthToken,
+    ReviewDecision,
     UTCDateTime,
     Work,
     WorkFingerprint,
@@ -17,6 +24,13 @@ from hutong.store.models import (
 )
 
 __all__ = [
+    "Account",
+    "ApiToken",
+    "App",
+    "Developer",
+    "OAuthCode",
+    "OAuthToken",
+    "ReviewDecision",
     "Base",
     "CatalogueState",
     "Certificate",

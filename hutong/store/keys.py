@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from joserfc.jwk import KeySet, OKPKey
+from joserfc.jwk import KeySet, OKPKey, RSAKey
 
 from hutong.errors import HutongError
 from hutong.store.models import utcnow
@@ -30,10 +30,14 @@ def _write_private(path: Path, text: str) -> None:
 
 
 class KeyRing:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    """``alg`` is Ed25519 (certificates) or RS256 (OpenID Connect ID tokens, which every client supports)."""
+
+    def __init__(self, folder: Path, alg: str = ALG) -> None:
+        if alg not in (ALG, "RS256"):
+            raise ValueError(f"unsupported key ring algorithm {alg}")
+        self.folder, self.alg = folder, alg
         self._ring = folder / "ring.json"
-        self._cache: dict[str, OKPKey] = {}
+        self._cache: dict[str, OKPKey | RSAKey] = {}
 
     @contextmanager
     def _locked(self):
@@ -51,7 +55,11 @@ class KeyRing:
             raise HutongError(f"{self._ring}: key ring is unreadable ({exc.__class__.__name__})") from None
 
     def _new_key(self, state: dict) -> str:
-        key = OKPKey.generate_key("Ed25519", private=True)
+        key = (
+            OKPKey.generate_key("Ed25519", private=True)
+            if self.alg == ALG
+            else RSAKey.generate_key(2048, private=True)
+        )
         kid = key.thumbprint()[:16]
         _write_private(self.folder / f"{kid}.jwk", json.dumps(key.as_dict(private=True)))
         now = utcnow().isoformat()
@@ -76,14 +84,14 @@ class KeyRing:
         with self._locked():
             return self._new_key(self._state())
 
-    def private_key(self, kid: str) -> OKPKey:
+    def private_key(self, kid: str) -> OKPKey | RSAKey:
         if kid not in self._cache:
             path = self.folder / f"{kid}.jwk"
             try:
                 data = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError):
                 raise HutongError(f"signing key {kid} is missing or unreadable in {self.folder}") from None
-            self._cache[kid] = OKPKey.import_key(data)
+            self._cache[kid] = OKPKey.import_key(data) if self.alg == ALG else RSAKey.import_key(data)
         return self._cache[kid]
 
     def entries(self) -> list[dict]:
@@ -95,7 +103,7 @@ class KeyRing:
         keys = []
         for entry in self.entries():
             public = self.private_key(entry["kid"]).as_dict(private=False)
-            public.update({"kid": entry["kid"], "use": "sig", "alg": ALG})
+            public.update({"kid": entry["kid"], "use": "sig", "alg": self.alg})
             keys.append(public)
         return {**extra, "keys": keys}
 

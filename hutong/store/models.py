@@ -184,3 +184,141 @@ class CertificateLicence(Base):
     licence_id: Mapped[int] = mapped_column(
         ForeignKey("licences.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
+
+
+# -- open platform: accounts, developers, review, apps, OAuth ----------------------------------------
+
+
+class Account(Base):
+    """A user of this platform (logs in here; can authorise apps; can become a developer)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_staff: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """First-party bearer token for the platform's own JSON API (stored as a SHA-256 hash)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Developer(Base):
+    """An account that builds apps. Enterprise legal-representative data is stored only encrypted, with a
+    keyed HMAC for duplicate detection and masked copies for display; it can be deleted after review."""
+
+    __tablename__ = "developers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # individual | enterprise
+    display_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | verified | rejected
+    company_name: Mapped[str] = mapped_column(String(300), default="")
+    uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    route: Mapped[str] = mapped_column(String(32), default="")  # resident_id | attestation | micro_deposit
+    legal_rep_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    legal_rep_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    legal_rep_key_id: Mapped[str] = mapped_column(String(32), default="")
+    legal_rep_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    legal_rep_id_masked: Mapped[str] = mapped_column(String(32), default="")
+    legal_rep_name_masked: Mapped[str] = mapped_column(String(200), default="")
+    legal_rep_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # attestation claims / micro-deposit state
+    policy_version: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+
+class ReviewDecision(Base):
+    """Every review decision, automatic or by staff, with the policy version and the rule that made it."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    developer_id: Mapped[int] = mapped_column(ForeignKey("developers.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(64))  # "developer" or "app:<client_id>:<scope>"
+    outcome: Mapped[str] = mapped_column(String(16))  # approved | rejected | pending
+    rule: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str] = mapped_column(String(64), default="policy")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    appeal_text: Mapped[str] = mapped_column(Text, default="")
+    appeal_status: Mapped[str] = mapped_column(String(16), default="")  # "" | open | upheld | overturned
+    appeal_resolution: Mapped[str] = mapped_column(Text, default="")
+
+
+class App(Base):
+    """A developer's OAuth client."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(200), default="")
+    developer_id: Mapped[int] = mapped_column(ForeignKey("developers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    client_type: Mapped[str] = mapped_column(String(16))  # confidential | public
+    redirect_uris: Mapped[list] = mapped_column(JSON)
+    scopes_requested: Mapped[list] = mapped_column(JSON)
+    scopes_granted: Mapped[list] = mapped_column(JSON)
+    privacy_policy_url: Mapped[str] = mapped_column(String(2000), default="")
+    webhook_url: Mapped[str] = mapped_column(String(2000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    developer: Mapped[Developer] = relationship()
+
+
+class OAuthCode(Base):
+    __tablename__ = "oauth_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str] = mapped_column(String(500), default="")
+    code_challenge: Mapped[str] = mapped_column(String(200))
+    code_challenge_method: Mapped[str] = mapped_column(String(16))
+    auth_time: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    family: Mapped[str] = mapped_column(String(64))
+
+
+class OAuthToken(Base):
+    """Access + refresh token pair, stored as SHA-256 hashes. ``family`` links every token descended from
+    one authorisation, so a replayed refresh token or code revokes them all (RFC 9700 §4.14)."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    grant_type: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    access_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    refresh_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str] = mapped_column(String(200), default="")

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): `create_app` builds the platform's web app."""

@@ -1,0 +1,108 @@
+"""``hutong serve`` and the platform staff's commands (appeals, manual review, keys, data retention)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hutong.cli.app import JsonOpt, app, emit_json, out, service
+
+platform_app = typer.Typer(help="The open platform: staff commands.", no_args_is_help=True)
+app.add_typer(platform_app, name="platform")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the open platform (web pages, JSON API, OAuth 2.0 / OpenID Connect; OpenAPI at /docs)."""
+    import os
+
+    import uvicorn
+
+    from hutong.api.app import create_app
+    from hutong.app import Hutong
+    from hutong.config import get_settings
+
+    settings = get_settings()
+    if "issuer" not in settings.model_fields_set and not os.environ.get("HUTONG_ISSUER"):
+        settings = get_settings(issuer=f"http://{host}:{port}")  # the URL clients reach us at
+    h = Hutong.create(settings)
+    out.print(f"hutong serving {settings.issuer} (data in {settings.home})", highlight=False)
+    uvicorn.run(create_app(h), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+
+
+def _platform():
+    from hutong.platform import Platform
+
+    return Platform
+
+
+@platform_app.command("appeals")
+def appeals(as_json: JsonOpt = False) -> None:
+    """Open appeals against review decisions."""
+    with service() as h:
+        rows = _platform().create(h.settings, h.db).developers.open_appeals()
+    if as_json:
+        emit_json({"appeals": [{"developer": d, "decision": x.as_dict()} for d, x in rows]})
+        return
+    for d, x in rows:
+        out.print(
+            f"decision {x.id} ({x.rule}, {x.outcome}) for developer {d['id']} {d['display_name']}: {x.reason}",
+            highlight=False,
+        )
+
+
+@platform_app.command("resolve")
+def resolve(
+    decision_id: int,
+    overturn: Annotated[bool, typer.Option("--overturn/--uphold", help="Overturn or uphold the decision.")],
+    note: Annotated[str, typer.Option(help="Why (the applicant sees it).")],
+    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
+) -> None:
+    """Decide an appeal."""
+    with service() as h:
+        x = (
+            _platform()
+            .create(h.settings, h.db)
+            .developers.resolve_appeal(decision_id, overturn=overturn, note=note, staff=staff)
+        )
+    out.print(f"decision {x.id}: appeal {x.appeal_status}", highlight=False)
+
+
+@platform_app.command("review")
+def review(
+    developer_id: int,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    note: Annotated[str, typer.Option(help="Why (the applicant sees it).")],
+    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
+) -> None:
+    """Decide a developer waiting for manual review."""
+    with service() as h:
+        d = (
+            _platform()
+            .create(h.settings, h.db)
+            .developers.decide_pending(developer_id, approve=approve, note=note, staff=staff)
+        )
+    out.print(f"developer {d['id']}: {d['status']}", highlight=False)
+
+
+@platform_app.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """New encryption key for personal data; re-encrypts every stored record with it."""
+    with service() as h:
+        p = _platform().create(h.settings, h.db)
+        kid = p.vault.rotate()
+        n = p.developers.reencrypt()
+    out.print(f"data key {kid} active; {n} record(s) re-encrypted", highlight=False)
+
+
+@platform_app.command("purge")
+def purge() -> None:
+    """Delete legal-representative data that the review policy says is due for deletion."""
+    with service() as h:
+        n = _platform().create(h.settings, h.db).developers.purge_due()
+    out.print(f"{n} developer record(s) purged of legal-representative data", highlight=False)

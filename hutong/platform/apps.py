@@ -1,0 +1,150 @@
+"""Apps (OAuth clients) of verified developers; each requested scope reviewed under the policy."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from hutong.errors import PlatformError
+from hutong.platform.accounts import token_hash
+from hutong.platform.policy import ReviewPolicy
+from hutong.store import App, Database, Developer, ReviewDecision
+
+MAX_REDIRECTS = 10
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Absolute, exact, no fragment, no wildcard; https, or http only on loopback (RFC 8252 §7.3)."""
+    if len(uri) > 2000 or any(c.isspace() for c in uri):
+        raise PlatformError(f"redirect URI {uri[:80]!r}: at most 2000 characters, no spaces", 422)
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise PlatformError(f"redirect URI {uri!r} is not a URL", 422) from None
+    if parts.fragment or "#" in uri:
+        raise PlatformError(f"redirect URI {uri!r}: fragments are not allowed", 422)
+    if "*" in uri:
+        raise PlatformError(
+            f"redirect URI {uri!r}: wildcards are not allowed; register each URI exactly", 422
+        )
+    if parts.scheme == "https" and host:
+        return uri
+    if parts.scheme == "http" and _loopback(host):
+        return uri
+    raise PlatformError(f"redirect URI {uri!r}: must be https, or http on a loopback address", 422)
+
+
+class Apps:
+    def __init__(self, db: Database, policy: ReviewPolicy) -> None:
+        self.db, self.policy = db, policy
+
+    def register(
+        self,
+        developer_id: int,
+        *,
+        name: str,
+        client_type: str,
+        redirect_uris: list[str],
+        scopes: list[str],
+        privacy_policy_url: str = "",
+        webhook_url: str = "",
+    ) -> tuple[dict, str | None]:
+        """(the app, its client secret — shown once — or None for a public client)."""
+        if not name.strip() or len(name) > 200:
+            raise PlatformError("name: 1-200 characters", 422)
+        if client_type not in ("confidential", "public"):
+            raise PlatformError("client_type: confidential or public", 422)
+        uris = [check_redirect_uri(u) for u in redirect_uris]
+        if len(set(uris)) != len(uris) or len(uris) > MAX_REDIRECTS:
+            raise PlatformError(f"redirect_uris: up to {MAX_REDIRECTS}, each once", 422)
+        unknown = sorted(set(scopes) - set(self.policy.scopes))
+        if unknown:
+            raise PlatformError(
+                f"unknown scope(s) {', '.join(unknown)}; see /policy/review for the list", 422
+            )
+        if not scopes:
+            raise PlatformError("scopes: ask for at least one", 422)
+        if privacy_policy_url and not urlsplit(privacy_policy_url).scheme.startswith("http"):
+            raise PlatformError("privacy_policy_url: an http(s) URL", 422)
+        if webhook_url and not urlsplit(webhook_url).scheme.startswith("http"):
+            raise PlatformError("webhook_url: an http(s) URL", 422)
+        with self.db.session() as s:
+            dev = s.get(Developer, developer_id)
+            assert dev is not None
+            secret = secrets.token_urlsafe(32) if client_type == "confidential" else None
+            app = App(
+                client_id="app_" + secrets.token_urlsafe(12), client_secret_hash=token_hash(secret) if secret else "",
+                developer_id=dev.id, name=name.strip(), client_type=client_type, redirect_uris=uris,
+                scopes_requested=sorted(set(scopes)), scopes_granted=[], privacy_policy_url=privacy_policy_url,
+                webhook_url=webhook_url,
+            )  # fmt: skip
+            s.add(app)
+            s.flush()
+            granted = []
+            for scope in sorted(set(scopes)):
+                missing = self._unmet(scope, dev, app)
+                outcome = "rejected" if missing else "approved"
+                reason = (
+                    f"{scope}: requires {', '.join(missing)}" if missing else f"{scope}: requirements met"
+                )
+                s.add(ReviewDecision(
+                    developer_id=dev.id, subject=f"app:{app.client_id}:{scope}", outcome=outcome,
+                    rule="scope-requirements", reason=reason, policy_version=self.policy.version,
+                ))  # fmt: skip
+                if not missing:
+                    granted.append(scope)
+            app.scopes_granted = granted
+            return self.view(app), secret
+
+    def _unmet(self, scope: str, dev: Developer, app: App) -> list[str]:
+        checks = {
+            "verified": dev.status == "verified",
+            "enterprise": dev.kind == "enterprise",
+            "privacy_policy": bool(app.privacy_policy_url),
+            "confidential": app.client_type == "confidential",
+        }
+        words = {
+            "verified": "a verified developer",
+            "enterprise": "an enterprise developer",
+            "privacy_policy": "a privacy policy URL",
+            "confidential": "a confidential client",
+        }
+        return [words[r] for r in self.policy.scopes[scope].requires if not checks[r]]
+
+    @staticmethod
+    def view(app: App) -> dict:
+        return {
+            "client_id": app.client_id,
+            "name": app.name,
+            "client_type": app.client_type,
+            "redirect_uris": app.redirect_uris,
+            "scopes_requested": app.scopes_requested,
+            "scopes_granted": app.scopes_granted,
+            "privacy_policy_url": app.privacy_policy_url,
+            "webhook_url": app.webhook_url,
+            "status": app.status,
+            "created_at": app.created_at.isoformat(),
+        }
+
+    def of_developer(self, developer_id: int) -> list[dict]:
+        with self.db.session() as s:
+            rows = s.execute(select(App).where(App.developer_id == developer_id).order_by(App.id)).scalars()
+            return [self.view(a) for a in rows]
+
+    def get(self, client_id: str) -> App | None:
+        with self.db.session() as s:
+            return s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()

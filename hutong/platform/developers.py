@@ -1,0 +1,484 @@
+"""Developer onboarding: individuals and enterprises, verified under the published review policy.
+
+The legal representative's name and ID number are encrypted (AES-GCM) the moment they arrive, a keyed HMAC
+of the ID finds duplicates, and only masked forms are ever shown or logged. Every decision is stored with the
+policy version and rule, and can be appealed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hutong.errors import PlatformError
+from hutong.platform.bank import Bank
+from hutong.platform.ids import InvalidNumber, mask, mask_name, validate_resident_id, validate_uscc
+from hutong.platform.policy import ReviewPolicy
+from hutong.platform.vault import Vault
+from hutong.store import Database, Developer, ReviewDecision, utcnow
+
+log = structlog.get_logger("hutong.platform")
+ATTESTATION_ALGS = ["Ed25519", "ES256", "RS256"]
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    id: int
+    subject: str
+    outcome: str
+    rule: str
+    rule_text: str
+    reason: str
+    policy_version: str
+    decided_by: str
+    at: datetime
+    appeal_status: str
+    appeal_resolution: str
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["at"] = self.at.isoformat()
+        return d
+
+
+def developer_view(d: Developer) -> dict:
+    """What any response, page, log line or export may show: legal-representative data only masked."""
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "display_name": d.display_name,
+        "status": d.status,
+        "company_name": d.company_name,
+        "uscc": d.uscc,
+        "route": d.route,
+        "legal_representative": (
+            {
+                "name": d.legal_rep_name_masked,
+                "id_number": d.legal_rep_id_masked,
+                "deleted": d.legal_rep_deleted_at is not None,
+            }
+            if d.kind == "enterprise" and d.route == "resident_id"
+            else None
+        ),
+        "policy_version": d.policy_version,
+        "created_at": d.created_at.isoformat(),
+        "verified_at": d.verified_at.isoformat() if d.verified_at else None,
+    }
+
+
+class Developers:
+    def __init__(self, db: Database, policy: ReviewPolicy, vault: Vault, bank: Bank, home: Path) -> None:
+        self.db, self.policy, self.vault, self.bank, self.home = db, policy, vault, bank, home
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def _decide(
+        self,
+        s: Session,
+        dev: Developer,
+        subject: str,
+        outcome: str,
+        rule: str,
+        reason: str,
+        by: str = "policy",
+    ) -> ReviewDecision:
+        d = ReviewDecision(
+            developer_id=dev.id, subject=subject, outcome=outcome, rule=rule, reason=reason,
+            policy_version=self.policy.version, decided_by=by,
+        )  # fmt: skip
+        s.add(d)
+        s.flush()
+        log.info(
+            "review.decision",
+            developer=dev.id,
+            subject=subject,
+            outcome=outcome,
+            rule=rule,
+            policy=self.policy.version,
+        )
+        return d
+
+    def _view(self, d: ReviewDecision) -> DecisionView:
+        return DecisionView(
+            d.id, d.subject, d.outcome, d.rule, self.policy.rule(d.rule), d.reason, d.policy_version, d.decided_by,
+            d.at, d.appeal_status, d.appeal_resolution,
+        )  # fmt: skip
+
+    def _verify(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+        dev.status, dev.verified_at = "verified", utcnow()
+        self._decide(s, dev, "developer", "approved", rule, reason)
+        if dev.kind == "enterprise" and self.policy.developers.delete_legal_rep_data_after_days == 0:
+            self._erase(dev)
+
+    def _reject(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+        dev.status = "rejected"
+        self._decide(s, dev, "developer", "rejected", rule, reason)
+
+    # -- registration ----------------------------------------------------------------------------
+
+    def _new(self, s: Session, account_id: int, kind: str, display_name: str) -> Developer:
+        if s.execute(select(Developer.id).where(Developer.account_id == account_id)).first():
+            raise PlatformError("this account is already registered as a developer", 409)
+        name = display_name.strip()
+        if not name or len(name) > 200:
+            raise PlatformError("display_name: 1-200 characters", 422)
+        dev = Developer(
+            account_id=account_id,
+            kind=kind,
+            display_name=name,
+            status="pending",
+            policy_version=self.policy.version,
+            evidence={},
+        )
+        s.add(dev)
+        s.flush()
+        return dev
+
+    def register_individual(self, account_id: int, display_name: str) -> dict:
+        with self.db.session() as s:
+            dev = self._new(s, account_id, "individual", display_name)
+            if self.policy.developers.individuals_allowed:
+                self._verify(s, dev, "individual-allowed", "individual developers are accepted")
+            else:
+                self._reject(s, dev, "individual-allowed", "this platform's policy accepts enterprises only")
+            return developer_view(dev)
+
+    def register_enterprise(
+        self,
+        account_id: int,
+        *,
+        display_name: str,
+        company_name: str,
+        uscc: str,
+        route: str,
+        legal_rep_name: str = "",
+        legal_rep_id: str = "",
+        attestation: str = "",
+        bank_account: str = "",
+    ) -> dict:
+        # malformed numbers are bad input: refused with the reason, nothing stored
+        try:
+            code = validate_uscc(uscc)
+        except InvalidNumber as exc:
+            raise PlatformError(f"uscc: {exc}", 422) from None
+        if not company_name.strip():
+            raise PlatformError("company_name: required for an enterprise", 422)
+        if route not in ("resident_id", "attestation", "micro_deposit"):
+            raise PlatformError("route: one of resident_id, attestation, micro_deposit", 422)
+        rep_id = ""
+        if route == "resident_id":
+            if not legal_rep_name.strip():
+                raise PlatformError("legal_rep_name: required for the resident_id route", 422)
+            try:
+                rep_id = validate_resident_id(legal_rep_id)
+            except InvalidNumber as exc:
+                raise PlatformError(f"legal_rep_id: {exc}", 422) from None
+        if route == "attestation" and not attestation.strip():
+            raise PlatformError(
+                "attestation: the signed attestation (a compact JWS) is required for this route", 422
+            )
+        if route == "micro_deposit" and not re.fullmatch(r"\d{8,30}", bank_account.replace(" ", "")):
+            raise PlatformError("bank_account: 8-30 digits", 422)
+        with self.db.session() as s:
+            dev = self._new(s, account_id, "enterprise", display_name)
+            dev.company_name, dev.uscc, dev.route = company_name.strip()[:300], code, route
+            if rep_id:
+                ctx = f"developer:{dev.id}"
+                dev.legal_rep_name_enc = self.vault.encrypt(legal_rep_name.strip(), context=ctx + ":name")
+                dev.legal_rep_id_enc = self.vault.encrypt(rep_id, context=ctx + ":id")
+                dev.legal_rep_key_id = self.vault.active
+                dev.legal_rep_id_hmac = self.vault.fingerprint(rep_id, purpose="resident-id")
+                dev.legal_rep_id_masked, dev.legal_rep_name_masked = mask(rep_id), mask_name(legal_rep_name)
+            self._review_enterprise(
+                s, dev, attestation=attestation, bank_account=bank_account.replace(" ", "")
+            )
+            return developer_view(dev)
+
+    def _review_enterprise(self, s: Session, dev: Developer, *, attestation: str, bank_account: str) -> None:
+        rules = self.policy.developers
+        if dev.route not in rules.accepted_routes:
+            return self._reject(
+                s,
+                dev,
+                "route-accepted",
+                f"the {dev.route} route is not accepted; accepted: {', '.join(rules.accepted_routes)}",
+            )
+        taken = s.execute(
+            select(Developer.id).where(
+                Developer.uscc == dev.uscc, Developer.id != dev.id, Developer.status == "verified"
+            )
+        ).first()
+        if taken:
+            return self._reject(
+                s,
+                dev,
+                "uscc-unique",
+                f"enterprise {dev.uscc} is already registered by another developer account; appeal if that account is no longer yours",
+            )
+        if dev.route == "resident_id":
+            same = s.execute(
+                select(func.count(Developer.id)).where(
+                    Developer.legal_rep_id_hmac == dev.legal_rep_id_hmac,
+                    Developer.id != dev.id,
+                    Developer.status == "verified",
+                )
+            ).scalar_one()
+            if same >= rules.max_enterprises_per_legal_rep:
+                self._decide(
+                    s,
+                    dev,
+                    "developer",
+                    "pending",
+                    "legal-rep-limit",
+                    f"this legal representative already backs {same} verified enterprises; a reviewer will look at it",
+                )
+                return None
+            return self._verify(
+                s,
+                dev,
+                "verified",
+                "unified social credit code and legal representative's ID are well-formed and not in conflict",
+            )
+        if dev.route == "attestation":
+            why, evidence = self._check_attestation(attestation, dev.uscc or "")
+            if why:
+                return self._reject(s, dev, "attestation-valid", why)
+            dev.evidence = evidence
+            return self._verify(
+                s,
+                dev,
+                "attestation-valid",
+                f"attested by {dev.evidence.get('attester')} on {dev.evidence.get('verified_on')}",
+            )
+        # micro_deposit: send an amount, wait for the applicant to confirm it
+        amount = secrets.randbelow(99) + 1
+        reference = f"HUTONG-{dev.id}-{secrets.token_hex(3).upper()}"
+        self.bank.deposit(bank_account, amount, reference)
+        dev.evidence = {
+            "reference": reference, "amount_hmac": self.vault.fingerprint(f"{dev.id}:{amount}", purpose="deposit"),
+            "attempts_left": rules.micro_deposit_attempts, "account": mask(bank_account),
+        }  # fmt: skip
+        self._decide(
+            s,
+            dev,
+            "developer",
+            "pending",
+            "micro-deposit-confirmed",
+            f"a deposit under 1.00 CNY was sent to account {mask(bank_account)} with reference {reference}: confirm its amount",
+        )
+        return None
+
+    def _check_attestation(self, token: str, uscc: str) -> tuple[str | None, dict]:
+        """(None, evidence) when acceptable, otherwise (why not, {}). No ID number is involved."""
+        if not self.policy.trusted_attesters:
+            return "this platform trusts no attesters yet", {}
+        for attester in self.policy.trusted_attesters:
+            path = Path(attester.jwks)
+            path = path if path.is_absolute() else self.home / path
+            try:
+                keys = KeySet.import_key_set(json.loads(path.read_text()))
+                decoded = jwt.decode(token.strip(), keys, algorithms=ATTESTATION_ALGS)
+            except (OSError, ValueError, TypeError, JoseError):
+                continue  # not this attester's signature
+            c = decoded.claims
+            if c.get("iss") != attester.issuer:
+                continue
+            if c.get("sub") != uscc:
+                return f"the attestation is about {c.get('sub')!r}, not this enterprise", {}
+            if c.get("legal_representative_verified") is not True:
+                return "the attestation does not state that the legal representative was verified", {}
+            try:
+                on = datetime.fromisoformat(str(c.get("verified_on"))).replace(tzinfo=UTC)
+            except ValueError:
+                return "the attestation's verified_on is not a date", {}
+            max_age = self.policy.developers.attestation_max_age_days
+            if utcnow() - on > timedelta(days=max_age):
+                return f"the attestation is from {on:%Y-%m-%d}, older than {max_age} days", {}
+            return None, {"attester": attester.issuer, "verified_on": on.date().isoformat()}
+        return "the attestation is not signed by a trusted attester (or was altered)", {}
+
+    # -- follow-up steps -------------------------------------------------------------------------
+
+    def _mine(self, s: Session, account_id: int) -> Developer:
+        dev = s.execute(select(Developer).where(Developer.account_id == account_id)).scalar_one_or_none()
+        if dev is None:
+            raise PlatformError("this account is not registered as a developer", 404)
+        return dev
+
+    def confirm_deposit(self, account_id: int, amount_cents: int) -> dict:
+        with self.db.session() as s:
+            dev = self._mine(s, account_id)
+            ev = dict(dev.evidence or {})
+            if dev.route != "micro_deposit" or dev.status != "pending" or "amount_hmac" not in ev:
+                raise PlatformError("there is no deposit waiting for confirmation", 409)
+            if (
+                self.vault.fingerprint(f"{dev.id}:{int(amount_cents)}", purpose="deposit")
+                == ev["amount_hmac"]
+            ):
+                dev.evidence = {k: v for k, v in ev.items() if k != "amount_hmac"}
+                self._verify(s, dev, "micro-deposit-confirmed", f"deposit {ev['reference']} confirmed")
+                return developer_view(dev)
+            ev["attempts_left"] = int(ev["attempts_left"]) - 1
+            dev.evidence = ev
+            if ev["attempts_left"] <= 0:
+                self._reject(
+                    s,
+                    dev,
+                    "micro-deposit-confirmed",
+                    "the deposited amount was not confirmed within the allowed attempts",
+                )
+                return developer_view(dev)
+        raise PlatformError(f"that is not the amount deposited; {ev['attempts_left']} attempt(s) left", 422)
+
+    def mine(self, account_id: int) -> dict:
+        with self.db.session() as s:
+            return developer_view(self._mine(s, account_id))
+
+    def verified_developer_id(self, account_id: int) -> int:
+        with self.db.session() as s:
+            dev = self._mine(s, account_id)
+            if dev.status != "verified":
+                raise PlatformError(
+                    f"the developer account is {dev.status}, not verified: see your review decisions", 403
+                )
+            return dev.id
+
+    def decisions(self, account_id: int) -> list[DecisionView]:
+        with self.db.session() as s:
+            dev = self._mine(s, account_id)
+            rows = s.execute(
+                select(ReviewDecision)
+                .where(ReviewDecision.developer_id == dev.id)
+                .order_by(ReviewDecision.id)
+            ).scalars()
+            return [self._view(d) for d in rows]
+
+    def appeal(self, account_id: int, decision_id: int, text: str) -> DecisionView:
+        text = text.strip()
+        if not 10 <= len(text) <= 5000:
+            raise PlatformError("appeal: say why in 10-5000 characters", 422)
+        with self.db.session() as s:
+            dev = self._mine(s, account_id)
+            d = s.get(ReviewDecision, decision_id)
+            if d is None or d.developer_id != dev.id:
+                raise PlatformError(f"no decision {decision_id} about this developer", 404)
+            if d.outcome == "approved":
+                raise PlatformError("an approval cannot be appealed", 409)
+            if d.appeal_status:
+                raise PlatformError(f"this decision was already appealed ({d.appeal_status})", 409)
+            d.appeal_text, d.appeal_status = text, "open"
+            return self._view(d)
+
+    def open_appeals(self) -> list[tuple[dict, DecisionView]]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(ReviewDecision)
+                .where(ReviewDecision.appeal_status == "open")
+                .order_by(ReviewDecision.id)
+            ).scalars()
+            return [(developer_view(s.get(Developer, d.developer_id)), self._view(d)) for d in rows]
+
+    def resolve_appeal(self, decision_id: int, *, overturn: bool, note: str, staff: str) -> DecisionView:
+        if not note.strip():
+            raise PlatformError("say why (the applicant sees it)", 422)
+        with self.db.session() as s:
+            d = s.get(ReviewDecision, decision_id)
+            if d is None or d.appeal_status != "open":
+                raise PlatformError(f"decision {decision_id} has no open appeal", 404)
+            d.appeal_status, d.appeal_resolution = ("overturned" if overturn else "upheld"), note.strip()
+            dev = s.get(Developer, d.developer_id)
+            if overturn and d.subject == "developer":
+                self._verify(s, dev, d.rule, f"decision overturned on appeal by {staff}: {note.strip()}")
+            return self._view(d)
+
+    def decide_pending(self, developer_id: int, *, approve: bool, note: str, staff: str) -> dict:
+        """Manual review of a pending developer (e.g. the legal-rep-limit rule)."""
+        with self.db.session() as s:
+            dev = s.get(Developer, developer_id)
+            if dev is None or dev.status != "pending":
+                raise PlatformError(f"developer {developer_id} is not pending review", 404)
+            if approve:
+                self._verify(s, dev, "verified", f"manual review by {staff}: {note}")
+            else:
+                self._reject(s, dev, "legal-rep-limit", f"manual review by {staff}: {note}")
+            return developer_view(dev)
+
+    # -- legal-representative data ---------------------------------------------------------------
+
+    @staticmethod
+    def _erase(dev: Developer) -> None:
+        # the masked forms and the keyed HMAC stay: one for the applicant to recognise, one for duplicates
+        dev.legal_rep_name_enc = dev.legal_rep_id_enc = None
+        dev.legal_rep_key_id = ""
+        dev.legal_rep_deleted_at = utcnow()
+
+    def erase_legal_rep(self, account_id: int) -> dict:
+        with self.db.session() as s:
+            dev = self._mine(s, account_id)
+            if dev.status != "verified":
+                raise PlatformError(
+                    "the legal representative's data is kept until the review is finished", 409
+                )
+            self._erase(dev)
+            return developer_view(dev)
+
+    def purge_due(self) -> int:
+        """Erase legal-representative data that the policy says is due for deletion."""
+        days = self.policy.developers.delete_legal_rep_data_after_days
+        if days < 0:
+            return 0
+        cutoff = utcnow() - timedelta(days=days)
+        with self.db.session() as s:
+            due = s.execute(
+                select(Developer).where(
+                    Developer.legal_rep_id_enc.is_not(None),
+                    Developer.status == "verified",
+                    Developer.verified_at <= cutoff,
+                )
+            ).scalars()
+            n = 0
+            for dev in due:
+                self._erase(dev)
+                n += 1
+            return n
+
+    def legal_rep_for_review(self, developer_id: int) -> tuple[str, str]:
+        """Decrypt for a reviewer (the only place the plain ID exists, never logged or returned by the API)."""
+        with self.db.session() as s:
+            dev = s.get(Developer, developer_id)
+            if dev is None or dev.legal_rep_id_enc is None or dev.legal_rep_name_enc is None:
+                raise PlatformError("no legal-representative data is stored for this developer", 404)
+            ctx = f"developer:{dev.id}"
+            return self.vault.decrypt(dev.legal_rep_name_enc, context=ctx + ":name"), self.vault.decrypt(
+                dev.legal_rep_id_enc, context=ctx + ":id"
+            )
+
+    def reencrypt(self) -> int:
+        """After :meth:`Vault.rotate`: move every stored record to the active key."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Developer).where(
+                    Developer.legal_rep_id_enc.is_not(None), Developer.legal_rep_key_id != self.vault.active
+                )
+            ).scalars()
+            n = 0
+            for dev in rows:
+                ctx = f"developer:{dev.id}"
+                name = self.vault.decrypt(dev.legal_rep_name_enc, context=ctx + ":name")
+                rep = self.vault.decrypt(dev.legal_rep_id_enc, context=ctx + ":id")
+                dev.legal_rep_name_enc = self.vault.encrypt(name, context=ctx + ":name")
+                dev.legal_rep_id_enc = self.vault.encrypt(rep, context=ctx + ":id")
+                dev.legal_rep_key_id = self.vault.active
+                n += 1
+            return n

@@ -1,0 +1,533 @@
+"""OAuth 2.0 + OpenID Connect on Authlib's core: code + PKCE (S256, required for every client), refresh
+tokens with rotation and reuse detection, client credentials, revocation (RFC 7009), introspection
+(RFC 7662), the ``iss`` authorization-response parameter (RFC 9207) and ID tokens (RS256).
+
+Authlib ships no FastAPI adapter; :class:`OAuthServer` takes requests already read by the thin Starlette
+adapter in ``hutong.api.oauth`` and returns ``(status, body, headers)`` for it to send.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request, TokenMixin
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode, UserInfo
+from sqlalchemy import select, update
+
+from hutong.platform.accounts import token_hash
+from hutong.platform.policy import ReviewPolicy
+from hutong.store import Account, App, Database, OAuthCode, OAuthToken, utcnow
+from hutong.store.keys import KeyRing
+
+log = structlog.get_logger("hutong.oauth")
+ACCESS_LIFETIME = 3600
+REFRESH_LIFETIME = timedelta(days=30)
+CODE_LIFETIME = timedelta(minutes=2)
+APP_LEVEL = {"links.card"}  # scopes that carry no user data: the only ones client credentials may get
+
+
+# -- the objects Authlib asks about --------------------------------------------------------------
+
+
+@dataclass
+class Client(ClientMixin):
+    client_id: str
+    secret_hash: str
+    client_type: str
+    redirect_uris: list[str]
+    scopes: list[str]
+    name: str
+    status: str
+
+    @classmethod
+    def of(cls, app: App) -> Client:
+        return cls(
+            app.client_id,
+            app.client_secret_hash,
+            app.client_type,
+            list(app.redirect_uris),
+            list(app.scopes_granted),
+            app.name,
+            app.status,
+        )
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # with several registered URIs the request must name one exactly
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        if not scope:
+            return ""
+        return " ".join(s for s in scope.split() if s in self.scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact string match, no prefixes or patterns
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return bool(self.secret_hash) and hmac.compare_digest(token_hash(client_secret), self.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.client_type == "public":
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and self.status == "active"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        allowed = {"authorization_code", "refresh_token"}
+        if self.client_type == "confidential":
+            allowed.add("client_credentials")
+        return grant_type in allowed and self.status == "active"
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    display_name: str
+    email: str
+
+    def get_user_id(self) -> int:
+        return self.id
+
+
+@dataclass
+class Code:
+    id: int
+    client_id: str
+    account_id: int
+    redirect_uri: str
+    scope: str
+    nonce: str
+    code_challenge: str
+    code_challenge_method: str
+    auth_time: int
+    family: str
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce or None
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self):
+        return None
+
+    def get_amr(self):
+        return None
+
+
+@dataclass
+class Token(TokenMixin):
+    id: int
+    family: str
+    client_id: str
+    account_id: int | None
+    scope: str
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+    kind: str  # which half was presented: access_token | refresh_token
+
+    @classmethod
+    def of(cls, row: OAuthToken, kind: str) -> Token:
+        exp = row.access_expires_at if kind == "access_token" else row.refresh_expires_at
+        revoked = row.revoked_at is not None or (kind == "refresh_token" and row.rotated_at is not None)
+        return cls(
+            row.id, row.family, row.client_id, row.account_id, row.scope, row.issued_at, exp, revoked, kind
+        )
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.expires_at - self.issued_at).total_seconds()) if self.expires_at else 0
+
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+class FormPayload(OAuth2Payload):
+    """Query and form parameters together, keeping repeats (Authlib refuses repeated parameters)."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._list: defaultdict[str, list] = defaultdict(list)
+        for k, v in items:
+            self._list[k].append(v)
+        self._data = {k: v[0] for k, v in self._list.items()}
+
+    @property
+    def data(self) -> dict:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list]:
+        return self._list
+
+
+class Request(OAuth2Request):
+    def __init__(
+        self, method: str, uri: str, headers: dict, query: list[tuple[str, str]], form: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(method, uri, headers)
+        self._args = dict(query)
+        self._form = dict(form)
+        self.payload = FormPayload(query + form)
+
+    @property
+    def args(self) -> dict:
+        return self._args
+
+    @property
+    def form(self) -> dict:
+        return self._form
+
+
+# -- grants --------------------------------------------------------------------------------------
+
+
+def _check_scope_escalation(grant, allowed: set[str]) -> None:
+    requested = set((grant.request.payload.scope or "").split())
+    extra = requested - allowed
+    if extra:
+        raise InvalidScopeError(f"scope(s) {' '.join(sorted(extra))} not granted to this app")
+
+
+class PKCE(CodeChallenge):
+    """S256 for every client, confidential ones included (RFC 9700 §2.1.1); refused at the authorize step."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def validate_requested_scope(self):
+        super().validate_requested_scope()
+        _check_scope_escalation(self, set(self.request.client.scopes) - APP_LEVEL)
+
+    def save_authorization_code(self, code: str, request) -> None:
+        data = request.payload.data
+        with self.server.db.session() as s:
+            s.add(OAuthCode(
+                code_hash=token_hash(code), client_id=request.client.client_id, account_id=request.user.id,
+                redirect_uri=data.get("redirect_uri") or "", scope=request.scope or "", nonce=data.get("nonce") or "",
+                code_challenge=data.get("code_challenge") or "", code_challenge_method=data.get("code_challenge_method") or "",
+                auth_time=int(utcnow().timestamp()), expires_at=utcnow() + CODE_LIFETIME, family=uuid.uuid4().hex,
+            ))  # fmt: skip
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        with self.server.db.session() as s:
+            row = s.execute(
+                select(OAuthCode).where(OAuthCode.code_hash == token_hash(code))
+            ).scalar_one_or_none()
+            if row is None or row.client_id != client.client_id:
+                return None  # unknown, or issued to another client (mix-up)
+            if row.used_at is not None:
+                # a code used twice was stolen: revoke what the first use obtained (RFC 9700 §4.5)
+                self.server.revoke_family(row.family, "authorization code replayed")
+                return None
+            if row.expires_at <= utcnow():
+                return None
+            return Code(row.id, row.client_id, row.account_id, row.redirect_uri, row.scope, row.nonce,
+                        row.code_challenge, row.code_challenge_method, row.auth_time, row.family)  # fmt: skip
+
+    def delete_authorization_code(self, code: Code) -> None:
+        with self.server.db.session() as s:
+            s.execute(update(OAuthCode).where(OAuthCode.id == code.id).values(used_at=utcnow()))
+
+    def authenticate_user(self, code: Code) -> User | None:
+        return self.server.user(code.account_id)
+
+
+class RefreshGrant(RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new refresh token
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        with self.server.db.session() as s:
+            row = s.execute(
+                select(OAuthToken).where(OAuthToken.refresh_hash == token_hash(refresh_token))
+            ).scalar_one_or_none()
+            if row is None or row.revoked_at is not None:
+                return None
+            if row.rotated_at is not None:
+                # reuse of a rotated refresh token: someone holds a copy; end the whole family
+                self.server.revoke_family(row.family, "refresh token reused")
+                return None
+            if row.refresh_expires_at is None or row.refresh_expires_at <= utcnow():
+                return None
+            return Token.of(row, "refresh_token")
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        return self.server.user(refresh_token.account_id) if refresh_token.account_id else None
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        with self.server.db.session() as s:
+            s.execute(update(OAuthToken).where(OAuthToken.id == refresh_token.id).values(rotated_at=utcnow()))
+
+
+class AppGrant(ClientCredentialsGrant):
+    def validate_requested_scope(self):
+        super().validate_requested_scope()
+        _check_scope_escalation(self, set(self.request.client.scopes) & APP_LEVEL)
+
+
+class OpenID(OpenIDCode):
+    def __init__(self, server: OAuthServer) -> None:
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def resolve_client_private_key(self, client):
+        return self.server.id_keys.private_key(self.server.id_keys.active_kid())
+
+    def get_client_algorithm(self, client) -> str:
+        return "RS256"
+
+    def get_encode_header(self, client) -> dict:
+        return {"alg": "RS256", "kid": self.server.id_keys.active_kid(), "typ": "JWT"}
+
+    def get_client_claims(self, client) -> dict:
+        return {
+            "iss": self.server.issuer,
+            "aud": [client.get_client_id()],
+            "exp": int(utcnow().timestamp()) + ACCESS_LIFETIME,
+        }
+
+    def exists_nonce(self, nonce: str, request) -> bool:
+        with self.server.db.session() as s:
+            return (
+                s.execute(
+                    select(OAuthCode.id).where(
+                        OAuthCode.client_id == request.payload.client_id, OAuthCode.nonce == nonce
+                    )
+                ).first()
+                is not None
+            )
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return user_info(user, scope)
+
+
+def user_info(user: User, scope: str) -> UserInfo:
+    info = UserInfo(sub=str(user.id))
+    scopes = set(scope.split())
+    if scopes & {"profile", "user.info"}:
+        info.update(name=user.display_name, preferred_username=user.username)
+    return info
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return self.server.find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Token, request) -> None:
+        if token.kind == "refresh_token":
+            self.server.revoke_family(token.family, "revoked by the client")  # RFC 7009 §2.1
+        else:
+            with self.server.db.session() as s:
+                s.execute(
+                    update(OAuthToken)
+                    .where(OAuthToken.id == token.id)
+                    .values(revoked_at=utcnow(), revoke_reason="revoked by the client")
+                )
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return self.server.find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request) -> bool:
+        return token.client_id == client.client_id  # an app may look only at its own tokens
+
+    def introspect_token(self, token: Token) -> dict:
+        user = self.server.user(token.account_id) if token.account_id else None
+        return {
+            "active": True, "client_id": token.client_id, "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "scope": token.scope, "sub": str(user.id) if user else token.client_id, "username": user.username if user else None,
+            "iat": int(token.issued_at.timestamp()), "exp": int(token.expires_at.timestamp()) if token.expires_at else None,
+            "iss": self.server.issuer, "aud": token.client_id,
+        }  # fmt: skip
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class OAuthServer(AuthorizationServer):
+    def __init__(self, db: Database, policy: ReviewPolicy, id_keys: KeyRing, issuer: str) -> None:
+        super().__init__(scopes_supported=list(policy.scopes))
+        self.db, self.id_keys, self.issuer = db, id_keys, issuer
+        self.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=lambda **_: "hto_" + secrets.token_urlsafe(32),
+                refresh_token_generator=lambda **_: "htr_" + secrets.token_urlsafe(32),
+                expires_generator=lambda client, grant_type: ACCESS_LIFETIME,
+            ),
+        )
+        self.register_grant(CodeGrant, [PKCE(required=True), OpenID(self)])
+        self.register_grant(RefreshGrant)
+        self.register_grant(AppGrant)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+        self.register_extension(IssuerParameter())
+
+    def get_issuer(self) -> str:  # RFC 9207
+        return self.issuer
+
+    def query_client(self, client_id: str) -> Client | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        with self.db.session() as s:
+            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
+            return Client.of(app) if app else None
+
+    def user(self, account_id: int) -> User | None:
+        with self.db.session() as s:
+            a = s.get(Account, account_id)
+            return User(a.id, a.username, a.display_name, a.email) if a else None
+
+    def save_token(self, token: dict, request) -> None:
+        now = utcnow()
+        if request.authorization_code is not None:
+            family = request.authorization_code.family
+        elif request.refresh_token is not None:
+            family = request.refresh_token.family
+        else:
+            family = uuid.uuid4().hex
+        refresh = token.get("refresh_token")
+        with self.db.session() as s:
+            s.add(OAuthToken(
+                family=family, client_id=request.client.client_id, account_id=request.user.id if request.user else None,
+                grant_type=request.payload.grant_type or "", scope=token.get("scope", ""),
+                access_hash=token_hash(token["access_token"]), refresh_hash=token_hash(refresh) if refresh else None,
+                issued_at=now, access_expires_at=now + timedelta(seconds=token["expires_in"]),
+                refresh_expires_at=now + REFRESH_LIFETIME if refresh else None, revoke_reason="",
+            ))  # fmt: skip
+
+    def find_token(self, token_string: str, hint: str | None) -> Token | None:
+        h = token_hash(token_string)
+        with self.db.session() as s:
+            if hint != "refresh_token":
+                row = s.execute(select(OAuthToken).where(OAuthToken.access_hash == h)).scalar_one_or_none()
+                if row:
+                    return Token.of(row, "access_token")
+            row = s.execute(select(OAuthToken).where(OAuthToken.refresh_hash == h)).scalar_one_or_none()
+            if row:
+                return Token.of(row, "refresh_token")
+            if hint == "refresh_token":
+                row = s.execute(select(OAuthToken).where(OAuthToken.access_hash == h)).scalar_one_or_none()
+                return Token.of(row, "access_token") if row else None
+        return None
+
+    def revoke_family(self, family: str, reason: str) -> int:
+        with self.db.session() as s:
+            n = s.execute(
+                update(OAuthToken)
+                .where(OAuthToken.family == family, OAuthToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), revoke_reason=reason)
+            ).rowcount
+        log.warning("oauth.family_revoked", family=family, reason=reason, tokens=n)
+        return n
+
+    def bearer(self, token_string: str) -> tuple[Token, User | None] | None:
+        """Resolve an access token presented to this platform's own APIs (None when not usable)."""
+        t = self.find_token(token_string, "access_token")
+        if t is None or t.kind != "access_token" or t.is_expired() or t.is_revoked():
+            return None
+        return t, self.user(t.account_id) if t.account_id else None
+
+    # -- Authlib's framework hooks: requests come in already read, responses go out as tuples --
+
+    def create_oauth2_request(self, request) -> OAuth2Request:
+        return request
+
+    def create_json_request(self, request):
+        return request
+
+    def handle_response(self, status: int, body, headers):
+        return status, body, headers
+
+    def send_signal(self, name, *args, **kwargs) -> None:
+        log.debug("oauth.signal", name=name)
+
+    # -- grants the user can see and end ---------------------------------------------------------
+
+    def grants_of(self, account_id: int) -> list[dict]:
+        now = utcnow()
+        with self.db.session() as s:
+            rows = s.execute(
+                select(OAuthToken, App)
+                .join(App, App.client_id == OAuthToken.client_id)
+                .where(OAuthToken.account_id == account_id, OAuthToken.revoked_at.is_(None))
+            ).all()
+            apps: dict[str, dict] = {}
+            for tok, app in rows:
+                live = (
+                    tok.refresh_expires_at and tok.refresh_expires_at > now and tok.rotated_at is None
+                ) or tok.access_expires_at > now
+                if not live:
+                    continue
+                entry = apps.setdefault(
+                    app.client_id,
+                    {"client_id": app.client_id, "app": app.name, "scopes": set(), "since": tok.issued_at},
+                )
+                entry["scopes"] |= set(tok.scope.split())
+                entry["since"] = min(entry["since"], tok.issued_at)
+            return [
+                {**e, "scopes": sorted(e["scopes"]), "since": e["since"].isoformat()} for e in apps.values()
+            ]
+
+    def revoke_grant(self, account_id: int, client_id: str) -> int:
+        with self.db.session() as s:
+            return s.execute(
+                update(OAuthToken)
+                .where(
+                    OAuthToken.account_id == account_id,
+                    OAuthToken.client_id == client_id,
+                    OAuthToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow(), revoke_reason="revoked by the user")
+            ).rowcount

@@ -1,0 +1,101 @@
+"""Personal data at rest: AES-256-GCM with versioned keys, and a keyed HMAC to find duplicates.
+
+Keys live in ``HUTONG_HOME/keys/data/`` (or wherever ``HUTONG_KEYS_DIR`` points, e.g. a mounted secret), made on
+first use. Each ciphertext starts with its key id, so after :meth:`Vault.rotate` old records still decrypt and
+:func:`re-encryption <hutong.platform.developers.Developers.reencrypt>` moves them to the new key. The HMAC key
+is separate and never rotated with the encryption keys, so duplicate detection keeps working across rotations.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hutong.errors import HutongError
+from hutong.store.keys import _write_private
+from hutong.store.models import utcnow
+
+
+class Vault:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._file = folder / "data-keys.json"
+        self._state: dict | None = None
+
+    def _load(self) -> dict:
+        if self._state is None:
+            if self._file.exists():
+                try:
+                    self._state = json.loads(self._file.read_text())
+                except (OSError, json.JSONDecodeError):
+                    raise HutongError(f"{self._file}: data key file is unreadable") from None
+            else:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._state = {
+                    "active": None,
+                    "keys": {},
+                    "hmac": base64.b64encode(secrets.token_bytes(32)).decode(),
+                }
+                self._new_key()
+        return self._state
+
+    def _new_key(self) -> str:
+        state = self._state
+        assert state is not None
+        kid = f"k{len(state['keys']) + 1}-{secrets.token_hex(3)}"
+        state["keys"][kid] = {
+            "key": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode(),
+            "created": utcnow().isoformat(),
+        }
+        state["active"] = kid
+        _write_private(self._file, json.dumps(state, indent=1))
+        return kid
+
+    @property
+    def active(self) -> str:
+        return self._load()["active"]
+
+    def rotate(self) -> str:
+        self._load()
+        return self._new_key()
+
+    def _key(self, kid: str) -> AESGCM:
+        entry = self._load()["keys"].get(kid)
+        if entry is None:
+            raise HutongError(f"data key {kid} is not in {self._file}: cannot decrypt")
+        return AESGCM(base64.b64decode(entry["key"]))
+
+    def encrypt(self, plaintext: str, *, context: str) -> bytes:
+        """``kid|nonce|ciphertext``; ``context`` (e.g. the record's id) is bound as associated data, so a
+        ciphertext copied to another record does not decrypt there."""
+        kid = self.active
+        nonce = os.urandom(12)
+        sealed = self._key(kid).encrypt(nonce, plaintext.encode(), context.encode())
+        return kid.encode() + b"|" + nonce + sealed
+
+    def decrypt(self, blob: bytes, *, context: str) -> str:
+        kid, sep, rest = blob.partition(b"|")
+        if not sep or len(rest) < 12 + 16:
+            raise HutongError("encrypted field is damaged")
+        try:
+            return self._key(kid.decode()).decrypt(rest[:12], rest[12:], context.encode()).decode()
+        except InvalidTag:
+            raise HutongError("encrypted field does not decrypt (wrong key or tampered)") from None
+
+    @staticmethod
+    def key_id(blob: bytes) -> str:
+        return blob.partition(b"|")[0].decode()
+
+    def fingerprint(self, value: str, *, purpose: str) -> str:
+        """Keyed HMAC-SHA256: equal values give equal fingerprints, and without the key nothing can be
+        learned from it (an ID number has too little entropy for a plain hash)."""
+        key = base64.b64decode(self._load()["hmac"])
+        return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
