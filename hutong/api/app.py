@@ -1,7 +1,6 @@
 """``hutong serve``: the platform over HTTP (FastAPI). Pages for people, a JSON API for programs, OAuth 2.0
 and OpenID Connect for apps. OpenAPI at /docs and /openapi.json."""
 
-
 import json
 import secrets
 from pathlib import Path
@@ -247,14 +246,14 @@ def create_app(h: Hutong) -> FastAPI:
         form = list((await request.form()).multi_items()) if request.method == "POST" else []
         query = list(request.query_params.multi_items()) if with_query else []
         form = [(k, v) for k, v in form if isinstance(v, str)]
-        return OAuthRequest(request.method, str(request.url), dict(request.headers), query, form)
+        return OAuthRequest(
+            request.method, str(request.url), request.headers, query, form
+        )  # case-insensitive
 
-    def respond(result) -> Response:
-        status, body, headers = result
-        headers = dict(headers or [])
-        if isinstance(body, dict):
-            return JSONResponse(body, status_code=status, headers=headers)
-        return Response(body or "", status_code=status, headers=headers)
+    def respond(reply) -> Response:
+        if isinstance(reply.body, dict):
+            return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+        return Response(reply.body or "", status_code=reply.status, headers=reply.headers)
 
     def auth_error_page(request: Request, exc: OAuth2Error) -> Response:
         if exc.redirect_uri:  # the client and its redirect URI were verified: tell the client

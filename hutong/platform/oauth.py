@@ -199,7 +199,7 @@ class Request(OAuth2Request):
     def __init__(
         self, method: str, uri: str, headers: dict, query: list[tuple[str, str]], form: list[tuple[str, str]]
     ) -> None:
-        super().__init__(method, uri, headers)
+        super().__init__(method, uri, headers=headers)
         self._args = dict(query)
         self._form = dict(form)
         self.payload = FormPayload(query + form)
@@ -395,6 +395,33 @@ class Introspection(IntrospectionEndpoint):
 # -- the server ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Reply:
+    """What Authlib answers; the HTTP adapter turns it into a response (hooks may edit ``location``)."""
+
+    status: int
+    body: object
+    headers: dict
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers["Location"] = value
+
+
+class Issuer(IssuerParameter):
+    """RFC 9207: the ``iss`` parameter on every authorization response, so a client can tell servers apart."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
 class OAuthServer(AuthorizationServer):
     def __init__(self, db: Database, policy: ReviewPolicy, id_keys: KeyRing, issuer: str) -> None:
         super().__init__(scopes_supported=list(policy.scopes))
@@ -412,10 +439,7 @@ class OAuthServer(AuthorizationServer):
         self.register_grant(AppGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
-        self.register_extension(IssuerParameter())
-
-    def get_issuer(self) -> str:  # RFC 9207
-        return self.issuer
+        self.register_extension(Issuer(issuer))
 
     def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
@@ -487,8 +511,8 @@ class OAuthServer(AuthorizationServer):
     def create_json_request(self, request):
         return request
 
-    def handle_response(self, status: int, body, headers):
-        return status, body, headers
+    def handle_response(self, status: int, body, headers) -> Reply:
+        return Reply(status, body, dict(headers or []))
 
     def send_signal(self, name, *args, **kwargs) -> None:
         log.debug("oauth.signal", name=name)

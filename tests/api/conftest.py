@@ -1,0 +1,209 @@
+"""A real ``hutong serve`` on loopback, and a user agent that logs in and consents like a person would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import pytest
+
+from tests.platform.conftest import make_policy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    log: Path
+    proc: subprocess.Popen
+    log_file: object = None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.log_file is not None:
+            self.log_file.close()
+
+
+def start_server(home: Path, *, port: int | None = None, env: dict | None = None) -> Server:
+    port = port or free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "server.log"
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")}
+    full_env = {**inherited, "HUTONG_HOME": str(home), **(env or {})}
+    log_file = log.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hutong", "serve", "--port", str(port), "--log-level", "info"],
+        env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log_file.close()
+            raise RuntimeError(f"hutong serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/.well-known/openid-configuration", timeout=1).status_code == 200:
+                return Server(url, home, log, proc, log_file)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    log_file.close()
+    raise RuntimeError("hutong serve did not start in 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    home = tmp / "home"
+    (home / "attesters").mkdir(parents=True)
+    (home / "attesters" / "kyc.jwks.json").write_text('{"keys": []}')
+    s = start_server(
+        home, env={"HUTONG_REVIEW_POLICY": str(make_policy(tmp, max_enterprises_per_legal_rep=3))}
+    )
+    yield s
+    s.stop()
+
+
+# -- helpers a test calls -----------------------------------------------------------------------
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def api_user(url: str, username: str, password: str = "a long enough password") -> str:
+    r = httpx.post(url + "/api/accounts", json={"username": username, "password": password})
+    assert r.status_code in (201, 409), r.text
+    r = httpx.post(url + "/api/session", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_app(
+    url: str,
+    *,
+    client_type: str = "confidential",
+    redirect_uris=("http://127.0.0.1:9/cb",),
+    scopes=("openid", "profile", "video.create", "links.card"),
+    owner: str | None = None,
+) -> dict:
+    token = api_user(url, owner or f"dev{secrets.token_hex(4)}")
+    r = httpx.post(
+        url + "/api/developers", json={"kind": "individual", "display_name": "Dev"}, headers=bearer(token)
+    )
+    assert r.status_code in (201, 409), r.text
+    r = httpx.post(
+        url + "/api/apps",
+        json={
+            "name": "Test app",
+            "client_type": client_type,
+            "redirect_uris": list(redirect_uris),
+            "scopes": list(scopes),
+        },
+        headers=bearer(token),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action"), "fields": []})
+        elif tag in ("input", "button") and self.forms and a.get("name"):
+            self.forms[-1]["fields"].append((a["name"], a.get("value", ""), tag))
+
+
+def forms(html: str) -> list[dict]:
+    p = _Forms()
+    p.feed(html)
+    return p.forms
+
+
+class UserAgent:
+    """Cookies, forms and redirects, nothing more: what a browser does on these pages."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, follow_redirects=False)
+
+    def __enter__(self) -> UserAgent:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.http.close()
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def submit(
+        self, html: str, action: str, extra: dict | None = None, button: str | None = None
+    ) -> httpx.Response:
+        form = next(f for f in forms(html) if f["action"] == action)
+        data = [(n, v) for n, v, tag in form["fields"] if tag == "input"]
+        if button:
+            data += [(n, v) for n, v, tag in form["fields"] if tag == "button" and v == button]
+        data = [(n, v) for n, v in data if not extra or n not in extra] + list((extra or {}).items())
+        form_type = {"content-type": "application/x-www-form-urlencoded"}
+        return self.http.post(action, content=urlencode(data), headers=form_type)
+
+    def login(
+        self, username: str, password: str = "a long enough password", next_path: str = "/"
+    ) -> httpx.Response:
+        page = self.get(f"/login?next={next_path}")
+        return self.submit(page.text, "/login", {"username": username, "password": password})
+
+    def authorize(self, query: str, *, decision: str = "allow") -> httpx.Response:
+        """GET the authorization URL, consent; returns the response that goes back to the client."""
+        r = self.get("/oauth/authorize?" + query)
+        if r.status_code != 200:
+            return r
+        return self.submit(r.text, "/oauth/authorize", button=decision)
+
+
+def redirect_params(r: httpx.Response) -> dict:
+    assert r.status_code in (302, 303), (r.status_code, r.text[:300])
+    return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
+
+
+def same_site(location: str, base: str) -> bool:
+    return urlsplit(urljoin(base, location)).netloc == urlsplit(base).netloc
+
+
+def extract(html: str, pattern: str) -> str:
+    m = re.search(pattern, html)
+    assert m, pattern
+    return m.group(1)
