@@ -1,0 +1,78 @@
+"""A third-party web app that offers "log in with <platform>", written the way any developer would, with
+Authlib's Starlette client used unchanged: discovery, PKCE, ID-token validation, refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import uvicorn
+from authlib.integrations.starlette_client import OAuth
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+
+def relying_party(issuer: str, client_id: str, client_secret: str, base: str) -> Starlette:
+    oauth = OAuth()
+    oauth.register(
+        "platform",
+        client_id=client_id,
+        client_secret=client_secret,
+        server_metadata_url=f"{issuer}/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid profile", "code_challenge_method": "S256"},
+    )
+
+    async def login(request: Request):
+        return await oauth.platform.authorize_redirect(request, f"{base}/cb")
+
+    async def callback(request: Request):
+        token = await oauth.platform.authorize_access_token(request)  # validates the ID token
+        user = token["userinfo"]
+        request.session.update(refresh_token=token["refresh_token"], sub=user["sub"])
+        return HTMLResponse(
+            f"<h1 id='who'>Hello {user['name']}</h1><p id='sub'>{user['sub']}</p><p id='iss'>{user['iss']}</p>"
+        )
+
+    async def refresh(request: Request):
+        new = await oauth.platform.fetch_access_token(
+            grant_type="refresh_token", refresh_token=request.session["refresh_token"]
+        )
+        old = request.session["refresh_token"]
+        request.session["refresh_token"] = new["refresh_token"]
+        async with oauth.platform._get_oauth_client() as client:  # noqa: SLF001 - call userinfo with the new token
+            client.token = new
+            info = (
+                await client.get((await oauth.platform.load_server_metadata())["userinfo_endpoint"])
+            ).json()
+        return JSONResponse({"rotated": new["refresh_token"] != old, "sub": info["sub"]})
+
+    return Starlette(
+        routes=[Route("/login", login), Route("/cb", callback), Route("/refresh", refresh)],
+        middleware=[
+            Middleware(SessionMiddleware, secret_key="relying-party-secret", session_cookie="rp_session")
+        ],
+    )
+
+
+class Background:
+    """uvicorn in a thread, stopped on exit."""
+
+    def __init__(self, app, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+
+    def __enter__(self) -> Background:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
