@@ -1,0 +1,161 @@
+"""Token endpoint benchmark: ``python -m bench.tokens [--rate 200] [--seconds 20]``.
+
+Starts a real ``hutong serve`` (one uvicorn worker, SQLite) on loopback, registers a confidential app, and
+drives the token endpoint open-loop at a fixed rate from a second process-local asyncio client (on the same
+2-core machine). Latency is measured from each request's *scheduled* send time, so a stalled server is not
+hidden by a stalled client (no coordinated omission). In the same run, peers on the same server:
+
+- ``client_credentials``: client authentication + token generation + one INSERT;
+- ``refresh_token`` with rotation: lookup, reuse check, rotation UPDATE, new pair INSERT;
+- the discovery document: the framework's floor for a JSON GET (no database).
+
+Then the highest sustainable rate (closed loop, 16 concurrent requests) for client_credentials.
+Writes docs/benchmarks-tokens.json and regenerates docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.report import write_report
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def setup(url: str) -> tuple[dict, list[str]]:
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from tests.api.conftest import UserAgent, api_user
+
+    token = api_user(url, "benchdev")
+    auth = {"Authorization": f"Bearer {token}"}
+    httpx.post(url + "/api/developers", json={"kind": "individual", "display_name": "Bench"}, headers=auth)
+    app = httpx.post(url + "/api/apps", headers=auth, json={"name": "Bench", "client_type": "confidential",
+                     "redirect_uris": ["http://127.0.0.1:9/cb"], "scopes": ["openid", "links.card"]}).json()  # fmt: skip
+    # refresh tokens to spend: one real authorisation, then a chain of rotations is not reusable, so get many grants
+    refresh = []
+    with UserAgent(url) as ua:
+        ua.login("benchdev")
+        for _ in range(40):
+            verifier = secrets.token_urlsafe(48)
+            challenge = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            )
+            q = urlencode({"response_type": "code", "client_id": app["client_id"], "redirect_uri": "http://127.0.0.1:9/cb",
+                           "scope": "openid", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"})  # fmt: skip
+            back = ua.authorize(q)
+            code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+            t = httpx.post(url + "/oauth/token", auth=(app["client_id"], app["client_secret"]), data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier}).json()  # fmt: skip
+            refresh.append(t["refresh_token"])
+    return app, refresh
+
+
+async def open_loop(make_request, rate: float, seconds: float) -> dict:
+    """Send at ``rate`` per second for ``seconds``; latency from the scheduled time of each request."""
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+        start = time.perf_counter() + 0.1
+        n = int(rate * seconds)
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            try:
+                r = await make_request(client, i)
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            errors += not ok
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - start
+    q = statistics.quantiles(latencies, n=100)
+    return {"rate": rate, "requests": len(latencies), "errors": errors, "achieved_per_s": len(latencies) / elapsed,
+            "p50_ms": q[49], "p99_ms": q[98], "max_ms": max(latencies)}  # fmt: skip
+
+
+async def closed_loop(make_request, concurrency: int, seconds: float) -> float:
+    done = 0
+    async with httpx.AsyncClient(timeout=10) as client:
+        end = time.perf_counter() + seconds
+
+        async def worker(k: int) -> None:
+            nonlocal done
+            i = k
+            while time.perf_counter() < end:
+                r = await make_request(client, i)
+                done += r.status_code == 200
+                i += concurrency
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        return done / (time.perf_counter() - t0)
+
+
+def main(rate: float, seconds: float) -> dict:
+    from tests.api.conftest import start_server
+
+    with tempfile.TemporaryDirectory(prefix="hutong-bench-tokens-") as tmp:
+        server = start_server(Path(tmp) / "home", env={"HUTONG_HOME": str(Path(tmp) / "home")})
+        try:
+            url = server.url
+            app, refresh_pool = setup(url)
+            basic = (app["client_id"], app["client_secret"])
+
+            async def cc(client, i):
+                return await client.post(
+                    url + "/oauth/token",
+                    data={"grant_type": "client_credentials", "scope": "links.card"},
+                    auth=basic,
+                )
+
+            chains = list(refresh_pool)
+
+            async def rt(client, i):
+                k = i % len(chains)
+                r = await client.post(
+                    url + "/oauth/token",
+                    data={"grant_type": "refresh_token", "refresh_token": chains[k]},
+                    auth=basic,
+                )
+                if r.status_code == 200:
+                    chains[k] = r.json()["refresh_token"]
+                return r
+
+            async def disco(client, i):
+                return await client.get(url + "/.well-known/openid-configuration")
+
+            results = {"rate": rate, "seconds": seconds}
+            asyncio.run(open_loop(cc, 50, 2))  # warm up
+            results["client_credentials"] = asyncio.run(open_loop(cc, rate, seconds))
+            results["refresh_token (rotation)"] = asyncio.run(open_loop(rt, rate, seconds))
+            results["discovery document (no database)"] = asyncio.run(open_loop(disco, rate, seconds))
+            results["max_client_credentials_per_s"] = asyncio.run(closed_loop(cc, 16, seconds / 2))
+        finally:
+            server.stop()
+    (DOCS / "benchmarks-tokens.json").write_text(json.dumps(results, indent=2))
+    write_report()
+    return results
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--seconds", type=float, default=20)
+    a = ap.parse_args()
+    print(json.dumps(main(a.rate, a.seconds), indent=2))

@@ -1,0 +1,64 @@
+"""The staff commands, on a real home: appeals, manual review, data-key rotation, retention."""
+
+import json
+from pathlib import Path
+
+from hutong.app import Hutong
+from hutong.config import get_settings
+from hutong.platform import Platform
+from tests.cli.test_cli import hutong
+from tests.platform.conftest import resident_id, uscc
+
+
+def test_appeal_is_resolved_from_the_command_line(tmp_path: Path):
+    home = tmp_path / "home"
+    h = Hutong.create(get_settings(home=home))
+    try:
+        p = Platform.create(h.settings, h.db)
+        first = p.accounts.register("first", "a long enough password").id
+        second = p.accounts.register("second", "a long enough password").id
+        ent = dict(
+            display_name="S",
+            company_name="C",
+            uscc=uscc(1),
+            route="resident_id",
+            legal_rep_name="李四",
+            legal_rep_id=resident_id(1),
+        )
+        p.developers.register_enterprise(first, **ent)
+        p.developers.register_enterprise(second, **ent)
+        [decision] = p.developers.decisions(second)
+        p.developers.appeal(second, decision.id, "The first account belonged to a former employee.")
+    finally:
+        h.close()
+    r = hutong(home, "platform", "appeals", "--json")
+    assert r.returncode == 0, r.stderr
+    [row] = json.loads(r.stdout)["appeals"]
+    assert row["decision"]["rule"] == "uscc-unique" and "李四" not in r.stdout
+    r = hutong(
+        home, "platform", "resolve", str(decision.id), "--overturn", "--note", "employment records seen"
+    )
+    assert r.returncode == 0 and "overturned" in r.stdout
+    assert json.loads(hutong(home, "platform", "appeals", "--json").stdout)["appeals"] == []
+    r = hutong(home, "platform", "resolve", str(decision.id), "--uphold", "--note", "again")
+    assert r.returncode == 2 and "no open appeal" in r.stderr
+    r = hutong(home, "platform", "rotate-data-key")
+    assert r.returncode == 0 and "re-encrypted" in r.stdout
+    r = hutong(home, "platform", "purge")
+    assert r.returncode == 0 and "purged" in r.stdout
+
+
+def test_serve_refuses_a_missing_config_file(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HUTONG_HOME": str(tmp_path), "HUTONG_CONFIG": str(tmp_path / "nope.toml")}
+    r = subprocess.run(
+        [sys.executable, "-m", "hutong", "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
