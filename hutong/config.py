@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -47,6 +48,39 @@ class Settings(BaseSettings):
         default=None, description="The review policy file (TOML); default: the one shipped with hutong."
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger API request bodies get 413.")
+    terms_url: str = Field(default="", description="This platform's terms of service (in its manifest).")
+    # ingest
+    ingest_max_bytes: int = Field(default=2 * 1024**3, gt=0, description="Largest video an app may upload.")
+    ingest_max_seconds: float = Field(default=15 * 60, gt=0, description="Longest video an app may upload.")
+    ingest_part_bytes: int = Field(
+        default=5 * 1024**2,
+        ge=64 * 1024,
+        le=64 * 1024**2,
+        description="Size of upload parts (the last is smaller).",
+    )
+    upload_hours: float = Field(default=24, gt=0, description="Uploads not completed by then are deleted.")
+    uncertified: Literal["hold", "reject", "accept"] = Field(
+        default="hold",
+        description="Posts without a licence certificate: hold them for the platform's own recognition check "
+        "(published when no registered work is found), reject them, or accept them.",
+    )
+    # webhooks
+    webhook_attempts: int = Field(default=6, ge=1, le=20, description="Tries per webhook before giving up.")
+    webhook_backoff: float = Field(
+        default=2.0, gt=0, description="First retry delay in seconds; doubles each try."
+    )
+    # link cards
+    link_blocklist: list[str] = Field(
+        default_factory=list, description="Malicious domains (and their subdomains)."
+    )
+    link_rollout_percent: int = Field(
+        default=100, ge=0, le=100, description="Share of accounts with link cards."
+    )
+    link_allow_private: bool = Field(
+        default=False, description="Let link cards fetch loopback/private addresses (tests only)."
+    )
+    link_max_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest page a link card reads.")
+    link_timeout: float = Field(default=5.0, gt=0, description="Seconds a link card waits for a site.")
 
     @field_validator("issuer")
     @classmethod

@@ -1,19 +1,26 @@
 """``hutong serve``: the platform over HTTP (FastAPI). Pages for people, a JSON API for programs, OAuth 2.0
 and OpenID Connect for apps. OpenAPI at /docs and /openapi.json."""
 
+import hashlib
 import json
 import secrets
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 import structlog
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import Depends, FastAPI, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -23,8 +30,10 @@ from hutong.app import Hutong
 from hutong.errors import HutongError, PlatformError
 from hutong.platform import Platform
 from hutong.platform.accounts import AccountView
+from hutong.platform.interconnect import signed_manifest
 from hutong.platform.oauth import Request as OAuthRequest
 from hutong.platform.oauth import user_info
+from hutong.platform.webhooks import Worker
 from hutong.store import App, Developer
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -43,19 +52,56 @@ def _session_secret(h: Hutong) -> str:
     return path.read_text().strip()
 
 
+def _own_status(h: Hutong):
+    def status(jti: str) -> dict | None:
+        try:
+            return h.compliance.status_claims(jti)
+        except HutongError:
+            return None  # not one of ours: the caller reports it as unknown
+
+    return status
+
+
+def _recogniser(h: Hutong):
+    def recognise(path: Path) -> list[str]:
+        return sorted({f"《{seg.work_title}》" for seg in h.recognizer.match(path).segments})
+
+    return recognise
+
+
 def create_app(h: Hutong) -> FastAPI:
-    platform = Platform.create(h.settings, h.db)
+    platform = Platform.create(
+        h.settings, h.db, own_jwks=h.compliance.jwks, own_status=_own_status(h), recognise=_recogniser(h)
+    )
     issuer = h.settings.issuer
+    worker = Worker(platform.webhooks)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{h.settings.platform_name} open platform",
         version="1",
         description="Developer onboarding, apps, OAuth 2.0 / OpenID Connect, certificate keys and status. "
         "See docs/platform.md.",
     )
     app.state.hutong, app.state.platform = h, platform
-    app.add_middleware(BodyLimit, max_bytes=h.settings.max_body_bytes)
+    part_limit = h.settings.ingest_part_bytes + 4096
     app.add_middleware(
-        SessionMiddleware, secret_key=_session_secret(h), session_cookie="hutong_session", same_site="lax",
+        BodyLimit,
+        max_bytes=h.settings.max_body_bytes,
+        overrides={"/open/video/upload_video_part": part_limit},
+    )
+    # cookies are per host, not per port: name the session after the issuer so two platforms on one host coexist
+    cookie = "hutong_" + hashlib.sha256(issuer.encode()).hexdigest()[:10]
+    app.add_middleware(
+        SessionMiddleware, secret_key=_session_secret(h), session_cookie=cookie, same_site="lax",
         https_only=issuer.startswith("https://"), max_age=8 * 3600,
     )  # fmt: skip
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
@@ -65,7 +111,8 @@ def create_app(h: Hutong) -> FastAPI:
 
     @app.exception_handler(PlatformError)
     async def _platform_error(request: Request, exc: PlatformError):
-        return JSONResponse({"error": "refused", "detail": str(exc)}, status_code=exc.status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": "refused", "detail": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(HutongError)
     async def _hutong_error(request: Request, exc: HutongError):
@@ -201,7 +248,7 @@ def create_app(h: Hutong) -> FastAPI:
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request, next: str = "/"):
-        return page(request, "login.html", next=local_next(next))
+        return page(request, "login.html", next=local_next(next), idps=platform.directory.idps())
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, username: Annotated[str, Form(max_length=64)] = "", password: Annotated[str, Form(max_length=1024)] = "",
@@ -520,4 +567,282 @@ def create_app(h: Hutong) -> FastAPI:
     def api_grant_revoke(client_id: str, me: Caller) -> dict:
         return {"revoked_tokens": platform.oauth.revoke_grant(me.id, client_id)}
 
+    # -- open APIs for apps acting for a user (OAuth access tokens) -------------------------------
+
+    def access(scope: str):
+        def dependency(authorization: Annotated[str | None, Header()] = None):
+            found = (
+                platform.oauth.bearer(authorization[7:].strip())
+                if authorization and authorization.startswith("Bearer ")
+                else None
+            )
+            if found is None:
+                raise PlatformError(
+                    "send 'Authorization: Bearer <access token>' from this platform's OAuth server", 401
+                )
+            tok, user = found
+            if scope not in tok.scope.split():
+                raise PlatformError(f"the access token lacks the {scope} scope", 403)
+            return tok, user
+
+        return dependency
+
+    AppUser = Annotated[tuple, Depends(access("video.create"))]
+    ShareUser = Annotated[tuple, Depends(access("share.create"))]
+
+    def _user_id(caller: tuple) -> int:
+        tok, user = caller
+        if user is None:
+            raise PlatformError("this API acts for a user: use a token from the authorization code flow", 403)
+        return user.id
+
+    @app.post(
+        "/open/video/init_video_part_upload",
+        tags=["ingest"],
+        responses={
+            401: {"model": schemas.ErrorOut},
+            403: {"model": schemas.ErrorOut},
+            413: {"model": schemas.ErrorOut},
+        },
+    )
+    def init_upload(body: schemas.InitUploadIn, caller: AppUser) -> dict:
+        """Start a resumable upload: returns the upload id, the part size and how many parts to send."""
+        return platform.ingest.init(
+            caller[0].client_id, _user_id(caller), size=body.size, filename=body.filename
+        )
+
+    @app.post("/open/video/upload_video_part", tags=["ingest"], responses={401: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}, 409: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})  # fmt: skip
+    async def upload_part(request: Request, upload_id: str, part_number: int, caller: AppUser,
+                          x_part_sha256: Annotated[str, Header(max_length=64)] = ""):  # fmt: skip
+        """Send one part (raw bytes), in any order, with its SHA-256 in ``X-Part-SHA256``; resending a part is harmless."""
+        data = await request.body()
+        return platform.ingest.put_part(
+            upload_id, caller[0].client_id, _user_id(caller), part_number, data, x_part_sha256
+        )
+
+    @app.post(
+        "/open/video/complete_video_part_upload",
+        tags=["ingest"],
+        responses={
+            401: {"model": schemas.ErrorOut},
+            404: {"model": schemas.ErrorOut},
+            409: {"model": schemas.ErrorOut},
+            422: {"model": schemas.ErrorOut},
+        },
+    )
+    def complete_upload(upload_id: str, caller: AppUser) -> dict:
+        """Assemble the parts; the file must be a video within the platform's limits."""
+        return platform.ingest.complete(upload_id, caller[0].client_id, _user_id(caller))
+
+    @app.post(
+        "/open/video/create_video",
+        tags=["ingest"],
+        responses={
+            401: {"model": schemas.ErrorOut},
+            404: {"model": schemas.ErrorOut},
+            422: {"model": schemas.ErrorOut},
+        },
+    )
+    def create_video(
+        body: schemas.CreateVideoIn,
+        caller: AppUser,
+        idempotency_key: Annotated[str, Header(max_length=200)] = "",
+    ) -> dict:
+        """Post an uploaded video with its licence certificate. ``Idempotency-Key``: the same request twice makes one post."""
+        return platform.ingest.create(caller[0].client_id, _user_id(caller), video_id=body.video_id, text=body.text,
+                                      certificate=body.certificate, idempotency_key=idempotency_key)  # fmt: skip
+
+    @app.get(
+        "/open/video/{post_id}",
+        tags=["ingest"],
+        responses={401: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}},
+    )
+    def get_post(post_id: str, caller: AppUser) -> dict:
+        return platform.ingest.get(post_id, caller[0].client_id)
+
+    @app.post(
+        "/open/share/create",
+        tags=["share"],
+        responses={401: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}},
+    )
+    def share_create(body: schemas.ShareIn, caller: ShareUser) -> dict:
+        """A share intent: send the user to ``share_url``; the result comes by webhook (share.completed / share.cancelled)."""
+        return platform.shares.create(
+            caller[0].client_id,
+            _user_id(caller),
+            video_id=body.video_id,
+            text=body.text,
+            certificate=body.certificate,
+        )
+
+    @app.get("/share/{share_id}", response_class=HTMLResponse, include_in_schema=False)
+    def share_page(request: Request, share_id: str):
+        user = session_user(request)
+        if user is None:
+            return RedirectResponse("/login?" + urlencode({"next": f"/share/{share_id}"}), status_code=303)
+        try:
+            view = platform.shares.for_user(share_id, user.id)
+        except PlatformError as exc:
+            return page(request, "error.html", status=exc.status, message=str(exc))
+        app_row = platform.apps.get(view["client_id"])
+        return page(
+            request, "share.html", share=view, app_name=app_row.name if app_row else view["client_id"]
+        )
+
+    @app.post("/share/{share_id}", response_class=HTMLResponse, include_in_schema=False)
+    def share_decide(
+        request: Request,
+        share_id: str,
+        csrf: Annotated[str, Form(max_length=100)] = "",
+        decision: Annotated[str, Form(max_length=10)] = "",
+    ):
+        user = session_user(request)
+        if user is None:
+            raise PlatformError("log in first", 401)
+        check_csrf(request, csrf)
+        result = platform.shares.decide(share_id, user.id, confirm=decision == "confirm")
+        app_row = platform.apps.get(result["client_id"])
+        return page(
+            request, "share.html", share=result, app_name=app_row.name if app_row else result["client_id"]
+        )
+
+    # -- link cards ------------------------------------------------------------------------------
+
+    @app.post(
+        "/links/card",
+        tags=["links"],
+        responses={
+            401: {"model": schemas.ErrorOut},
+            422: {"model": schemas.ErrorOut},
+            502: {"model": schemas.ErrorOut},
+            504: {"model": schemas.ErrorOut},
+        },
+    )
+    def link_card(body: schemas.LinkIn, authorization: Annotated[str | None, Header()] = None) -> dict:
+        """Any URL becomes a preview card. Only a safety blocklist restricts links, and every restriction says why."""
+        token = authorization[7:].strip() if authorization and authorization.startswith("Bearer ") else ""
+        account = platform.accounts.by_api_token(token) if token.startswith("hta_") else None
+        client_id = ""
+        if account is None:
+            found = platform.oauth.bearer(token) if token else None
+            if found is None:
+                raise PlatformError("send a session token or an access token with the links.card scope", 401)
+            tok, user = found
+            if "links.card" not in tok.scope.split():
+                raise PlatformError("the access token lacks the links.card scope", 403)
+            client_id, account = tok.client_id, user
+        return platform.links.card(
+            body.url, account_id=account.id if account else None, client_id=client_id
+        ).as_dict()
+
+    @app.get("/api/links/restrictions", tags=["links"], responses={401: {"model": schemas.ErrorOut}})
+    def link_restrictions(me: Caller) -> dict:
+        """Every link of yours the safety policy restricted, and why."""
+        return {"restrictions": platform.links.restrictions(me.id)}
+
+    @app.get(
+        "/api/apps/{client_id}/webhooks",
+        tags=["apps"],
+        responses={401: {"model": schemas.ErrorOut}, 404: {"model": schemas.ErrorOut}},
+    )
+    def webhook_log(client_id: str, me: Caller) -> dict:
+        """The delivery log of an app's webhooks: every attempt and its outcome."""
+        with h.db.session() as s:
+            dev = s.execute(select(Developer).where(Developer.account_id == me.id)).scalar_one_or_none()
+            row = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
+        if dev is None or row is None or row.developer_id != dev.id:
+            raise PlatformError(f"no app {client_id} of yours", 404)
+        return {"deliveries": platform.webhooks.deliveries(client_id)}
+
+    # -- interconnection -------------------------------------------------------------------------
+
+    @app.get("/.well-known/hutong-interconnect", tags=["public"])
+    def interconnect_manifest() -> dict:
+        """What this platform opens to others, signed with its certificate keys."""
+        return signed_manifest(h.settings, platform.directory, h.compliance.keyring, platform.policy.version)
+
+    @app.get("/login/federated/callback", include_in_schema=False)
+    def federated_callback(request: Request, state: str = "", code: str = "", iss: str = "", error: str = ""):
+        pending = request.session.pop("federated", None)
+        if not pending or not secrets.compare_digest(pending["state"], state):
+            return page(
+                request,
+                "error.html",
+                status=400,
+                message="This login did not start here (state mismatch): start again.",
+            )
+        idp, secret = platform.directory.idp(pending["idp"])
+        if error:
+            return page(
+                request, "error.html", status=400, message=f"{idp['name']} did not log you in ({error})."
+            )
+        if iss != idp["issuer"]:  # RFC 9207: the answer must come from the provider we asked
+            return page(
+                request,
+                "error.html",
+                status=400,
+                message="The answer came from another provider (mix-up): refused.",
+            )
+        try:
+            account = federated_login(platform, idp, secret, code, pending, issuer)
+        except PlatformError as exc:
+            return page(request, "error.html", status=exc.status, message=str(exc))
+        request.session.clear()
+        request.session.update(account_id=account.id, csrf=secrets.token_urlsafe(24))
+        return RedirectResponse(pending["next"], status_code=303)
+
+    @app.get("/login/federated/{idp_id}", include_in_schema=False)
+    def federated_start(request: Request, idp_id: int, next: str = "/"):
+        idp, _ = platform.directory.idp(idp_id)
+        try:
+            meta = httpx.get(f"{idp['issuer']}/.well-known/openid-configuration", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return page(
+                request, "error.html", status=502, message=f"{idp['name']} cannot be reached right now."
+            )
+        verifier = secrets.token_urlsafe(48)
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        request.session["federated"] = {
+            "idp": idp_id,
+            "state": state,
+            "nonce": nonce,
+            "verifier": verifier,
+            "next": local_next(next),
+        }
+        query = {"response_type": "code", "client_id": idp["client_id"], "redirect_uri": f"{issuer}/login/federated/callback",
+                 "scope": "openid profile", "state": state, "nonce": nonce,
+                 "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}  # fmt: skip
+        return RedirectResponse(meta["authorization_endpoint"] + "?" + urlencode(query), status_code=303)
+
     return app
+
+
+def federated_login(
+    platform: Platform, idp: dict, secret: str, code: str, pending: dict, issuer: str
+) -> AccountView:
+    """Redeem the code at the provider, validate its ID token, and find or create the local account."""
+    try:
+        meta = httpx.get(f"{idp['issuer']}/.well-known/openid-configuration", timeout=5).json()
+        r = httpx.post(meta["token_endpoint"], auth=(idp["client_id"], secret), timeout=10, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": f"{issuer}/login/federated/callback",
+            "code_verifier": pending["verifier"]})  # fmt: skip
+        tokens = r.json()
+        keys = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=5).json())
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise PlatformError(f"{idp['name']} could not be reached ({exc.__class__.__name__})", 502) from None
+    if "id_token" not in tokens:
+        raise PlatformError(
+            f"{idp['name']} refused the login: {tokens.get('error_description') or tokens.get('error')}", 400
+        )
+    try:
+        claims = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": idp["issuer"]}, aud={"essential": True, "value": idp["client_id"]},
+            nonce={"essential": True, "value": pending["nonce"]}, exp={"essential": True}, sub={"essential": True},
+        ).validate(claims)  # fmt: skip
+    except (JoseError, ValueError) as exc:
+        raise PlatformError(f"the ID token from {idp['name']} is not valid ({exc})", 400) from None
+    return platform.accounts.federated(
+        idp["issuer"], str(claims["sub"]), claims.get("preferred_username", ""), claims.get("name", "")
+    )

@@ -63,3 +63,24 @@ class AppIn(_Body):
 class ErrorOut(BaseModel):
     error: str
     detail: str
+
+
+class InitUploadIn(_Body):
+    size: int = Field(gt=0, description="The whole video's size in bytes.")
+    filename: str = Field(default="", max_length=300)
+
+
+class CreateVideoIn(_Body):
+    video_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(default="", max_length=5000)
+    certificate: str = Field(
+        default="", max_length=100_000, description="The clip's licence certificate (compact JWS)."
+    )
+
+
+class ShareIn(CreateVideoIn):
+    pass
+
+
+class LinkIn(_Body):
+    url: str = Field(min_length=1, max_length=4000)

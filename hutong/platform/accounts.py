@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 
 from hutong.errors import PlatformError
-from hutong.store import Account, ApiToken, Database, utcnow
+from hutong.store import Account, ApiToken, Database, FederatedIdentity, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 MIN_PASSWORD = 10
@@ -107,6 +107,31 @@ class Accounts:
             ).scalar_one_or_none()
             if a is None:
                 raise PlatformError(f"no account {username!r}", 404)
+            return AccountView.of(a)
+
+    def federated(self, issuer: str, subject: str, username_hint: str, display_name: str) -> AccountView:
+        """The local account of a user of another platform (made at their first login here)."""
+        with self.db.session() as s:
+            link = s.execute(
+                select(FederatedIdentity).where(
+                    FederatedIdentity.issuer == issuer, FederatedIdentity.subject == subject
+                )
+            ).scalar_one_or_none()
+            if link is not None:
+                return AccountView.of(s.get(Account, link.account_id))
+            base = re.sub(r"[^a-z0-9_.-]", "", username_hint.lower())[:20] or "user"
+            tag = hashlib.sha256(issuer.encode()).hexdigest()[:6]
+            username = f"{base}.{tag}"
+            n = 1
+            while s.execute(select(Account.id).where(Account.username == username)).first():
+                n += 1
+                username = f"{base}.{tag}{n}"
+            # no password: this account logs in only through its provider
+            a = Account(username=username, display_name=(display_name or base)[:200], email="",
+                        password_hash=_hasher.hash(secrets.token_urlsafe(32)), is_staff=False)  # fmt: skip
+            s.add(a)
+            s.flush()
+            s.add(FederatedIdentity(account_id=a.id, issuer=issuer, subject=subject))
             return AccountView.of(a)
 
     def issue_api_token(self, account_id: int) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hutong.errors import PlatformError
 from hutong.platform.accounts import token_hash
 from hutong.platform.policy import ReviewPolicy
+from hutong.platform.vault import Vault
 from hutong.store import App, Database, Developer, ReviewDecision
 
 MAX_REDIRECTS = 10
@@ -49,8 +50,8 @@ def check_redirect_uri(uri: str) -> str:
 
 
 class Apps:
-    def __init__(self, db: Database, policy: ReviewPolicy) -> None:
-        self.db, self.policy = db, policy
+    def __init__(self, db: Database, policy: ReviewPolicy, vault: Vault | None = None) -> None:
+        self.db, self.policy, self.vault = db, policy, vault
 
     def register(
         self,
@@ -63,7 +64,8 @@ class Apps:
         privacy_policy_url: str = "",
         webhook_url: str = "",
     ) -> tuple[dict, str | None]:
-        """(the app, its client secret — shown once — or None for a public client)."""
+        """(the app, its client secret — shown once — or None for a public client). With a webhook URL the
+        view also carries ``webhook_secret``, shown once too."""
         if not name.strip() or len(name) > 200:
             raise PlatformError("name: 1-200 characters", 422)
         if client_type not in ("confidential", "public"):
@@ -94,6 +96,12 @@ class Apps:
             )  # fmt: skip
             s.add(app)
             s.flush()
+            webhook_secret = None
+            if webhook_url and self.vault is not None:
+                webhook_secret = "whs_" + secrets.token_urlsafe(32)
+                app.webhook_secret_enc = self.vault.encrypt(
+                    webhook_secret, context=f"app:{app.client_id}:webhook"
+                )
             granted = []
             for scope in sorted(set(scopes)):
                 missing = self._unmet(scope, dev, app)
@@ -108,7 +116,10 @@ class Apps:
                 if not missing:
                     granted.append(scope)
             app.scopes_granted = granted
-            return self.view(app), secret
+            view = self.view(app)
+            if webhook_secret:
+                view["webhook_secret"] = webhook_secret
+            return view, secret
 
     def _unmet(self, scope: str, dev: Developer, app: App) -> list[str]:
         checks = {

@@ -170,7 +170,7 @@ class UserAgent:
         return self.http.get(path)
 
     def submit(
-        self, html: str, action: str, extra: dict | None = None, button: str | None = None
+        self, html: str, action: str, extra: dict | None = None, button: str | None = None, base: str = ""
     ) -> httpx.Response:
         form = next(f for f in forms(html) if f["action"] == action)
         data = [(n, v) for n, v, tag in form["fields"] if tag == "input"]
@@ -178,7 +178,13 @@ class UserAgent:
             data += [(n, v) for n, v, tag in form["fields"] if tag == "button" and v == button]
         data = [(n, v) for n, v in data if not extra or n not in extra] + list((extra or {}).items())
         form_type = {"content-type": "application/x-www-form-urlencoded"}
-        return self.http.post(action, content=urlencode(data), headers=form_type)
+        return self.http.post(base + action, content=urlencode(data), headers=form_type)
+
+    def submit_to(
+        self, base: str, html: str, action: str, extra: dict | None = None, button: str | None = None
+    ) -> httpx.Response:
+        """Submit a form of another site (absolute URL), keeping this agent's cookies."""
+        return self.submit(html, action, extra, button, base=base)
 
     def login(
         self, username: str, password: str = "a long enough password", next_path: str = "/"
