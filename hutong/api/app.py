@@ -353,7 +353,7 @@ def create_app(h: Hutong) -> FastAPI:
         except OAuth2Error as exc:
             return auth_error_page(request, exc)
         log.info("oauth.consent", client=grant.client.client_id, allowed=grant_user is not None, user=user.id)
-        return respond(platform.oauth.create_authorization_response(req, grant_user=grant_user))
+        return respond(platform.oauth.create_authorization_response(req, grant_user=grant_user, grant=grant))
 
     @app.post("/oauth/token", tags=["oauth"])
     async def token(request: Request):

@@ -42,7 +42,12 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         tmp = tempfile.TemporaryDirectory(prefix="hutong-demo-")
         home = Path(tmp.name)
     os.environ["HUTONG_HOME"] = str(home)
-    h = Hutong.create(get_settings(home=home))
+    from hutong.api.background import free_port
+
+    a_port, b_port = free_port(), free_port()  # the demo's two platforms, A (this home) and B
+    h = Hutong.create(
+        get_settings(home=home, issuer=f"http://127.0.0.1:{a_port}", platform_name="platform-a")
+    )
     say = (lambda *a, **k: None) if as_json else console.print
     try:
         say(f"[bold]hutong demo[/] — data in {home}")
@@ -83,6 +88,13 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
 
             print_report(report)
         rights = licence_story(h, home, clip_path, report, say)
+        if "certificate" in rights:
+            from hutong.cli.demo_platforms import interconnect_story
+
+            say("\n[bold]Two platforms[/]")
+            rights["interconnect"] = interconnect_story(
+                h, home, clip_path, rights["certificate"]["certificate"], b_port, say
+            )
         if as_json:
             from hutong.cli.app import emit_json
 

@@ -26,7 +26,9 @@ def serve(
     from hutong.api.app import create_app
     from hutong.app import Hutong
     from hutong.config import get_settings
+    from hutong.logs import configure
 
+    configure("info" if log_level in ("info", "debug") else log_level)
     settings = get_settings()
     if "issuer" not in settings.model_fields_set and not os.environ.get("HUTONG_ISSUER"):
         settings = get_settings(issuer=f"http://{host}:{port}")  # the URL clients reach us at

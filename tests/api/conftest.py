@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import pytest
 
+from hutong.api.background import free_port
 from tests.platform.conftest import make_policy
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

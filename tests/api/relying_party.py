@@ -3,11 +3,6 @@ Authlib's Starlette client used unchanged: discovery, PKCE, ID-token validation,
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-
-import uvicorn
 from authlib.integrations.starlette_client import OAuth
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,6 +10,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
+
+from hutong.api.background import Background  # noqa: F401  (re-exported for the tests)
 
 
 def relying_party(issuer: str, client_id: str, client_secret: str, base: str) -> Starlette:
@@ -57,22 +54,3 @@ def relying_party(issuer: str, client_id: str, client_secret: str, base: str) ->
             Middleware(SessionMiddleware, secret_key="relying-party-secret", session_cookie="rp_session")
         ],
     )
-
-
-class Background:
-    """uvicorn in a thread, stopped on exit."""
-
-    def __init__(self, app, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> Background:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)

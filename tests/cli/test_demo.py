@@ -18,6 +18,12 @@ def test_demo_story_end_to_end(tmp_path: Path):
     assert out["c2pa_verification"] == "valid"
     assert out["reencoded_copy"] == {"by_bytes": "clip-mismatch", "by_fingerprint": "valid-copy"}
     assert (home / "evidence.html").exists() and (home / "timeline.svg").exists()
+    # the cross-platform step: B accepts A's certified clip, refuses a tampered copy and an uncertified one
+    ic = out["interconnect"]
+    assert ic["post"]["status"] == "published" and ic["post"]["certificate_issuer"] == ic["platform_a"]
+    assert ic["tampered"]["reason"].startswith("clip-mismatch") and ic["uncertified"]["reason"].startswith("no-certificate")
+    ingest = next(r for r in ic["reciprocity"] if r["capability"].startswith("ingest"))
+    assert ingest["b_to_a"] and not ingest["a_to_b"]
 
     # again in the same home: the licence already covers every work, so the check passes at once
     again = json.loads(hutong(tmp_path / "unused", "demo", "--home", str(home), "--json").stdout)
