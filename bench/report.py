@@ -260,15 +260,39 @@ def tokens_section(t: dict) -> list[str]:
     return out
 
 
+def ingest_section(g: dict) -> list[str]:
+    rows = [(k, v) for k, v in g.items() if isinstance(v, dict) and "mb_per_s" in v]
+    c = g["create_video with certificate"]
+    return [
+        "## Ingest",
+        "",
+        f"`python -m bench.ingest` — two real `hutong serve` processes on loopback (A issues the certificate, B "
+        f"trusts A). Upload of a real {g['payload_mb']} MB video to B in {g['part_mib']} MiB parts with per-part "
+        "SHA-256 (best of 3), against the same bytes in one POST to a bare Starlette endpoint writing to disk.",
+        "",
+        "| upload | MB/s | seconds | complete (assemble + probe) s |",
+        "|---|---|---|---|",
+        *[
+            f"| {k} | {v['mb_per_s']:.0f} | {v['seconds']:.2f} | {v.get('complete_seconds', 0):.2f} |"
+            for k, v in rows
+        ],
+        "",
+        f"`create_video` with a certificate from A ({c['clip_mb']} MB clip; verification re-hashes the stored file, "
+        f"checks signature, times, revocation and platform): first call {c['first_ms']:.0f} ms (fetches A's JWKS and "
+        f"status), then p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms over {c['n']} posts.",
+    ]
+
+
 def write_report() -> None:
     rec = _load("benchmarks-recognition.json")
     scale = _load("benchmarks-scale.json")
     certs = _load("benchmarks-certificates.json")
     tokens = _load("benchmarks-tokens.json")
+    ingest = _load("benchmarks-ingest.json")
     lines = [
         "# Benchmarks",
         "",
-        "Regenerate with `./run bench` (or `python -m bench.recognition`, `python -m bench.scale`, `python -m bench.certificates`, `python -m bench.tokens`). "
+        "Regenerate with `./run bench` (or `python -m bench.recognition`, `python -m bench.scale`, `python -m bench.certificates`, `python -m bench.tokens`, `python -m bench.ingest`). "
         f"Machine: {platform.machine()}, Python {platform.python_version()}, 2 cores. "
         "Figures below are from the last run; the JSON beside this file holds every number.",
         "",
@@ -283,6 +307,8 @@ def write_report() -> None:
         lines += certificates_section(certs) + [""]
     if tokens:
         lines += tokens_section(tokens) + [""]
+    if ingest:
+        lines += ingest_section(ingest) + [""]
     notes = DOCS / "benchmarks-notes.md"
     if notes.exists():
         lines += [notes.read_text()]

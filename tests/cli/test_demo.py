@@ -21,7 +21,9 @@ def test_demo_story_end_to_end(tmp_path: Path):
     # the cross-platform step: B accepts A's certified clip, refuses a tampered copy and an uncertified one
     ic = out["interconnect"]
     assert ic["post"]["status"] == "published" and ic["post"]["certificate_issuer"] == ic["platform_a"]
-    assert ic["tampered"]["reason"].startswith("clip-mismatch") and ic["uncertified"]["reason"].startswith("no-certificate")
+    assert ic["tampered"]["reason"].startswith("clip-mismatch") and ic["uncertified"]["reason"].startswith(
+        "no-certificate"
+    )
     ingest = next(r for r in ic["reciprocity"] if r["capability"].startswith("ingest"))
     assert ingest["b_to_a"] and not ingest["a_to_b"]
 
