@@ -74,7 +74,7 @@ def create_app(h: Hutong) -> FastAPI:
         h.settings, h.db, own_jwks=h.compliance.jwks, own_status=_own_status(h), recognise=_recogniser(h)
     )
     issuer = h.settings.issuer
-    worker = Worker(platform.webhooks)
+    worker = Worker(platform.webhooks, chores=[(600, platform.ingest.cleanup)])  # stale uploads, every 10 min
 
     @asynccontextmanager
     async def lifespan(_app):

@@ -130,10 +130,12 @@ class Webhooks:
 
 class Worker:
     """Delivers due webhooks in the background of ``hutong serve`` (one thread; the database is the queue,
-    so deliveries survive restarts)."""
+    so deliveries survive restarts), and runs housekeeping ``chores`` — ``(every_seconds, function)`` —
+    such as deleting uploads past their deadline."""
 
-    def __init__(self, webhooks: Webhooks, interval: float = 0.5) -> None:
+    def __init__(self, webhooks: Webhooks, interval: float = 0.5, chores: list | None = None) -> None:
         self.webhooks, self.interval = webhooks, interval
+        self.chores = [(every, fn, [0.0]) for every, fn in (chores or [])]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hutong-webhooks", daemon=True)
 
@@ -149,6 +151,11 @@ class Worker:
             while not self._stop.is_set():
                 try:
                     self.webhooks.deliver_due(http=http)
+                    now = time.monotonic()
+                    for every, chore, last in self.chores:
+                        if now - last[0] >= every:
+                            last[0] = now
+                            chore()
                 except Exception as exc:  # a bad row must not stop deliveries for everyone
                     log.error("webhook.worker_error", error=str(exc)[:300])
                 self._stop.wait(self.interval)

@@ -109,3 +109,27 @@ def test_idempotency_keys(make):
     assert taken["status"] == "taken_down"
     with pytest.raises(PlatformError, match="say why"):
         p.ingest.take_down(first["post_id"], " ")
+
+
+def test_the_server_worker_runs_the_cleanup_chore(make):
+    import time
+
+    from hutong.platform.webhooks import Worker
+
+    p, account = make()
+    init = p.ingest.init("app_x", account, size=10)
+    with p.ingest.db.session() as s:
+        s.execute(
+            update(Upload)
+            .where(Upload.id == init["upload_id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    worker = Worker(p.webhooks, interval=0.05, chores=[(0.05, p.ingest.cleanup)])
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while (p.ingest.uploads / init["upload_id"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert not (p.ingest.uploads / init["upload_id"]).exists()
