@@ -7,7 +7,6 @@ frames as PNG data, so a rights holder can attach either to a takedown request a
 from __future__ import annotations
 
 import base64
-import colorsys
 from html import escape
 from pathlib import Path
 
@@ -22,9 +21,12 @@ VERDICT_COLOUR = {LICENSED: "#2e7d32", "unlicensed": "#c62828", FORBIDDEN: "#4a0
 WIDTH, LEFT, RIGHT, TRACK = 960, 170, 20, 26
 
 
+# work colours avoid the verdict colours (green, red, purple), so a fill never reads as a verdict
+WORK_COLOURS = ("#1f77b4", "#ff7f0e", "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#aec7e8")
+
+
 def _work_colour(i: int) -> str:
-    r, g, b = colorsys.hls_to_rgb((0.08 + 0.27 * i) % 1.0, 0.55, 0.65)
-    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+    return WORK_COLOURS[i % len(WORK_COLOURS)]
 
 
 def _works(db: Database, ids: set[int]) -> dict[int, Work]:
@@ -62,6 +64,8 @@ def timeline_svg(result: CheckResult, db: Database) -> str:
     for k in range(0, int(duration) + 1, max(1, int(duration // 10) or 1)):
         x = x_of(k, duration)
         out.append(f'<text x="{x:.1f}" y="{y_clip - 4}" font-size="9" text-anchor="middle">{clock(k)}</text>')
+    links: list[str] = []
+    boxes: list[str] = []
     for row, wid in enumerate(ids):
         w = works.get(wid)
         total = max(
@@ -69,8 +73,12 @@ def timeline_svg(result: CheckResult, db: Database) -> str:
         )
         y = 110 + 70 * row
         colour = _work_colour(row)
-        title = escape((w.title if w else f"work {wid}")[:24])
-        out.append(f'<text x="10" y="{y + 17}">《{title}》 ({clock(total)})</text>')
+        name = w.title if w else f"work {wid}"
+        title = escape(name if len(name) <= 22 else name[:21] + "…")
+        out.append(
+            f'<text x="10" y="{y + 11}" font-weight="bold">{title}<title>{escape(name)}</title></text>'
+        )
+        out.append(f'<text x="10" y="{y + 25}" font-size="10" fill="#555">work #{wid}, {clock(total)}</text>')
         out.append(
             f'<rect x="{LEFT}" y="{y}" width="{span}" height="{TRACK}" fill="#f5f5f5" stroke="#9e9e9e"/>'
         )
@@ -87,15 +95,16 @@ def timeline_svg(result: CheckResult, db: Database) -> str:
             cx0, cx1 = x_of(seg.query_start, duration), x_of(seg.query_end, duration)
             wx0, wx1 = x_of(seg.ref_start, total), x_of(seg.ref_end, total)
             tip = escape(s.reason)
-            out.append(
+            links.append(
                 f'<polygon points="{cx0:.1f},{y_clip + TRACK} {cx1:.1f},{y_clip + TRACK} {wx1:.1f},{y} {wx0:.1f},{y}" '
                 f'fill="{colour}" fill-opacity="0.25" stroke="none"/>'
             )
             for x0, x1, yy in ((cx0, cx1, y_clip), (wx0, wx1, y)):
-                out.append(
+                boxes.append(
                     f'<rect class="segment {s.verdict}" x="{x0:.1f}" y="{yy}" width="{max(x1 - x0, 1):.1f}" '
                     f'height="{TRACK}" fill="{colour}" stroke="{edge}" stroke-width="3"><title>{tip}</title></rect>'
                 )
+    out += links + boxes  # the joins under every box, so no join hides a segment
     y = height - 20
     x = LEFT
     for verdict, colour in VERDICT_COLOUR.items():
