@@ -9,6 +9,7 @@ is separate and never rotated with the encryption keys, so duplicate detection k
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -30,21 +31,28 @@ class Vault:
         self._file = folder / "data-keys.json"
         self._state: dict | None = None
 
+    def _read(self) -> dict:
+        try:
+            return json.loads(self._file.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise HutongError(f"{self._file}: data key file is unreadable") from None
+
     def _load(self) -> dict:
         if self._state is None:
             if self._file.exists():
-                try:
-                    self._state = json.loads(self._file.read_text())
-                except (OSError, json.JSONDecodeError):
-                    raise HutongError(f"{self._file}: data key file is unreadable") from None
+                self._state = self._read()
             else:
                 self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._state = {
-                    "active": None,
-                    "keys": {},
-                    "hmac": base64.b64encode(secrets.token_bytes(32)).decode(),
-                }
-                self._new_key()
+                with open(
+                    self.folder / ".lock", "w"
+                ) as lock:  # the server and a CLI command may start at once
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if self._file.exists():
+                        self._state = self._read()
+                    else:
+                        hmac_key = base64.b64encode(secrets.token_bytes(32)).decode()
+                        self._state = {"active": None, "keys": {}, "hmac": hmac_key}
+                        self._new_key()
         return self._state
 
     def _new_key(self) -> str:
