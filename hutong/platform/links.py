@@ -2,8 +2,8 @@
 
 The link policy screens for safety only — a configurable blocklist of malicious domains — and never for a
 link belonging to another platform. Fetching is careful: http(s) only, no loopback/private/link-local/
-reserved addresses (checked again on every redirect), at most 3 redirects, a time limit and a size cap,
-HTML only. Every restriction is stored with its reason and shown to whoever posted the link.
+reserved addresses (checked again on every redirect, and the checked address is the one connected to),
+at most 3 redirects, a time limit and a size cap, HTML only. Every restriction is stored with its reason and shown to whoever posted the link.
 """
 
 from __future__ import annotations
@@ -95,25 +95,30 @@ class Links:
                 return bad
         return None
 
-    def _address_problem(self, host: str, port: int) -> str | None:
-        if self.settings.link_allow_private:
-            return None
+    def _resolve(self, host: str, port: int) -> tuple[str | None, str | None]:
+        """(the address to connect to, or why not). Every address the name has must be public; the one
+        returned is then used for the connection itself, so a second, different DNS answer (rebinding)
+        cannot send the request somewhere internal."""
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror:
-            return f"{host} does not resolve"
-        for info in infos:
-            ip = ipaddress.ip_address(info[4][0])
-            if (
-                ip.is_private
-                or ip.is_loopback
-                or ip.is_link_local
-                or ip.is_multicast
-                or ip.is_reserved
-                or ip.is_unspecified
-            ):
-                return f"{host} resolves to a private or internal address ({ip}): link cards only read public sites"
-        return None
+            return None, f"{host} does not resolve"
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        if not self.settings.link_allow_private:
+            for ip in addresses:
+                if (
+                    ip.is_private
+                    or ip.is_loopback
+                    or ip.is_link_local
+                    or ip.is_multicast
+                    or ip.is_reserved
+                    or ip.is_unspecified
+                ):
+                    return (
+                        None,
+                        f"{host} resolves to a private or internal address ({ip}): link cards only read public sites",
+                    )
+        return str(addresses[0]), None
 
     def card(self, url: str, *, account_id: int | None = None, client_id: str = "") -> Card:
         url = url.strip()
@@ -160,14 +165,19 @@ class Links:
                         account_id,
                         client_id,
                     )
-                if (
-                    problem := self._address_problem(
-                        p.hostname, p.port or (443 if p.scheme == "https" else 80)
+                ip, problem = self._resolve(p.hostname, p.port or (443 if p.scheme == "https" else 80))
+                if problem is not None or ip is None:
+                    return self._restrict(
+                        url, "private-address", problem or "no address", account_id, client_id
                     )
-                ) is not None:
-                    return self._restrict(url, "private-address", problem, account_id, client_id)
+                # connect to the address just checked; the name still goes in Host and, for TLS, in SNI and
+                # the certificate check
+                literal = f"[{ip}]" if ":" in ip else ip
+                pinned = p._replace(netloc=literal + (f":{p.port}" if p.port else "")).geturl()
+                host_header = p.hostname + (f":{p.port}" if p.port else "")
+                tls = {"sni_hostname": p.hostname} if p.scheme == "https" else {}
                 try:
-                    with http.stream("GET", current) as r:
+                    with http.stream("GET", pinned, headers={"Host": host_header}, extensions=tls) as r:
                         if r.is_redirect:
                             nxt = r.headers.get("location", "")
                             if not nxt:
