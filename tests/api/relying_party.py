@@ -41,11 +41,8 @@ def relying_party(issuer: str, client_id: str, client_secret: str, base: str) ->
         )
         old = request.session["refresh_token"]
         request.session["refresh_token"] = new["refresh_token"]
-        async with oauth.platform._get_oauth_client() as client:  # noqa: SLF001 - call userinfo with the new token
-            client.token = new
-            info = (
-                await client.get((await oauth.platform.load_server_metadata())["userinfo_endpoint"])
-            ).json()
+        userinfo = (await oauth.platform.load_server_metadata())["userinfo_endpoint"]
+        info = (await oauth.platform.get(userinfo, token=new)).json()
         return JSONResponse({"rotated": new["refresh_token"] != old, "sub": info["sub"]})
 
     return Starlette(
