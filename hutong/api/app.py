@@ -45,10 +45,10 @@ AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "
 def _session_secret(h: Hutong) -> str:
     path = h.settings.keys_dir / "session.key"
     if not path.exists():
-        from hutong.store.keys import _write_private
+        from hutong.store.keys import write_private
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(path, secrets.token_urlsafe(48))
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 

@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hutong import __version__
 from hutong.errors import CertificateError
 from hutong.store import utcnow
-from hutong.store.keys import _write_private
+from hutong.store.keys import write_private
 
 LABEL = "org.hutong.certificate"
 MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".m4a": "audio/mp4"}
@@ -72,7 +72,7 @@ def ensure_chain(folder: Path, issuer: str) -> tuple[bytes, bytes, bytes]:
         ca.write_bytes(ca_cert.public_bytes(pem))
         chain.write_bytes(ee_cert.public_bytes(pem) + ca_cert.public_bytes(pem))
         pkcs8 = serialization.PrivateFormat.PKCS8
-        _write_private(key, ee_key.private_bytes(pem, pkcs8, serialization.NoEncryption()).decode())
+        write_private(key, ee_key.private_bytes(pem, pkcs8, serialization.NoEncryption()).decode())
     return chain.read_bytes(), key.read_bytes(), ca.read_bytes()
 
 

@@ -100,15 +100,6 @@ class Accounts:
             a = s.get(Account, account_id)
             return AccountView.of(a) if a else None
 
-    def by_username(self, username: str) -> AccountView:
-        with self.db.session() as s:
-            a = s.execute(
-                select(Account).where(Account.username == username.strip().lower())
-            ).scalar_one_or_none()
-            if a is None:
-                raise PlatformError(f"no account {username!r}", 404)
-            return AccountView.of(a)
-
     def federated(self, issuer: str, subject: str, username_hint: str, display_name: str) -> AccountView:
         """The local account of a user of another platform (made at their first login here)."""
         with self.db.session() as s:

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hutong.errors import HutongError
-from hutong.store.keys import _write_private
+from hutong.store.keys import write_private
 from hutong.store.models import utcnow
 
 
@@ -64,7 +64,7 @@ class Vault:
             "created": utcnow().isoformat(),
         }
         state["active"] = kid
-        _write_private(self._file, json.dumps(state, indent=1))
+        write_private(self._file, json.dumps(state, indent=1))
         return kid
 
     @property

@@ -10,10 +10,9 @@ import fcntl
 import json
 import os
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
-from joserfc.jwk import KeySet, OKPKey, RSAKey
+from joserfc.jwk import OKPKey, RSAKey
 
 from hutong.errors import HutongError
 from hutong.store.models import utcnow
@@ -21,7 +20,8 @@ from hutong.store.models import utcnow
 ALG = "Ed25519"  # RFC 9864's fully specified name for EdDSA over Ed25519
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write a secret atomically, readable by its owner only."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -61,14 +61,14 @@ class KeyRing:
             else RSAKey.generate_key(2048, private=True)
         )
         kid = key.thumbprint()[:16]
-        _write_private(self.folder / f"{kid}.jwk", json.dumps(key.as_dict(private=True)))
+        write_private(self.folder / f"{kid}.jwk", json.dumps(key.as_dict(private=True)))
         now = utcnow().isoformat()
         for k in state["keys"]:
             if k["retired"] is None:
                 k["retired"] = now
         state["keys"].append({"kid": kid, "created": now, "retired": None})
         state["active"] = kid
-        _write_private(self._ring, json.dumps(state, indent=1))
+        write_private(self._ring, json.dumps(state, indent=1))
         return kid
 
     def active_kid(self) -> str:
@@ -106,12 +106,3 @@ class KeyRing:
             public.update({"kid": entry["kid"], "use": "sig", "alg": self.alg})
             keys.append(public)
         return {**extra, "keys": keys}
-
-    def key_set(self) -> KeySet:
-        return KeySet.import_key_set(self.jwks())
-
-    def created(self, kid: str) -> datetime | None:
-        for e in self.entries():
-            if e["kid"] == kid:
-                return datetime.fromisoformat(e["created"])
-        return None
