@@ -65,9 +65,7 @@ def certify(home: Path, issuer: str) -> tuple[Path, str]:
 
 
 def app_token(b: str) -> str:
-    from urllib.parse import parse_qs, urlencode, urlsplit
-
-    from tests.api.conftest import UserAgent, api_user, pkce
+    from tests.api.conftest import UserAgent, api_user, code_grant
 
     dev = api_user(b, "benchdev")
     auth = {"Authorization": f"Bearer {dev}"}
@@ -75,14 +73,9 @@ def app_token(b: str) -> str:
     app = httpx.post(b + "/api/apps", headers=auth, json={"name": "Bench", "client_type": "confidential",
                      "redirect_uris": ["http://127.0.0.1:9/cb"], "scopes": ["openid", "video.create"]}).json()  # fmt: skip
     api_user(b, "benchuser")
-    verifier, challenge = pkce()
     with UserAgent(b) as ua:
         ua.login("benchuser")
-        back = ua.authorize(urlencode({"response_type": "code", "client_id": app["client_id"], "redirect_uri": "http://127.0.0.1:9/cb",
-                                       "scope": "openid video.create", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}))  # fmt: skip
-    code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
-    return httpx.post(b + "/oauth/token", auth=(app["client_id"], app["client_secret"]), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier}).json()["access_token"]  # fmt: skip
+        return code_grant(ua, app, "openid video.create")["access_token"]
 
 
 def upload(b: str, token: str, data: bytes, workers: int) -> tuple[float, float, str]:

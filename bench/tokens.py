@@ -31,34 +31,17 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def setup(url: str) -> tuple[dict, list[str]]:
-    import base64
-    import hashlib
-    import secrets
-    from urllib.parse import parse_qs, urlencode, urlsplit
-
-    from tests.api.conftest import UserAgent, api_user
+    from tests.api.conftest import UserAgent, api_user, code_grant
 
     token = api_user(url, "benchdev")
     auth = {"Authorization": f"Bearer {token}"}
     httpx.post(url + "/api/developers", json={"kind": "individual", "display_name": "Bench"}, headers=auth)
     app = httpx.post(url + "/api/apps", headers=auth, json={"name": "Bench", "client_type": "confidential",
                      "redirect_uris": ["http://127.0.0.1:9/cb"], "scopes": ["openid", "links.card"]}).json()  # fmt: skip
-    # refresh tokens to spend: one real authorisation, then a chain of rotations is not reusable, so get many grants
-    refresh = []
+    # refresh tokens to spend: each rotation chain is one grant, so make many grants
     with UserAgent(url) as ua:
         ua.login("benchdev")
-        for _ in range(40):
-            verifier = secrets.token_urlsafe(48)
-            challenge = (
-                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-            )
-            q = urlencode({"response_type": "code", "client_id": app["client_id"], "redirect_uri": "http://127.0.0.1:9/cb",
-                           "scope": "openid", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"})  # fmt: skip
-            back = ua.authorize(q)
-            code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
-            t = httpx.post(url + "/oauth/token", auth=(app["client_id"], app["client_secret"]), data={
-                "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier}).json()  # fmt: skip
-            refresh.append(t["refresh_token"])
+        refresh = [code_grant(ua, app, "openid")["refresh_token"] for _ in range(40)]
     return app, refresh
 
 

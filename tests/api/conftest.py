@@ -194,6 +194,18 @@ class UserAgent:
         return self.submit(r.text, "/oauth/authorize", button=decision)
 
 
+def code_grant(ua: UserAgent, app: dict, scope: str, redirect_uri: str = "http://127.0.0.1:9/cb") -> dict:
+    """The authorization-code flow with PKCE for an agent already logged in: consent, then redeem the code."""
+    verifier, challenge = pkce()
+    query = urlencode({"response_type": "code", "client_id": app["client_id"], "redirect_uri": redirect_uri, "scope": scope,
+                       "state": secrets.token_hex(8), "code_challenge": challenge, "code_challenge_method": "S256"})  # fmt: skip
+    code = redirect_params(ua.authorize(query))["code"]
+    r = httpx.post(ua.url + "/oauth/token", auth=(app["client_id"], app["client_secret"]), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def redirect_params(r: httpx.Response) -> dict:
     assert r.status_code in (302, 303), (r.status_code, r.text[:300])
     return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}

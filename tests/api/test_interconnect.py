@@ -26,7 +26,7 @@ from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.platform.webhooks import verify_webhook
 from hutong.rights import LicenceTerms
-from tests.api.conftest import UserAgent, api_user, bearer, free_port, pkce, redirect_params, start_server
+from tests.api.conftest import UserAgent, api_user, bearer, code_grant, free_port, start_server
 from tests.api.relying_party import Background
 
 HOLDER = "Blender Foundation"
@@ -163,13 +163,7 @@ def app_on_b(world):
     api_user(b, "meimei")
     with UserAgent(b) as ua:
         ua.login("meimei")
-        verifier, challenge = pkce()
-        q = httpx.QueryParams({"response_type": "code", "client_id": app["client_id"], "redirect_uri": "http://127.0.0.1:9/cb",
-                               "scope": "openid video.create share.create", "state": "s", "code_challenge": challenge,
-                               "code_challenge_method": "S256"})  # fmt: skip
-        code = redirect_params(ua.authorize(str(q)))["code"]
-    t = httpx.post(b + "/oauth/token", auth=(app["client_id"], app["client_secret"]), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier}).json()  # fmt: skip
+        t = code_grant(ua, app, "openid video.create share.create")
     return {**app, "access_token": t["access_token"], "developer_token": dev}
 
 
