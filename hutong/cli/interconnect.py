@@ -8,16 +8,10 @@ import typer
 from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, out, service
-from hutong.cli.platform import platform_app
+from hutong.cli.platform import platform_app, platform_of
 
 ic_app = typer.Typer(help="Interconnection with other platforms.", no_args_is_help=True)
 app.add_typer(ic_app, name="interconnect")
-
-
-def _platform(h):
-    from hutong.platform import Platform
-
-    return Platform.create(h.settings, h.db, own_jwks=h.compliance.jwks)
 
 
 @ic_app.command("trust")
@@ -30,7 +24,7 @@ def trust(
 ) -> None:
     """Accept licence certificates issued by ISSUER for posts on this platform."""
     with service() as h:
-        row = _platform(h).directory.trust(issuer, jwks_url, note)
+        row = platform_of(h).directory.trust(issuer, jwks_url, note)
     out.print(f"now trusting certificates from {row['issuer']} (keys: {row['jwks_url']})", highlight=False)
 
 
@@ -38,7 +32,7 @@ def trust(
 def distrust(issuer: str) -> None:
     """Stop accepting ISSUER's certificates."""
     with service() as h:
-        _platform(h).directory.distrust(issuer)
+        platform_of(h).directory.distrust(issuer)
     out.print(f"no longer trusting {issuer}", highlight=False)
 
 
@@ -46,7 +40,7 @@ def distrust(issuer: str) -> None:
 def trusted(as_json: JsonOpt = False) -> None:
     """Trusted certificate issuers and identity providers."""
     with service() as h:
-        p = _platform(h)
+        p = platform_of(h)
         rows, idps = p.directory.trusted(), p.directory.idps()
     if as_json:
         emit_json({"certificate_issuers": rows, "identity_providers": idps})
@@ -67,7 +61,7 @@ def idp_add(
     """Let users of ISSUER log in here with OpenID Connect (register this platform as an app there first,
     with redirect URI THIS_ISSUER/login/federated/callback and scopes openid profile)."""
     with service() as h:
-        row = _platform(h).directory.add_idp(issuer, name, client_id, client_secret)
+        row = platform_of(h).directory.add_idp(issuer, name, client_id, client_secret)
     out.print(f"users of {row['issuer']} can now log in here ('Log in with {row['name']}')", highlight=False)
 
 
@@ -103,7 +97,7 @@ def takedown(
 ) -> None:
     """Take a post down; its app is told by webhook."""
     with service() as h:
-        p = _platform(h)
+        p = platform_of(h)
         view = p.ingest.take_down(post_id, reason)
     out.print(f"post {view['post_id']}: taken down", highlight=False)
 
@@ -112,5 +106,5 @@ def takedown(
 def cleanup_uploads() -> None:
     """Delete uploads never completed by their deadline."""
     with service() as h:
-        n = _platform(h).ingest.cleanup()
+        n = platform_of(h).ingest.cleanup()
     out.print(f"{n} stale upload(s) removed", highlight=False)

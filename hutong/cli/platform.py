@@ -37,17 +37,18 @@ def serve(
     uvicorn.run(create_app(h), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
 
 
-def _platform():
+def platform_of(h):
+    """The platform's services over the database of ``h`` (staff commands talk to them directly)."""
     from hutong.platform import Platform
 
-    return Platform
+    return Platform.create(h.settings, h.db, own_jwks=h.compliance.jwks)
 
 
 @platform_app.command("appeals")
 def appeals(as_json: JsonOpt = False) -> None:
     """Open appeals against review decisions."""
     with service() as h:
-        rows = _platform().create(h.settings, h.db).developers.open_appeals()
+        rows = platform_of(h).developers.open_appeals()
     if as_json:
         emit_json({"appeals": [{"developer": d, "decision": x.as_dict()} for d, x in rows]})
         return
@@ -67,11 +68,7 @@ def resolve(
 ) -> None:
     """Decide an appeal."""
     with service() as h:
-        x = (
-            _platform()
-            .create(h.settings, h.db)
-            .developers.resolve_appeal(decision_id, overturn=overturn, note=note, staff=staff)
-        )
+        x = platform_of(h).developers.resolve_appeal(decision_id, overturn=overturn, note=note, staff=staff)
     out.print(f"decision {x.id}: appeal {x.appeal_status}", highlight=False)
 
 
@@ -84,11 +81,7 @@ def review(
 ) -> None:
     """Decide a developer waiting for manual review."""
     with service() as h:
-        d = (
-            _platform()
-            .create(h.settings, h.db)
-            .developers.decide_pending(developer_id, approve=approve, note=note, staff=staff)
-        )
+        d = platform_of(h).developers.decide_pending(developer_id, approve=approve, note=note, staff=staff)
     out.print(f"developer {d['id']}: {d['status']}", highlight=False)
 
 
@@ -96,7 +89,7 @@ def review(
 def rotate_data_key() -> None:
     """New encryption key for personal data; re-encrypts every stored record with it."""
     with service() as h:
-        p = _platform().create(h.settings, h.db)
+        p = platform_of(h)
         kid = p.vault.rotate()
         n = p.developers.reencrypt()
     out.print(f"data key {kid} active; {n} record(s) re-encrypted", highlight=False)
@@ -106,5 +99,5 @@ def rotate_data_key() -> None:
 def purge() -> None:
     """Delete legal-representative data that the review policy says is due for deletion."""
     with service() as h:
-        n = _platform().create(h.settings, h.db).developers.purge_due()
+        n = platform_of(h).developers.purge_due()
     out.print(f"{n} developer record(s) purged of legal-representative data", highlight=False)
