@@ -277,7 +277,7 @@ def ingest_section(g: dict) -> list[str]:
             for k, v in rows
         ],
         "",
-        f"`create_video` with a certificate from A ({c['clip_mb']} MB clip; verification re-hashes the stored file, "
+        f"`create_video` with a certificate from A ({c['clip_mb']} MB clip; verification uses the SHA-256 computed at upload, "
         f"checks signature, times, revocation and platform): first call {c['first_ms']:.0f} ms (fetches A's JWKS and "
         f"status), then p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms over {c['n']} posts.",
     ]

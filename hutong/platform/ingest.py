@@ -210,8 +210,8 @@ class Ingest:
             video = s.get(Video, video_id)
             if video is None or video.client_id != client_id or video.account_id != account_id:
                 raise PlatformError(f"no video {video_id} uploaded by this app for this user", 404)
-            path = Path(video.path)
-        status, reason, issuer, jti = self._decide(path, certificate)
+            path, digest = Path(video.path), video.sha256
+        status, reason, issuer, jti = self._decide(path, digest, certificate)
         post = Post(
             id="p_" + secrets.token_urlsafe(16), video_id=video_id, account_id=account_id, client_id=client_id,
             text=text[:5000], status=status, reason=reason, certificate=certificate, certificate_id=jti,
@@ -227,13 +227,14 @@ class Ingest:
         )
         return self.view(post)
 
-    def _decide(self, path: Path, certificate: str) -> tuple[str, str, str, str]:
+    def _decide(self, path: Path, digest: str, certificate: str) -> tuple[str, str, str, str]:
         if certificate.strip():
             v: Verification = self.directory.verify(
                 certificate.strip(),
                 path,
                 platform_name=self.settings.platform_name,
                 own_status=self.own_status,
+                clip_sha256=digest,  # computed while the parts were assembled
             )
             claims = v.claims or {}
             if v.valid:

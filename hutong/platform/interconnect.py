@@ -119,7 +119,9 @@ class Directory:
         self._status[key] = (time.monotonic(), claims)
         return claims
 
-    def verify(self, token: str, clip: Path, *, platform_name: str, own_status=None) -> Verification:
+    def verify(
+        self, token: str, clip: Path, *, platform_name: str, own_status=None, clip_sha256: str | None = None
+    ) -> Verification:
         """Full check of a certificate presented with an upload: trusted issuer, signature, times,
         revocation, the bytes, and that the licence covers this platform."""
         try:
@@ -136,7 +138,9 @@ class Directory:
             if issuer == self.settings.issuer and own_status
             else self.status(issuer, str(claims.get("jti", "")), jwks)
         )
-        v = verify_certificate(token, {**jwks, "issuer": issuer}, now=utcnow(), clip=clip, status=status)
+        v = verify_certificate(
+            token, {**jwks, "issuer": issuer}, now=utcnow(), clip=clip, clip_sha256=clip_sha256, status=status
+        )
         if not v.valid:
             return v
         platforms = [p.lower() for p in v.claims.get("platforms", [])]
