@@ -84,3 +84,237 @@ class ShareIn(CreateVideoIn):
 
 class LinkIn(_Body):
     url: str = Field(min_length=1, max_length=4000)
+
+
+# -- responses: every JSON route names its model, so /openapi.json is the contract --------------------
+
+
+class _Out(BaseModel):
+    pass
+
+
+class AccountOut(_Out):
+    id: int
+    username: str
+    display_name: str
+    email: str
+
+
+class LegalRepresentativeOut(_Out):
+    """Only masked forms ever leave the platform."""
+
+    name: str
+    id_number: str
+    deleted: bool
+
+
+class DeveloperOut(_Out):
+    id: int
+    kind: Literal["individual", "enterprise"]
+    display_name: str
+    status: str = Field(description="pending, verified or rejected")
+    company_name: str | None
+    uscc: str | None
+    route: str | None
+    legal_representative: LegalRepresentativeOut | None
+    policy_version: str
+    created_at: str
+    verified_at: str | None
+
+
+class DecisionOut(_Out):
+    id: int
+    subject: str
+    outcome: str
+    rule: str
+    rule_text: str
+    reason: str
+    policy_version: str
+    decided_by: str
+    at: str
+    appeal_status: str
+    appeal_resolution: str
+
+
+class DecisionsOut(_Out):
+    policy: str = Field(description="The published review policy the decisions cite.")
+    decisions: list[DecisionOut]
+
+
+class AppOut(_Out):
+    client_id: str
+    name: str
+    client_type: Literal["confidential", "public"]
+    redirect_uris: list[str]
+    scopes_requested: list[str]
+    scopes_granted: list[str]
+    privacy_policy_url: str
+    webhook_url: str
+    status: str
+    created_at: str
+
+
+class AppCreatedOut(AppOut):
+    client_secret: str | None = Field(description="Shown once; null for a public client.")
+    webhook_secret: str | None = Field(default=None, description="Shown once, when a webhook URL was given.")
+
+
+class AppsOut(_Out):
+    apps: list[AppOut]
+
+
+class GrantOut(_Out):
+    client_id: str
+    app: str
+    scopes: list[str]
+    since: str
+
+
+class GrantsOut(_Out):
+    grants: list[GrantOut]
+
+
+class RevokedOut(_Out):
+    revoked_tokens: int
+
+
+class UploadOut(_Out):
+    upload_id: str
+    part_size: int
+    part_count: int
+    expires_at: str
+
+
+class PartOut(_Out):
+    part_number: int
+    received: int
+    part_count: int
+    duplicate: bool
+
+
+class VideoOut(_Out):
+    video_id: str
+    sha256: str
+    size: int
+    duration: float
+
+
+class PostOut(_Out):
+    post_id: str
+    video_id: str
+    client_id: str
+    status: Literal["published", "held", "rejected", "taken_down"]
+    reason: str
+    certificate_id: str | None
+    certificate_issuer: str | None
+    text: str
+    created_at: str
+    idempotent_replay: bool | None = Field(
+        default=None, description="True when this answers a replayed request."
+    )
+
+
+class ShareOut(_Out):
+    share_id: str
+    share_url: str
+    expires_at: str
+
+
+class CardOut(_Out):
+    url: str
+    status: Literal["card", "plain", "restricted"]
+    title: str
+    description: str
+    image: str
+    site_name: str
+    reason: str
+    redirects: list[str]
+
+
+class RestrictionOut(_Out):
+    url: str
+    rule: str
+    reason: str
+    at: str
+
+
+class RestrictionsOut(_Out):
+    restrictions: list[RestrictionOut]
+
+
+class DeliveryAttemptOut(_Out):
+    at: str
+    attempt: int
+    outcome: str
+
+
+class DeliveryOut(_Out):
+    id: int
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str
+    log: list[DeliveryAttemptOut]
+    data: dict
+    created_at: str
+    delivered_at: str | None
+
+
+class DeliveriesOut(_Out):
+    deliveries: list[DeliveryOut]
+
+
+class JWKSOut(_Out):
+    model_config = ConfigDict(extra="allow")
+    issuer: str
+    keys: list[dict]
+
+
+class ManifestOut(_Out):
+    manifest: dict = Field(description="What this platform opens to others (see docs/interconnect.md).")
+    signature: str = Field(description="The manifest as a compact JWS signed with the certificate keys.")
+
+
+class DiscoveryOut(_Out):
+    """OpenID Provider Metadata (OpenID Connect Discovery 1.0, RFC 8414)."""
+
+    model_config = ConfigDict(extra="allow")
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    revocation_endpoint: str
+    introspection_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    grant_types_supported: list[str]
+    code_challenge_methods_supported: list[str]
+
+
+class TokenOut(_Out):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str = ""
+    refresh_token: str | None = None
+    id_token: str | None = None
+
+
+class OAuthErrorOut(_Out):
+    """RFC 6749 section 5.2."""
+
+    error: str
+    error_description: str | None = None
+
+
+class IntrospectionOut(_Out):
+    """RFC 7662; only ``active`` when the token is not usable."""
+
+    model_config = ConfigDict(extra="allow")
+    active: bool
+
+
+class UserInfoOut(_Out):
+    model_config = ConfigDict(extra="allow")
+    sub: str

@@ -18,7 +18,6 @@ from hutong.api.background import Background
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.errors import PlatformError
-from hutong.platform import Platform
 from hutong.platform.interconnect import fetch_manifest, reciprocity
 
 PASSWORD = "demo password 2026"
@@ -76,7 +75,7 @@ def interconnect_story(h_a: Hutong, home: Path, clip: Path, certificate: str, b_
                                      uncertified="reject", ingest_part_bytes=256 * 1024))  # fmt: skip
     try:
         with Background(create_app(h_a), int(urlsplit(a_url).port)), Background(create_app(h_b), b_port):
-            p_b = Platform.create(h_b.settings, h_b.db, own_jwks=h_b.compliance.jwks)
+            p_b = h_b.platform
             with contextlib.suppress(PlatformError):  # a kept demo home trusts A already
                 p_b.directory.trust(a_url, note="demo agreement")
             say(
@@ -128,7 +127,7 @@ def interconnect_story(h_a: Hutong, home: Path, clip: Path, certificate: str, b_
                 f"  the clip without its certificate: [bold]{none['status']}[/] (B's policy: certificates required)",
                 highlight=False,
             )
-            rows = reciprocity(fetch_manifest(a_url), fetch_manifest(b_url))
+            rows = reciprocity(fetch_manifest(h_b.http, a_url), fetch_manifest(h_b.http, b_url))
             for r in rows:
                 say(
                     f"    {r['capability']}: A→B {'open' if r['a_to_b'] else 'closed'}, B→A {'open' if r['b_to_a'] else 'closed'}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 import typer
 from rich.table import Table
 
@@ -70,7 +71,8 @@ def report(url_a: str, url_b: str, as_json: JsonOpt = False) -> None:
     """Compare two platforms' signed manifests: what A opens to B and what B opens to A."""
     from hutong.platform.interconnect import fetch_manifest, reciprocity
 
-    a, b = fetch_manifest(url_a), fetch_manifest(url_b)
+    with httpx.Client(timeout=10) as http:
+        a, b = fetch_manifest(http, url_a), fetch_manifest(http, url_b)
     rows = reciprocity(a, b)
     if as_json:
         emit_json(

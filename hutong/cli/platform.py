@@ -39,9 +39,7 @@ def serve(
 
 def platform_of(h):
     """The platform's services over the database of ``h`` (staff commands talk to them directly)."""
-    from hutong.platform import Platform
-
-    return Platform.create(h.settings, h.db, own_jwks=h.compliance.jwks)
+    return h.platform
 
 
 @platform_app.command("appeals")

@@ -3,20 +3,22 @@ what platforms open to each other: certificate-checked ingest, share intents, li
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+
+import httpx
 
 from hutong.config import Settings
 from hutong.platform.accounts import Accounts
 from hutong.platform.apps import Apps
 from hutong.platform.bank import FakeBank
 from hutong.platform.developers import Developers
+from hutong.platform.federation import Federation
 from hutong.platform.ingest import Ingest
 from hutong.platform.interconnect import Directory
 from hutong.platform.links import Links
 from hutong.platform.oauth import OAuthServer
 from hutong.platform.policy import ReviewPolicy
+from hutong.platform.ports import CertificateAuthority, Recogniser
 from hutong.platform.shares import Shares
 from hutong.platform.vault import Vault
 from hutong.platform.webhooks import Webhooks
@@ -39,6 +41,7 @@ class Platform:
     ingest: Ingest
     shares: Shares
     links: Links
+    federation: Federation
 
     @classmethod
     def create(
@@ -46,26 +49,27 @@ class Platform:
         settings: Settings,
         db: Database,
         *,
-        own_jwks: Callable[[], dict] | None = None,
-        own_status: Callable[[str], dict | None] | None = None,
-        recognise: Callable[[Path], list[str]] | None = None,
+        certificates: CertificateAuthority,
+        recogniser: Recogniser,
+        http: httpx.Client,
     ) -> Platform:
-        """``own_jwks`` / ``own_status``: this instance's certificate keys and status (from compliance);
-        ``recognise``: titles of registered works in a video (for posts without a certificate)."""
+        """Every collaborator is explicit: ``certificates`` is this installation's certificate issuer (its
+        keys and the status of its own certificates), ``recogniser`` finds registered works in posts that
+        come without a certificate, ``http`` carries every outbound request to other platforms."""
         policy, text = ReviewPolicy.load(settings.review_policy)
         vault = Vault(settings.keys_dir / "data")
         bank = FakeBank(settings.home / "fake-bank")
         id_keys = KeyRing(settings.keys_dir / "oidc", alg="RS256")
-        directory = Directory(db, vault, settings, own_jwks or (lambda: {"keys": []}))
+        directory = Directory(db, vault, settings, certificates.jwks, http)
         webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff)
-        ingest = Ingest(
-            settings, db, directory, webhooks, recognise or (lambda _p: []), own_status or (lambda _j: None)
-        )
+        ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of)
+        accounts = Accounts(db)
         return cls(
-            settings, policy, text, vault, Accounts(db), Developers(db, policy, vault, bank, settings.home),
+            settings, policy, text, vault, accounts, Developers(db, policy, vault, bank, settings.home),
             Apps(db, policy, vault), OAuthServer(db, policy, id_keys, settings.issuer), directory, webhooks, ingest,
             Shares(db, ingest, webhooks, settings.issuer), Links(settings, db),
+            Federation(directory, accounts, http, settings.issuer),
         )  # fmt: skip
 
 
-__all__ = ["Platform"]
+__all__ = ["CertificateAuthority", "Platform", "Recogniser"]

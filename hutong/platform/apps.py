@@ -159,3 +159,46 @@ class Apps:
     def get(self, client_id: str) -> App | None:
         with self.db.session() as s:
             return s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
+
+    # -- lookups for the HTTP layer: the service owns the queries and the ownership checks ----------
+
+    def name_of(self, client_id: str) -> str:
+        app = self.get(client_id)
+        return app.name if app else client_id
+
+    def publisher(self, client_id: str) -> dict:
+        """Who stands behind an app, as the consent page shows it."""
+        with self.db.session() as s:
+            row = s.execute(
+                select(App, Developer)
+                .join(Developer, Developer.id == App.developer_id)
+                .where(App.client_id == client_id)
+            ).one_or_none()
+            if row is None:
+                raise PlatformError(f"no app {client_id}", 404)
+            app, dev = row
+            return {
+                "app_name": app.name,
+                "developer": dev.display_name,
+                "developer_kind": dev.kind,
+                "uscc": dev.uscc,
+            }
+
+    def _developer_of(self, s, account_id: int) -> Developer:
+        dev = s.execute(select(Developer).where(Developer.account_id == account_id)).scalar_one_or_none()
+        if dev is None:
+            raise PlatformError("this account is not registered as a developer", 404)
+        return dev
+
+    def of_account(self, account_id: int) -> list[dict]:
+        with self.db.session() as s:
+            dev_id = self._developer_of(s, account_id).id
+        return self.of_developer(dev_id)
+
+    def require_owned(self, account_id: int, client_id: str) -> None:
+        """PlatformError 404 unless the app belongs to this account's developer (no hint either way)."""
+        with self.db.session() as s:
+            dev = s.execute(select(Developer).where(Developer.account_id == account_id)).scalar_one_or_none()
+            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
+            if dev is None or app is None or app.developer_id != dev.id:
+                raise PlatformError(f"no app {client_id} of yours", 404)

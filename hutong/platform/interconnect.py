@@ -42,8 +42,8 @@ def _check_url(url: str, what: str) -> str:
 class Directory:
     """Who this platform trusts, and cached copies of their published keys."""
 
-    def __init__(self, db: Database, vault: Vault, settings: Settings, own_jwks) -> None:
-        self.db, self.vault, self.settings, self._own_jwks = db, vault, settings, own_jwks
+    def __init__(self, db: Database, vault: Vault, settings: Settings, own_jwks, http: httpx.Client) -> None:
+        self.db, self.vault, self.settings, self._own_jwks, self.http = db, vault, settings, own_jwks, http
         self._jwks: dict[str, tuple[float, dict]] = {}
         self._status: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
@@ -87,7 +87,7 @@ class Directory:
         if row is None:
             raise CertificateError(f"{issuer!r} is not among this platform's trusted certificate issuers")
         try:
-            r = httpx.get(row.jwks_url, timeout=5, follow_redirects=False)
+            r = self.http.get(row.jwks_url, timeout=5, follow_redirects=False)
             r.raise_for_status()
             doc = r.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -110,7 +110,7 @@ class Directory:
         if hit and time.monotonic() - hit[0] < STATUS_TTL:
             return hit[1]
         try:
-            r = httpx.get(f"{issuer}/certificates/{jti}/status", timeout=5, follow_redirects=False)
+            r = self.http.get(f"{issuer}/certificates/{jti}/status", timeout=5, follow_redirects=False)
             r.raise_for_status()
             claims = verify_status(r.text.strip(), jwks, now=utcnow(), issuer=issuer)
         except (httpx.HTTPError, CertificateError) as exc:
@@ -244,12 +244,12 @@ def signed_manifest(settings: Settings, directory: Directory, keys: KeyRing, pol
     return {"manifest": body, "signature": sign(keys, body, MANIFEST_TYPE)}
 
 
-def fetch_manifest(url: str) -> dict:
+def fetch_manifest(http: httpx.Client, url: str) -> dict:
     """A platform's manifest, verified against its own published keys; PlatformError says why not."""
     base = url.rstrip("/")
     try:
-        doc = httpx.get(f"{base}/.well-known/hutong-interconnect", timeout=10).json()
-        jwks = httpx.get(f"{base}/.well-known/jwks.json", timeout=10).json()
+        doc = http.get(f"{base}/.well-known/hutong-interconnect", timeout=10).json()
+        jwks = http.get(f"{base}/.well-known/jwks.json", timeout=10).json()
     except (httpx.HTTPError, ValueError) as exc:
         raise PlatformError(f"{base}: no interconnection manifest ({exc.__class__.__name__})", 502) from None
     body = doc.get("manifest") if isinstance(doc, dict) else None

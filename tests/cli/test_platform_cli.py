@@ -5,7 +5,6 @@ from pathlib import Path
 
 from hutong.app import Hutong
 from hutong.config import get_settings
-from hutong.platform import Platform
 from tests.cli.test_cli import hutong
 from tests.platform.conftest import resident_id, uscc
 
@@ -14,7 +13,7 @@ def test_appeal_is_resolved_from_the_command_line(tmp_path: Path):
     home = tmp_path / "home"
     h = Hutong.create(get_settings(home=home))
     try:
-        p = Platform.create(h.settings, h.db)
+        p = h.platform
         first = p.accounts.register("first", "a long enough password").id
         second = p.accounts.register("second", "a long enough password").id
         ent = dict(

@@ -63,7 +63,7 @@ def platform_factory(tmp_path: Path, attester_key):
         home = tmp_path / "home"
         h = Hutong.create(get_settings(home=home, review_policy=make_policy(tmp_path, **developer_overrides)))
         made.append(h)
-        return Platform.create(h.settings, h.db)
+        return h.platform
 
     yield make
     for h in made:

@@ -1,6 +1,7 @@
 """Ingest on the service layer: limits, parts, deadlines, idempotency, the uncertified-post policy."""
 
 import hashlib
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -9,21 +10,21 @@ from sqlalchemy import update
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.errors import PlatformError
-from hutong.platform import Platform
 from hutong.store import Upload, utcnow
-from tests.conftest import CHAPLIN
+from tests.conftest import CHAPLIN, SINTEL
 
 
 @pytest.fixture
-def make(tmp_path):
+def make(tmp_path, registered_home):
+    """The platform of an installation whose catalogue holds the three sample works (real recognition)."""
     made = []
 
     def build(**settings):
-        h = Hutong.create(get_settings(home=tmp_path / "home", ingest_part_bytes=64 * 1024, **settings))
+        home = tmp_path / f"home{len(made)}"
+        shutil.copytree(registered_home, home)
+        h = Hutong.create(get_settings(home=home, ingest_part_bytes=64 * 1024, **settings))
         made.append(h)
-        p = Platform.create(
-            h.settings, h.db, recognise=lambda path: ["《Sintel》"] if "sintel" in path.name else []
-        )
+        p = h.platform
         account = p.accounts.register(f"user{len(made)}", "a long enough password").id
         return p, account
 
@@ -87,6 +88,17 @@ def test_uncertified_posts_follow_the_platform_policy(make, policy, status, need
     video = upload(p, account, CHAPLIN.read_bytes())
     post = p.ingest.create("app_x", account, video_id=video)
     assert post["status"] == status and needle in post["reason"]
+
+
+def test_uncertified_post_using_a_registered_work_is_held(make):
+    """The default policy with the installation's own recognition: a registered work without a licence
+    certificate is held for review, never published."""
+    p, account = make()
+    assert p.settings.uncertified == "hold"
+    video = upload(p, account, SINTEL.read_bytes(), name="renamed.mp4")
+    post = p.ingest.create("app_x", account, video_id=video)
+    assert post["status"] == "held", post
+    assert "《sintel_trailer》" in post["reason"] and "held for review" in post["reason"]
 
 
 def test_idempotency_keys(make):

@@ -50,7 +50,6 @@ def pg_url():
 def test_catalogue_licence_certificate_and_platform_on_postgres(pg_url, tmp_path, two_work_clip):
     from hutong.app import Hutong
     from hutong.config import get_settings
-    from hutong.platform import Platform
     from hutong.rights import LicenceTerms
     from tests.conftest import BBB, SINTEL
 
@@ -69,7 +68,7 @@ def test_catalogue_licence_certificate_and_platform_on_postgres(pg_url, tmp_path
             "test"
         )
         assert h.licences.get("L-1").created_at.tzinfo is not None  # UTC survives the round trip
-        p = Platform.create(h.settings, h.db)
+        p = h.platform
         acc = p.accounts.register("pguser", "a long enough password").id
         dev = p.developers.register_individual(acc, "PG")
         assert dev["status"] == "verified" and p.developers.decisions(acc)[0].rule == "individual-allowed"

@@ -1,0 +1,174 @@
+"""OAuth 2.0 and OpenID Connect: discovery, authorization (login, consent), token, revocation,
+introspection, userinfo. Authlib's server core does the protocol; this is its thin Starlette adapter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
+
+import structlog
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from hutong.api import schemas
+from hutong.api.deps import HutongDep, PlatformDep, bearer_token
+from hutong.api.web import check_csrf, page, session_user
+from hutong.errors import PlatformError
+from hutong.platform import Platform
+from hutong.platform.oauth import Request as OAuthRequest
+from hutong.platform.oauth import user_info
+
+router = APIRouter(tags=["oauth"])
+log = structlog.get_logger("hutong.api")
+AUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+               "code_challenge_method", "prompt")  # fmt: skip
+OAUTH_ERRORS = {400: {"model": schemas.OAuthErrorOut}, 401: {"model": schemas.OAuthErrorOut}}
+FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}}
+
+
+async def oauth_request(request: Request, *, with_query: bool = True) -> OAuthRequest:
+    form = list((await request.form()).multi_items()) if request.method == "POST" else []
+    query = list(request.query_params.multi_items()) if with_query else []
+    form = [(k, v) for k, v in form if isinstance(v, str)]
+    return OAuthRequest(request.method, str(request.url), request.headers, query, form)
+
+
+def respond(reply) -> Response:
+    if isinstance(reply.body, dict):
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+    return Response(reply.body or "", status_code=reply.status, headers=reply.headers)
+
+
+def auth_error_page(request: Request, platform: Platform, exc: OAuth2Error) -> Response:
+    if exc.redirect_uri:  # the client and its redirect URI were verified: tell the client
+        return respond(platform.oauth.handle_error_response(None, exc))
+    # unknown client or unregistered redirect URI: never redirect there (open redirector)
+    return page(
+        request, "error.html", status=400, message=f"{exc.error}: {exc.description or 'invalid request'}"
+    )
+
+
+@router.get("/.well-known/openid-configuration")
+def discovery(h: HutongDep) -> schemas.DiscoveryOut:
+    issuer = h.settings.issuer
+    return schemas.DiscoveryOut(
+        issuer=issuer,
+        authorization_endpoint=f"{issuer}/oauth/authorize",
+        token_endpoint=f"{issuer}/oauth/token",
+        userinfo_endpoint=f"{issuer}/oauth/userinfo",
+        jwks_uri=f"{issuer}/.well-known/jwks.json",
+        revocation_endpoint=f"{issuer}/oauth/revoke",
+        introspection_endpoint=f"{issuer}/oauth/introspect",
+        scopes_supported=list(h.platform.policy.scopes),
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
+        subject_types_supported=["public"],
+        id_token_signing_alg_values_supported=["RS256"],
+        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+        introspection_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+        code_challenge_methods_supported=["S256"],
+        claims_supported=[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "preferred_username",
+        ],
+        authorization_response_iss_parameter_supported=True,
+        service_documentation=f"{issuer}/docs",
+        op_policy_uri=f"{issuer}/policy/review",
+    )
+
+
+@router.get(
+    "/oauth/authorize",
+    response_class=HTMLResponse,
+    responses={303: {"description": "to login or the client"}},
+)
+async def authorize(request: Request, platform: PlatformDep):
+    """Authorization endpoint: logs the user in if needed, then asks for consent."""
+    user = session_user(request)
+    if user is None:
+        target = "/oauth/authorize?" + urlencode(list(request.query_params.multi_items()))
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+    req = await oauth_request(request)
+    try:
+        grant = platform.oauth.get_consent_grant(req, end_user=platform.oauth.user(user.id))
+    except OAuth2Error as exc:
+        return auth_error_page(request, platform, exc)
+    scopes = [
+        {"name": sc, "description": platform.policy.scopes[sc].description}
+        for sc in (req.scope or "").split() if sc in platform.policy.scopes
+    ]  # fmt: skip
+    params = [(k, v) for k, v in request.query_params.multi_items() if k in AUTH_PARAMS]
+    who = platform.apps.publisher(grant.client.client_id)
+    return page(request, "consent.html", app_name=grant.client.name, developer=who["developer"],
+                developer_kind=who["developer_kind"], uscc=who["uscc"], scopes=scopes, params=params,
+                redirect_host=urlsplit(grant.redirect_uri).netloc)  # fmt: skip
+
+
+@router.post("/oauth/authorize", include_in_schema=False)
+async def authorize_decision(request: Request, platform: PlatformDep):
+    user = session_user(request)
+    if user is None:
+        raise PlatformError("log in first", 401)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    req = await oauth_request(request, with_query=False)
+    req.payload = type(req.payload)(
+        [(k, v) for k, v in form.multi_items() if k in AUTH_PARAMS and isinstance(v, str)]
+    )
+    grant_user = platform.oauth.user(user.id) if form.get("decision") == "allow" else None
+    try:
+        grant = platform.oauth.get_consent_grant(req, end_user=grant_user)
+    except OAuth2Error as exc:
+        return auth_error_page(request, platform, exc)
+    log.info("oauth.consent", client=grant.client.client_id, allowed=grant_user is not None, user=user.id)
+    return respond(platform.oauth.create_authorization_response(req, grant_user=grant_user, grant=grant))
+
+
+@router.post("/oauth/token", response_model=None, openapi_extra=FORM,
+             responses={200: {"model": schemas.TokenOut}, **OAUTH_ERRORS})  # fmt: skip
+async def token(request: Request, platform: PlatformDep) -> Response:
+    """Token endpoint: authorization_code (with code_verifier), refresh_token (rotating), client_credentials."""
+    return respond(platform.oauth.create_token_response(await oauth_request(request, with_query=False)))
+
+
+@router.post("/oauth/revoke", response_model=None, openapi_extra=FORM,
+             responses={200: {"description": "revoked, or nothing to revoke (RFC 7009)"}, **OAUTH_ERRORS})  # fmt: skip
+async def revoke(request: Request, platform: PlatformDep) -> Response:
+    """RFC 7009: revoking a refresh token ends every token of its grant."""
+    req = await oauth_request(request, with_query=False)
+    return respond(platform.oauth.create_endpoint_response("revocation", req))
+
+
+@router.post("/oauth/introspect", response_model=None, openapi_extra=FORM,
+             responses={200: {"model": schemas.IntrospectionOut}, **OAUTH_ERRORS})  # fmt: skip
+async def introspect(request: Request, platform: PlatformDep) -> Response:
+    """RFC 7662, for the app that owns the token."""
+    req = await oauth_request(request, with_query=False)
+    return respond(platform.oauth.create_endpoint_response("introspection", req))
+
+
+@router.get("/oauth/userinfo", response_model=None,
+            responses={200: {"model": schemas.UserInfoOut}, 401: {"model": schemas.OAuthErrorOut},
+                       403: {"model": schemas.OAuthErrorOut}})  # fmt: skip
+def userinfo(platform: PlatformDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    """OpenID Connect UserInfo for an access token with the openid scope."""
+    token = bearer_token(authorization)
+    found = platform.oauth.bearer(token) if token else None
+    if found is None or found[1] is None:
+        return JSONResponse({"error": "invalid_token"}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+    tok, user = found
+    if "openid" not in tok.scope.split():
+        return JSONResponse({"error": "insufficient_scope"}, status_code=403,
+                            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'})  # fmt: skip
+    return JSONResponse(dict(user_info(user, tok.scope)))
