@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 
 from hutong.api.headers import SecurityHeaders
 from hutong.api.limits import BodyLimit
@@ -88,6 +90,19 @@ def create_app(h: Hutong) -> FastAPI:
     @app.exception_handler(HutongError)
     async def _hutong_error(request: Request, exc: HutongError):
         return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # the framework's own refusals (unparsable body, unknown path, wrong method) in the same shape
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path has, not only those of the route that matched
+            methods = set()
+            for route in app.router.routes:
+                if route.matches(request.scope)[0] != Match.NONE:
+                    methods |= getattr(route, "methods", None) or set()
+            headers["Allow"] = ", ".join(sorted(methods))
+        words = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, words.get(exc.status_code, "refused"), str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -77,5 +77,6 @@ def app_acting_for_user(scope: str):
 
 
 def errors(*statuses: int) -> dict:
-    """OpenAPI entries for the error statuses a route can answer; every error body is ``ErrorOut``."""
-    return {status: {"model": schemas.ErrorOut} for status in (400, 422, *statuses)}
+    """OpenAPI entries for the error statuses a route can answer; every error body is ``ErrorOut``. Any
+    route may answer 413: the body limit applies to all of them."""
+    return {status: {"model": schemas.ErrorOut} for status in (400, 413, 422, *statuses)}

@@ -12,10 +12,12 @@ class _Body(BaseModel):
 
 
 class AccountIn(_Body):
-    username: str = Field(min_length=3, max_length=32, examples=["alice"])
+    username: str = Field(
+        min_length=3, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]+$", examples=["alice"]
+    )
     password: str = Field(min_length=10, max_length=1024)
     display_name: str = Field(default="", max_length=200)
-    email: str = Field(default="", max_length=320)
+    email: str = Field(default="", max_length=320, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SessionIn(_Body):
@@ -83,7 +85,9 @@ class ShareIn(CreateVideoIn):
 
 
 class LinkIn(_Body):
-    url: str = Field(min_length=1, max_length=4000)
+    url: str = Field(
+        min_length=8, max_length=4000, pattern=r"^[hH][tT][tT][pP][sS]?://", examples=["https://example.com/"]
+    )
 
 
 # -- responses: every JSON route names its model, so /openapi.json is the contract --------------------

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from hutong.api import schemas
 from hutong.api.deps import HutongDep, PlatformDep, bearer_token
-from hutong.api.web import check_csrf, page, session_user
+from hutong.api.web import check_csrf, error_page, page, session_user
 from hutong.errors import PlatformError
 from hutong.platform import Platform
 from hutong.platform.oauth import Request as OAuthRequest
@@ -114,13 +114,23 @@ async def authorize(request: Request, platform: PlatformDep):
                 redirect_host=urlsplit(grant.redirect_uri).netloc)  # fmt: skip
 
 
-@router.post("/oauth/authorize", include_in_schema=False)
+CONSENT_FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "properties": {"csrf": {"type": "string"}, "decision": {"enum": ["allow", "deny"]}}}}}}}  # fmt: skip
+
+
+@router.post("/oauth/authorize", response_class=HTMLResponse, openapi_extra=CONSENT_FORM,
+             responses={303: {"description": "back to the client with a code or an error"},
+                        **{s: {"description": "an error page"} for s in (400, 401, 403)}})  # fmt: skip
 async def authorize_decision(request: Request, platform: PlatformDep):
+    """The consent page's form: the signed-in user allows or denies the app (CSRF-checked)."""
     user = session_user(request)
-    if user is None:
-        raise PlatformError("log in first", 401)
     form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    try:
+        if user is None:
+            raise PlatformError("Log in first.", 401)
+        check_csrf(request, str(form.get("csrf", "")))
+    except PlatformError as exc:
+        return error_page(request, exc)
     req = await oauth_request(request, with_query=False)
     req.payload = type(req.payload)(
         [(k, v) for k, v in form.multi_items() if k in AUTH_PARAMS and isinstance(v, str)]

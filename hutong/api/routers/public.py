@@ -13,7 +13,7 @@ from hutong.errors import HutongError, PlatformError
 from hutong.platform.policy import ReviewPolicy
 
 router = APIRouter(tags=["public"])
-JWT = {"content": {"application/jwt": {"schema": {"type": "string", "description": "a compact JWS"}}}}
+JWT = {"description": "a compact JWS (RFC 7515)", "content": {"application/jwt": {}}}
 
 
 @router.get("/policy/review", response_class=PlainTextResponse)
