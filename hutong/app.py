@@ -15,11 +15,11 @@ from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
+from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
 from hutong.rights import Catalogue, Creators, Licences
 from hutong.store import Database
-from hutong.store.keys import KeyRing
 
 
 class OwnCertificates:

@@ -30,7 +30,7 @@ from hutong.platform.webhooks import Worker
 def _session_secret(h: Hutong) -> str:
     path = h.settings.keys_dir / "session.key"
     if not path.exists():
-        from hutong.store.keys import write_private
+        from hutong.keys import write_private
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private(path, secrets.token_urlsafe(48))

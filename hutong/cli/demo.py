@@ -13,8 +13,8 @@ from rich.console import Console
 
 from hutong.app import Hutong
 from hutong.config import get_settings
+from hutong.media import sha256_file
 from hutong.media.synth import Piece, build_clip
-from hutong.rights.catalogue import sha256_file
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 WORKS = (

@@ -21,8 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hutong import __version__
 from hutong.errors import CertificateError
+from hutong.keys import write_private
 from hutong.store import utcnow
-from hutong.store.keys import write_private
 
 LABEL = "org.hutong.certificate"
 MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".m4a": "audio/mp4"}

@@ -21,9 +21,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from hutong.errors import CertificateError
-from hutong.media import streams_digest
-from hutong.rights.catalogue import sha256_file
-from hutong.store.keys import ALG, KeyRing
+from hutong.keys import ALG, KeyRing
+from hutong.media import sha256_file, streams_digest
 
 CERT_TYPE = "hutong-cert+jwt"
 STATUS_TYPE = "hutong-status+jwt"

@@ -20,14 +20,13 @@ from hutong.compliance.certificate import (
 from hutong.compliance.policy import ClipDecision, MatchedSegment, decide
 from hutong.config import Settings
 from hutong.errors import CertificateError
+from hutong.keys import KeyRing
 from hutong.match import MatchReport, Recognizer
-from hutong.media import probe, streams_digest
-from hutong.rights.catalogue import sha256_file
+from hutong.media import probe, sha256_file, streams_digest
 from hutong.rights.creators import CreatorRecord, Creators
 from hutong.rights.licences import LicenceRecord, Licences
 from hutong.rights.terms import ANY_PLATFORM
 from hutong.store import Certificate, CertificateLicence, Database, Work, utcnow
-from hutong.store.keys import KeyRing
 
 STATUS_LIFETIME = timedelta(days=1)  # how long a status document may be relied on before fetching anew
 SAME_LENGTH = 1.0  # a re-encoded copy keeps the certified clip's length to within this many seconds

@@ -7,7 +7,9 @@ from hutong.media.reader import (
     probe,
     read_audio,
     sample_frames,
+    sha256_file,
     streams_digest,
 )
 
-__all__ = ["MediaInfo", "decode_only", "frame_png", "probe", "read_audio", "sample_frames", "streams_digest"]
+__all__ = ["MediaInfo", "decode_only", "frame_png", "probe", "read_audio", "sample_frames", "sha256_file",
+           "streams_digest"]  # fmt: skip

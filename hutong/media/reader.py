@@ -207,6 +207,15 @@ def read_audio(path: str | Path, sample_rate: int, *, info: MediaInfo | None = N
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of the file's bytes (binds a certificate to exactly this file)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def streams_digest(path: str | Path) -> str:
     """SHA-256 over every packet's payload, stream by stream, in file order.
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from hutong.config import Settings
+from hutong.keys import KeyRing
 from hutong.platform.accounts import Accounts
 from hutong.platform.apps import Apps
 from hutong.platform.bank import FakeBank
@@ -23,7 +24,6 @@ from hutong.platform.shares import Shares
 from hutong.platform.vault import Vault
 from hutong.platform.webhooks import Webhooks
 from hutong.store import Database
-from hutong.store.keys import KeyRing
 
 
 @dataclass

@@ -22,9 +22,9 @@ from hutong.compliance.certificate import (
 )
 from hutong.config import Settings
 from hutong.errors import CertificateError, PlatformError
+from hutong.keys import KeyRing
 from hutong.platform.vault import Vault
 from hutong.store import Database, IdentityProvider, TrustedIssuer, utcnow
-from hutong.store.keys import KeyRing
 
 log = structlog.get_logger("hutong.interconnect")
 MANIFEST_TYPE = "hutong-interconnect+jwt"

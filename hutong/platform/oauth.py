@@ -28,10 +28,10 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo
 from sqlalchemy import select, update
 
+from hutong.keys import KeyRing
 from hutong.platform.accounts import token_hash
 from hutong.platform.policy import ReviewPolicy
 from hutong.store import Account, App, Database, OAuthCode, OAuthToken, utcnow
-from hutong.store.keys import KeyRing
 
 log = structlog.get_logger("hutong.oauth")
 ACCESS_LIFETIME = 3600

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hutong.errors import HutongError
-from hutong.store.keys import write_private
+from hutong.keys import write_private
 from hutong.store.models import utcnow
 
 

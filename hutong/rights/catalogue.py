@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from sqlalchemy import func, select
 
 from hutong.errors import CatalogueError, HutongError
 from hutong.fingerprint import SignalType, extract
-from hutong.media import MediaInfo, probe
+from hutong.media import MediaInfo, probe, sha256_file
 from hutong.store import CatalogueState, Database, Licence, LicenceWork, Work, WorkFingerprint
 
 if TYPE_CHECKING:
@@ -70,14 +69,6 @@ class WorkRecord:
 class AddFailure:
     path: str
     reason: str
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

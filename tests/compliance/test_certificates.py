@@ -11,9 +11,9 @@ import pytest
 from hutong.compliance import c2pa_manifest
 from hutong.compliance.certificate import verify_certificate, verify_status
 from hutong.errors import CertificateError
+from hutong.keys import KeyRing
 from hutong.media.synth import run_ffmpeg
 from hutong.store import utcnow
-from hutong.store.keys import KeyRing
 from tests.compliance.conftest import grant
 from tests.conftest import CHAPLIN
 

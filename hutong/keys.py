@@ -9,24 +9,28 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import tempfile
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from joserfc.jwk import OKPKey, RSAKey
 
 from hutong.errors import HutongError
-from hutong.store.models import utcnow
 
 ALG = "Ed25519"  # RFC 9864's fully specified name for EdDSA over Ed25519
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a secret atomically, readable by its owner only."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write a secret atomically, readable by its owner only (a unique temporary name: writers may race)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class KeyRing:
@@ -62,7 +66,7 @@ class KeyRing:
         )
         kid = key.thumbprint()[:16]
         write_private(self.folder / f"{kid}.jwk", json.dumps(key.as_dict(private=True)))
-        now = utcnow().isoformat()
+        now = datetime.now(UTC).isoformat()
         for k in state["keys"]:
             if k["retired"] is None:
                 k["retired"] = now
