@@ -8,6 +8,7 @@ credit code whose registration-authority character is a letter (``Y`` other, ``N
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 # GB 32100-2015: 31 characters, no I, O, S, V, Z
@@ -27,7 +28,30 @@ class InvalidNumber(ValueError):
 
 
 def _compact(number: str) -> str:
-    return re.sub(r"[\s-]", "", str(number)).upper()
+    """The number in ASCII capitals, without spaces or hyphens, or :class:`InvalidNumber`.
+
+    Only ASCII digits and letters make a number. Their fullwidth forms (what a CJK input method types) are
+    read as the same characters, the NFKC way; every other digit or look-alike (Arabic-Indic ``٣``,
+    superscript ``²``, circled ``③``, bold ``𝟑``, ``ß``, the Kelvin sign) is refused. Python's ``isdigit()``
+    and ``int()`` accept many of these, so a number written with them passed validation and gave another
+    duplicate tag than the same number in ASCII.
+    """
+    out = []
+    for c in str(number):
+        if c.isascii():
+            plain = c
+        elif unicodedata.decomposition(c).startswith("<wide>"):  # fullwidth form: NFKC gives its ASCII
+            plain = unicodedata.normalize("NFKC", c)
+        elif c.isspace():
+            continue
+        else:
+            plain = ""
+        if plain.isspace() or plain == "-":
+            continue
+        if not (plain.isascii() and plain.isalnum()):
+            raise InvalidNumber("only the digits 0-9 and the letters A-Z are used in this number")
+        out.append(plain.upper())
+    return "".join(out)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -45,7 +69,7 @@ def validate_uscc(number: str) -> str:
         raise InvalidNumber(f"character(s) {''.join(bad)} are not used in unified social credit codes")
     if n[0] not in USCC_AUTHORITIES:
         raise InvalidNumber(f"{n[0]!r} is not a registration authority code (1-9, A-G, N, Y)")
-    if not n[2:8].isdigit():
+    if not re.fullmatch(r"[0-9]{6}", n[2:8]):
         raise InvalidNumber("characters 3-8 must be the administrative division code (digits)")
     if n[17] != uscc_check_char(n[:17]):
         raise InvalidNumber("the check character does not match (a typo?)")
@@ -64,7 +88,7 @@ def validate_resident_id(number: str, *, today: date | None = None) -> str:
         raise InvalidNumber("15-digit first-generation ID numbers are not accepted: give the 18-digit number")
     if len(n) != 18:
         raise InvalidNumber(f"a resident ID number has 18 characters, not {len(n)}")
-    if not n[:17].isdigit() or not (n[17].isdigit() or n[17] == "X"):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", n):
         raise InvalidNumber("a resident ID number is 17 digits and a final digit or X")
     if int(n[:2]) not in PROVINCES:
         raise InvalidNumber("the first two digits are not a province code")
@@ -79,14 +103,32 @@ def validate_resident_id(number: str, *, today: date | None = None) -> str:
     return n
 
 
-def mask(number: str, *, head: int = 4, tail: int = 4) -> str:
-    """``1101**********123X``: enough to recognise one's own number, not enough to use it."""
+def validate_bank_account(number: str) -> str:
+    """A bank account (card) number: 8-30 digits once spaces and hyphens are dropped."""
     n = _compact(number)
-    if len(n) <= head + tail:
-        return "*" * len(n)
-    return n[:head] + "*" * (len(n) - head - tail) + n[-tail:]
+    if not re.fullmatch(r"[0-9]{8,30}", n):
+        raise InvalidNumber("a bank account number is 8-30 digits")
+    return n
+
+
+def mask(number: str, *, tail: int = 4) -> str:
+    """``************5678``: the last ``tail`` characters, as a bank statement shows an account."""
+    n = _compact(number)
+    return "*" * len(n) if len(n) <= tail else "*" * (len(n) - tail) + n[-tail:]
+
+
+def mask_id(number: str) -> str:
+    """``****************2X``: the last two characters, enough to tell one's own number from another, and
+    together with anything else kept after deletion far too little to recover it (the first eight characters
+    are the place and year of birth, which narrow a search most)."""
+    return mask(number, tail=2)
 
 
 def mask_name(name: str) -> str:
-    """``张*`` / ``J*** S****``: the first character of each part."""
-    return " ".join(p[0] + "*" * (len(p) - 1) for p in name.split()) if name.strip() else ""
+    """``张*``, ``J********``: the first letter of the name and a star for each further character, whatever
+    the spacing (``张 三``, ``王\u3000五``, ``A B C``) — the family name of a two-part name is not shown."""
+    chars = [c for c in unicodedata.normalize("NFKC", name) if not c.isspace()]
+    if not chars:
+        return ""
+    first = next((i for i, c in enumerate(chars) if unicodedata.category(c)[0] in "LN"), 0)
+    return chars[first] + "*" * max(1, len(chars) - first - 1)

@@ -216,7 +216,8 @@ class ApiToken(Base):
 
 class Developer(Base):
     """An account that builds apps. Enterprise legal-representative data is stored only encrypted, with a
-    keyed HMAC for duplicate detection and masked copies for display; it can be deleted after review."""
+    memory-hard keyed tag for duplicate detection (kept only while the enterprise counts for the rule) and
+    masked copies for display; it can be deleted after review."""
 
     __tablename__ = "developers"
 
@@ -231,11 +232,12 @@ class Developer(Base):
     legal_rep_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     legal_rep_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     legal_rep_key_id: Mapped[str] = mapped_column(String(32), default="")
-    legal_rep_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    legal_rep_tag: Mapped[str | None] = mapped_column(String(64), index=True)  # Vault.legal_rep_tag
     legal_rep_id_masked: Mapped[str] = mapped_column(String(32), default="")
     legal_rep_name_masked: Mapped[str] = mapped_column(String(200), default="")
     legal_rep_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # attestation claims / micro-deposit state
+    deposit_attempts: Mapped[int] = mapped_column(default=0)  # amounts tried; counted by one atomic UPDATE
     policy_version: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

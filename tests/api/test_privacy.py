@@ -1,5 +1,7 @@
 """The legal representative's ID never appears in any response, page, log line or the database file."""
 
+import json
+
 import httpx
 
 from tests.api.conftest import UserAgent, api_user, bearer, pkce
@@ -27,7 +29,7 @@ def test_legal_rep_id_is_never_disclosed(server):
         r = http.post("/api/developers", json={**enterprise, "legal_rep_id": REP_ID}, headers=bearer(token))
         assert r.status_code == 201, r.text
         rep = r.json()["legal_representative"]
-        assert rep["id_number"] == REP_ID[:4] + "*" * 10 + REP_ID[-4:] and rep["name"] == "欧***"
+        assert rep["id_number"] == "*" * 16 + REP_ID[-2:] and rep["name"] == "欧***"
         http.get("/api/developers/me", headers=bearer(token))
         http.get("/api/developers/me/decisions", headers=bearer(token))
         # a second enterprise by the same person, from another account: the HMAC finds it without the ID
@@ -61,3 +63,19 @@ def test_legal_rep_id_is_never_disclosed(server):
         for secret in (REP_ID, BAD_ID, REP_NAME, REP_ID[6:14] + REP_ID[14:17]):
             assert secret not in text, f"{secret!r} leaked into the {where}"
     assert "review.decision" in everything["server log"]  # the log was really captured
+
+
+def test_odd_characters_in_registration_are_a_clear_422(server):
+    """Superscript digits in the ID were a 500 (int("²")); a lone surrogate (valid JSON) in a name too."""
+    token = api_user(server.url, "studio-odd")
+    enterprise = {"kind": "enterprise", "display_name": "Odd Studio", "company_name": "某某文化传媒有限公司",
+                  "uscc": uscc(779), "route": "resident_id", "legal_rep_name": REP_NAME}  # fmt: skip
+    superscript = REP_ID[:5] + "²" + REP_ID[6:]
+    with httpx.Client(base_url=server.url, headers=bearer(token)) as http:
+        r = http.post("/api/developers", json={**enterprise, "legal_rep_id": superscript})
+        assert r.status_code == 422 and "0-9" in r.json()["detail"], r.text
+        for field in ("legal_rep_name", "display_name", "company_name"):
+            body = json.dumps({**enterprise, "legal_rep_id": REP_ID, field: "x"}).replace('"x"', '"x\\ud800"')
+            r = http.post("/api/developers", content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 422, (field, r.status_code, r.text)
+        assert http.get("/api/developers/me").status_code == 404  # nothing stored
