@@ -106,7 +106,8 @@ def takedown(
 
 @platform_app.command("cleanup-uploads")
 def cleanup_uploads() -> None:
-    """Delete uploads never completed by their deadline."""
+    """Delete uploads never completed by their deadline, release completions a crash left behind, and remove
+    files no upload or video accounts for."""
     with service() as h:
         n = platform_of(h).ingest.cleanup()
-    out.print(f"{n} stale upload(s) removed", highlight=False)
+    out.print(f"{n} stale upload(s) or completion(s) cleaned", highlight=False)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -374,15 +375,29 @@ class Upload(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    filename: Mapped[str] = mapped_column(String(300), default="")
-    size: Mapped[int]
+    filename: Mapped[str] = mapped_column(
+        String(300), default=""
+    )  # the client's name: metadata, never a path
+    size: Mapped[int] = mapped_column(BigInteger)
     part_size: Mapped[int]
     part_count: Mapped[int]
-    parts: Mapped[dict] = mapped_column(JSON, default=dict)  # part number -> sha256
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # set by the one completion that claimed the upload (with the video id it will make); a claim older than
+    # the clean-up's deadline is a crashed completion and is released
+    completing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     video_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class UploadPart(Base):
+    """One received part of an upload: a row per part, so parts sent in parallel never overwrite each other."""
+
+    __tablename__ = "upload_parts"
+
+    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(64))
 
 
 class Video(Base):
@@ -395,7 +410,7 @@ class Video(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(4096))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)  # uploads reach 2 GiB: over a 32-bit INTEGER on PostgreSQL
     duration: Mapped[float]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -430,3 +431,39 @@ def test_link_cards_refuse_internal_addresses_and_say_why(world):
         httpx.post(b + "/links/card", headers=bearer(token), json={"url": "ftp://x.example/"}).status_code
         == 422
     )
+
+
+def test_racing_completions_and_odd_input_get_clear_answers(world, app_on_b):
+    b, token = world["b"].url, app_on_b["access_token"]
+    data = world["clip"].read_bytes()
+    nul = httpx.post(b + "/open/video/init_video_part_upload", headers=bearer(token),
+                     json={"size": len(data), "filename": "clip\u0000.sh"})  # fmt: skip
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"]
+    init = httpx.post(
+        b + "/open/video/init_video_part_upload",
+        headers=bearer(token),
+        json={"size": len(data), "filename": "x.sh"},
+    ).json()
+    up, size = init["upload_id"], init["part_size"]
+
+    def put(k, part: bytes, digest: str) -> httpx.Response:
+        return httpx.post(b + "/open/video/upload_video_part", params={"upload_id": up, "part_number": k},
+                          content=part, headers={**bearer(token), "X-Part-SHA256": digest})  # fmt: skip
+
+    assert put(99999999999999999999, data[:size], "0" * 64).status_code == 422
+    assert put(1, data[:size], "not hex").status_code == 422
+    assert put(1, b"", hashlib.sha256(b"").hexdigest()).status_code == 422
+    with ThreadPoolExecutor(4) as pool:  # parts in parallel: none lost
+        parts = [(k, data[(k - 1) * size : k * size]) for k in range(1, init["part_count"] + 1)]
+        assert {
+            r.status_code for r in pool.map(lambda kp: put(*kp, hashlib.sha256(kp[1]).hexdigest()), parts)
+        } == {200}
+    odd = httpx.post(
+        b + "/open/video/complete_video_part_upload", params={"upload_id": "up_\u202e"}, headers=bearer(token)
+    )
+    assert odd.status_code == 404
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: httpx.post(b + "/open/video/complete_video_part_upload",
+                                                     params={"upload_id": up}, headers=bearer(token)), range(4)))  # fmt: skip
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409], [r.text for r in answers]
+    assert all("complete" in r.json()["detail"] for r in answers if r.status_code == 409)

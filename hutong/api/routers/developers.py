@@ -54,5 +54,6 @@ def deposit(body: schemas.DepositIn, me: Caller, platform: PlatformDep) -> schem
 
 @router.delete("/api/developers/me/legal-representative", responses=errors(401, 404, 409))
 def erase(me: Caller, platform: PlatformDep) -> schemas.DeveloperOut:
-    """Delete the legal representative's name and ID number (after verification)."""
+    """Delete the legal representative's name and ID number once the review is finished (verified or
+    rejected); 409 while it is pending."""
     return platform.developers.erase_legal_rep(me.id)

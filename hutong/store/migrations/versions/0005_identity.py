@@ -7,7 +7,7 @@ are counted in a column of their own.
 - Masked IDs keep their last two characters only; masked names their first character only.
 - ``deposit_attempts`` starts at 0 (the old count lived in the ``evidence`` JSON).
 
-Revision ID: h9_identity
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from hutong.platform.ids import mask_name
 from hutong.platform.vault import stretch
 
-revision = "h9_identity"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
