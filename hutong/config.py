@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     webhook_backoff: float = Field(
         default=2.0, gt=0, description="First retry delay in seconds; doubles each try."
     )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds one delivery attempt may take in all."
+    )
+    webhook_workers: int = Field(
+        default=4, ge=1, le=64, description="Deliveries in flight at once (at most one per app)."
+    )
+    # outbound HTTP (link cards and webhooks)
+    outbound_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR networks that link cards and webhooks may reach although not public "
+        '(e.g. ["127.0.0.0/8", "::1/128"] for tests); by default only global addresses are reached.',
+    )
     # link cards
     link_blocklist: list[str] = Field(
         default_factory=list, description="Malicious domains (and their subdomains)."
@@ -76,11 +88,28 @@ class Settings(BaseSettings):
     link_rollout_percent: int = Field(
         default=100, ge=0, le=100, description="Share of accounts with link cards."
     )
-    link_allow_private: bool = Field(
-        default=False, description="Let link cards fetch loopback/private addresses (tests only)."
-    )
     link_max_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest page a link card reads.")
-    link_timeout: float = Field(default=5.0, gt=0, description="Seconds a link card waits for a site.")
+    link_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds a link card may take in all (redirects, every read)."
+    )
+    link_max_fetches: int = Field(
+        default=8, ge=1, le=32, description="Link cards fetched at once per server process; more get 429."
+    )
+    link_max_fetches_per_account: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Link cards fetched at once for one account (or app); more get 429.",
+    )
+
+    @field_validator("outbound_allow_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            ipaddress.ip_network(net, strict=False)  # a ValueError names the bad entry
+        return v
 
     @field_validator("issuer")
     @classmethod

@@ -8,10 +8,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from hutong.config import Settings
 from hutong.errors import PlatformError
 from hutong.platform.accounts import token_hash
+from hutong.platform.outbound import Outbound
 from hutong.platform.policy import ReviewPolicy
 from hutong.platform.vault import Vault
+from hutong.platform.webhooks import new_secret
 from hutong.store import App, Database, Developer, ReviewDecision
 
 MAX_REDIRECTS = 10
@@ -50,8 +53,18 @@ def check_redirect_uri(uri: str) -> str:
 
 
 class Apps:
-    def __init__(self, db: Database, policy: ReviewPolicy, vault: Vault | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: ReviewPolicy,
+        vault: Vault | None = None,
+        *,
+        outbound: Outbound | None = None,
+    ) -> None:
+        """``outbound``: the address policy webhook URLs must pass (default: that of the settings in the
+        environment, ``HUTONG_OUTBOUND_ALLOW_NETWORKS``)."""
         self.db, self.policy, self.vault = db, policy, vault
+        self.outbound = outbound or Outbound.from_settings(Settings())
 
     def register(
         self,
@@ -82,8 +95,10 @@ class Apps:
             raise PlatformError("scopes: ask for at least one", 422)
         if privacy_policy_url and not urlsplit(privacy_policy_url).scheme.startswith("http"):
             raise PlatformError("privacy_policy_url: an http(s) URL", 422)
-        if webhook_url and not urlsplit(webhook_url).scheme.startswith("http"):
-            raise PlatformError("webhook_url: an http(s) URL", 422)
+        if webhook_url:
+            # the platform will POST there: only public addresses (checked now, and again at every delivery)
+            webhook_url = webhook_url.strip()
+            self.outbound.check(webhook_url, "webhook_url")
         with self.db.session() as s:
             dev = s.get(Developer, developer_id)
             assert dev is not None
@@ -98,7 +113,7 @@ class Apps:
             s.flush()
             webhook_secret = None
             if webhook_url and self.vault is not None:
-                webhook_secret = "whs_" + secrets.token_urlsafe(32)
+                webhook_secret = new_secret()
                 app.webhook_secret_enc = self.vault.encrypt(
                     webhook_secret, context=f"app:{app.client_id}:webhook"
                 )

@@ -1,48 +1,89 @@
-"""Webhooks to apps: signed (HMAC-SHA256 over timestamp and body, per-app secret), retried with exponential
-backoff, given up on after a number of tries, every attempt kept in a delivery log.
+"""Webhooks to apps, after the Standard Webhooks specification (https://www.standardwebhooks.com): each
+delivery is signed with the app's ``whsec_`` secret (headers ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``), retried with exponential backoff, given up on after a number of tries, and every
+attempt is kept in a delivery log.
 
-How an app checks a delivery (:func:`verify_webhook` does exactly this)::
+An app checks a delivery with the ``standardwebhooks`` library of its language (:func:`verify_webhook` does
+exactly that)::
 
-    signed = f"{headers['X-Hutong-Timestamp']}.{raw_body}"
-    expected = hmac_sha256(webhook_secret, signed).hexdigest()
-    headers['X-Hutong-Signature'] == f"v1={expected}", and the timestamp is recent (replays fail)
+    from standardwebhooks import Webhook
+    payload = Webhook(webhook_secret).verify(raw_body, headers)  # raises if forged, altered or stale
+
+Webhook URLs are outbound HTTP to an address a developer chose: the address policy of
+:mod:`hutong.platform.outbound` is applied at registration and again at every attempt (the name is resolved
+and checked again, and the checked address is the one connected to), each attempt has one deadline, and the
+log says only "could not deliver" when no HTTP answer came, so it cannot be used to scan ports.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import binascii
 import json
+import secrets
 import threading
 import time
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
-import httpx
 import structlog
 from sqlalchemy import select
+from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
+from hutong.config import Settings
+from hutong.platform.outbound import AddressRefused, Deadline, Outbound, Unresolvable, parse_target
 from hutong.platform.vault import Vault
 from hutong.store import App, Database, WebhookDelivery, utcnow
 
 log = structlog.get_logger("hutong.webhooks")
-TOLERANCE = 300
+NO_ANSWER = "could not deliver (no HTTP answer)"
+NOT_PUBLIC = "could not deliver: the webhook URL does not resolve to a public address"
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def verify_webhook(secret: str, headers, body: bytes, *, now: float | None = None) -> bool:
-    ts = headers.get("X-Hutong-Timestamp", "")
-    sig = headers.get("X-Hutong-Signature", "")
-    if not ts.isdigit() or abs((now or time.time()) - int(ts)) > TOLERANCE:
+def _signer(secret: str) -> Webhook:
+    # secrets made before Standard Webhooks (``whs_…``) are used as raw bytes, as they were
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode())
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``."""
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    signature = _signer(secret).sign(msg_id, when, body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+
+
+def verify_webhook(secret: str, headers, body: bytes) -> bool:
+    """True when ``headers`` carry a valid, recent Standard Webhooks signature of ``body`` by ``secret``."""
+    try:
+        _signer(secret).verify(body, dict(headers), json_parse=False)
+    except (WebhookVerificationError, EmptyWebhookSecretError, ValueError, binascii.Error):
         return False
-    return hmac.compare_digest(sig, signature(secret, ts, body))
+    return True
 
 
 class Webhooks:
-    def __init__(self, db: Database, vault: Vault, *, attempts: int, backoff: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        *,
+        attempts: int,
+        backoff: float,
+        settings: Settings | None = None,
+        outbound: Outbound | None = None,
+    ) -> None:
+        """``settings`` gives the attempt deadline and, unless ``outbound`` is given, the address policy.
+        Without them, the settings of the environment (``HUTONG_*``) apply."""
         self.db, self.vault, self.attempts, self.backoff = db, vault, attempts, backoff
+        settings = settings or Settings()
+        self.timeout = settings.webhook_timeout
+        self.outbound = outbound or Outbound.from_settings(settings)
 
     def secret_for(self, app: App) -> str | None:
         if not app.webhook_secret_enc:
@@ -60,46 +101,53 @@ class Webhooks:
             s.flush()
             return d.id
 
-    def deliver_due(self, *, http: httpx.Client | None = None) -> int:
-        """Try every delivery that is due; returns how many were attempted."""
-        now = utcnow()
+    def due(self, *, busy: set[str] = frozenset(), limit: int = 50) -> list[tuple[int, str]]:
+        """(delivery id, app) of due deliveries, the oldest of each app only and none of the ``busy`` apps:
+        an app's deliveries go one at a time, in order."""
+        picked: dict[str, int] = {}
         with self.db.session() as s:
-            due = [
-                d.id
-                for d in s.execute(
-                    select(WebhookDelivery)
-                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                    .order_by(WebhookDelivery.id)
-                    .limit(50)
-                ).scalars()
-            ]
-        client = http or httpx.Client(timeout=5)
-        try:
-            for delivery_id in due:
-                self._attempt(delivery_id, client)
-        finally:
-            if http is None:
-                client.close()
-        return len(due)
+            rows = s.execute(
+                select(WebhookDelivery.id, WebhookDelivery.client_id)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+                .order_by(WebhookDelivery.id)
+                .limit(500)
+            ).all()
+        for delivery_id, client_id in rows:
+            if client_id not in busy and client_id not in picked:
+                picked[client_id] = delivery_id
+                if len(picked) >= limit:
+                    break
+        return [(d, c) for c, d in picked.items()]
 
-    def _attempt(self, delivery_id: int, client: httpx.Client) -> None:
+    def deliver_due(self) -> int:
+        """Try every due delivery now, one after another (for the CLI and tests; the server uses
+        :class:`Worker`); returns how many were attempted."""
+        done = 0
+        while batch := self.due():
+            for delivery_id, _ in batch:
+                self.attempt(delivery_id)
+                done += 1
+        return done
+
+    def attempt(self, delivery_id: int) -> None:
+        """One try of one delivery, within the deadline; the outcome goes to the delivery log."""
         with self.db.session() as s:
             d = s.get(WebhookDelivery, delivery_id)
+            if d is None or d.status != "pending":
+                return
             app = s.execute(select(App).where(App.client_id == d.client_id)).scalar_one_or_none()
             if app is None or not app.webhook_url:
                 d.status, d.last_error = "failed", "the app has no webhook URL any more"
                 return
-            url, secret = app.webhook_url, self.secret_for(app) or ""
-            body = json.dumps({"id": d.id, "event": d.event, "created_at": d.created_at.isoformat(), "data": d.payload},
+            url, secret, event = app.webhook_url, self.secret_for(app), d.event
+            if not secret:
+                d.status, d.last_error = "failed", "the app has no webhook secret to sign with"
+                return
+            body = json.dumps({"type": d.event, "timestamp": d.created_at.isoformat(), "data": d.payload},
                               ensure_ascii=False, separators=(",", ":")).encode()  # fmt: skip
-        ts = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Hutong-Event": d.event, "X-Hutong-Delivery": str(delivery_id),
-                   "X-Hutong-Timestamp": ts, "X-Hutong-Signature": signature(secret, ts, body)}  # fmt: skip
-        try:
-            r = client.post(url, content=body, headers=headers)
-            ok, outcome = 200 <= r.status_code < 300, f"HTTP {r.status_code}"
-        except httpx.HTTPError as exc:
-            ok, outcome = False, f"{exc.__class__.__name__}: {str(exc)[:200]}"
+        headers = {"content-type": "application/json", "user-agent": "hutong-webhooks/2",
+                   **sign(secret, f"msg_{delivery_id}", int(time.time()), body)}  # fmt: skip
+        ok, outcome = self._post(url, body, headers, delivery_id)
         with self.db.session() as s:
             d = s.get(WebhookDelivery, delivery_id)
             d.attempts += 1
@@ -108,10 +156,33 @@ class Webhooks:
                 d.status, d.delivered_at, d.last_error = "delivered", utcnow(), ""
             elif d.attempts >= self.attempts:
                 d.status, d.last_error = "failed", f"gave up after {d.attempts} attempts: {outcome}"
-                log.warning("webhook.failed", delivery=d.id, app=d.client_id, error=outcome)
+                log.warning("webhook.failed", delivery=d.id, app=d.client_id, kind=event, error=outcome)
             else:
                 d.last_error = outcome
                 d.next_attempt_at = utcnow() + timedelta(seconds=self.backoff * 2 ** (d.attempts - 1))
+
+    def _post(self, url: str, body: bytes, headers: dict, delivery_id: int) -> tuple[bool, str]:
+        """(delivered, what the log says). The log shows an HTTP status only when one came back; every other
+        failure reads the same, whatever the cause, so the log tells nothing about other hosts or ports."""
+        deadline = Deadline(self.timeout)
+        try:
+            target = parse_target(url, "webhook_url")
+            with self.outbound.exchange(
+                "POST", target, deadline, headers=list(headers.items()), content=body
+            ) as r:
+                for _ in r.iter_stream():  # the answer's body is not needed; drain a little, then close
+                    break
+                return 200 <= r.status < 300, f"HTTP {r.status}"
+        except Exception as exc:  # a delivery never takes the worker down; the detail stays in our own log
+            log.info(
+                "webhook.not_delivered",
+                delivery=delivery_id,
+                cause=exc.__class__.__name__,
+                detail=str(exc)[:200],
+            )
+            if isinstance(exc, AddressRefused | Unresolvable):
+                return False, NOT_PUBLIC
+            return False, NO_ANSWER
 
     def deliveries(self, client_id: str) -> list[dict]:
         with self.db.session() as s:
@@ -129,33 +200,79 @@ class Webhooks:
 
 
 class Worker:
-    """Delivers due webhooks in the background of ``hutong serve`` (one thread; the database is the queue,
-    so deliveries survive restarts), and runs housekeeping ``chores`` — ``(every_seconds, function)`` —
-    such as deleting uploads past their deadline."""
+    """Delivers due webhooks in the background of ``hutong serve`` and runs housekeeping ``chores``.
 
-    def __init__(self, webhooks: Webhooks, interval: float = 0.5, chores: list | None = None) -> None:
-        self.webhooks, self.interval = webhooks, interval
+    The database is the queue (deliveries survive restarts). A dispatcher hands the oldest due delivery of
+    each app to a pool of ``workers`` threads, at most one per app at a time: an app whose endpoint is slow
+    holds one thread for at most the attempt deadline and never delays another app's deliveries (unless
+    more apps than ``workers`` are slow at once, and then by at most the deadline). ``chores`` —
+    ``(every_seconds, function)``, such as deleting uploads past their deadline — run on a thread of their
+    own, so deliveries never block them."""
+
+    def __init__(
+        self, webhooks: Webhooks, *, chores: list | None = None, interval: float = 0.5, workers: int = 4
+    ) -> None:
+        self.webhooks, self.interval, self.workers = webhooks, interval, workers
         self.chores = [(every, fn, [0.0]) for every, fn in (chores or [])]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hutong-webhooks", daemon=True)
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._busy: set[str] = set()
+        self._resting: dict[str, float] = {}  # app -> until when (monotonic) after an unexpected error
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="hutong-webhook")
+        self._threads = [
+            threading.Thread(target=self._dispatch, name="hutong-webhooks", daemon=True),
+            threading.Thread(target=self._run_chores, name="hutong-chores", daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        self._wake.set()
+        for t in self._threads:
+            t.join(10)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # an attempt in flight ends by its deadline
 
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            while not self._stop.is_set():
-                try:
-                    self.webhooks.deliver_due(http=http)
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                with self._lock:
                     now = time.monotonic()
-                    for every, chore, last in self.chores:
-                        if now - last[0] >= every:
-                            last[0] = now
-                            chore()
-                except Exception as exc:  # a bad row must not stop deliveries for everyone
-                    log.error("webhook.worker_error", error=str(exc)[:300])
-                self._stop.wait(self.interval)
+                    self._resting = {app: t for app, t in self._resting.items() if t > now}
+                    free, busy = self.workers - len(self._busy), self._busy | set(self._resting)
+                for delivery_id, client_id in self.webhooks.due(busy=busy, limit=free) if free > 0 else []:
+                    with self._lock:
+                        self._busy.add(client_id)
+                    self._pool.submit(self._attempt, delivery_id, client_id)
+            except Exception as exc:  # a bad row must not stop deliveries for everyone
+                log.error("webhook.worker_error", error=str(exc)[:300])
+            self._wake.wait(self.interval)
+
+    def _attempt(self, delivery_id: int, client_id: str) -> None:
+        try:
+            self.webhooks.attempt(delivery_id)
+        except Exception as exc:  # the delivery stays due: rest this app a while rather than retry at once
+            log.error("webhook.worker_error", delivery=delivery_id, error=str(exc)[:300])
+            with self._lock:
+                self._resting[client_id] = time.monotonic() + max(5.0, self.interval)
+        finally:
+            with self._lock:
+                self._busy.discard(client_id)
+            self._wake.set()
+
+    def _run_chores(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for every, chore, last in self.chores:
+                if now - last[0] >= every:
+                    last[0] = now
+                    try:
+                        chore()
+                    except Exception as exc:
+                        log.error(
+                            "chore.failed", chore=getattr(chore, "__qualname__", "?"), error=str(exc)[:300]
+                        )
+            self._stop.wait(min([self.interval, *(every for every, _, _ in self.chores)]))

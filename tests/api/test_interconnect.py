@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from hutong.app import Hutong
 from hutong.config import get_settings
-from hutong.platform.webhooks import verify_webhook
+from hutong.platform.webhooks import NO_ANSWER, verify_webhook
 from hutong.rights import LicenceTerms
 from tests.api.conftest import UserAgent, api_user, bearer, code_grant, free_port, start_server
 from tests.api.relying_party import Background
@@ -58,10 +59,10 @@ class Receiver:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for headers, body in self.calls:
-                if headers.get("x-hutong-event") == event:
+                if json.loads(body)["type"] == event:
                     return headers, body
             time.sleep(0.1)
-        raise AssertionError(f"no {event} webhook; got {[h.get('x-hutong-event') for h, _ in self.calls]}")
+        raise AssertionError(f"no {event} webhook; got {[json.loads(b)['type'] for _, b in self.calls]}")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,8 @@ def world(registered_home, two_work_clip, tmp_path_factory):
         stranger.close()
 
     env_b = {"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b", "HUTONG_UNCERTIFIED": "reject",
-             "HUTONG_INGEST_PART_BYTES": str(64 * 1024), "HUTONG_WEBHOOK_BACKOFF": "0.2", "HUTONG_WEBHOOK_ATTEMPTS": "3"}  # fmt: skip
+             "HUTONG_INGEST_PART_BYTES": str(64 * 1024), "HUTONG_WEBHOOK_BACKOFF": "0.2", "HUTONG_WEBHOOK_ATTEMPTS": "3",
+             "HUTONG_OUTBOUND_ALLOW_NETWORKS": json.dumps(["127.0.0.0/8", "::1/128"])}  # the app's hook is on loopback  # fmt: skip
     a = start_server(home_a, port=pa, env={"HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "platform-a"})
     b = start_server(home_b, port=pb, env=env_b)
     receiver = Receiver()
@@ -214,8 +216,10 @@ def test_certified_clip_from_a_is_accepted_on_b(world, app_on_b):
     assert again["post_id"] == post["post_id"] and again["idempotent_replay"] is True  # one post, not two
     assert create(b, token, video_id, "", key="post-1").status_code == 422  # same key, different request
     headers, body = world["receiver"].wait_for("post.published")
-    assert verify_webhook(app_on_b["webhook_secret"], {k.title(): v for k, v in headers.items()}, body)
-    assert not verify_webhook("wrong-secret", {k.title(): v for k, v in headers.items()}, body)
+    # Standard Webhooks: what an app developer writes with the library of their language
+    assert Webhook(app_on_b["webhook_secret"]).verify(body, headers)["data"]["post_id"] == post["post_id"]
+    assert verify_webhook(app_on_b["webhook_secret"], headers, body)
+    assert not verify_webhook("whsec_" + "A" * 43, headers, body)
     assert json.loads(body)["data"]["post_id"] == post["post_id"]
     log = httpx.get(
         b + f"/api/apps/{app_on_b['client_id']}/webhooks", headers=bearer(app_on_b["developer_token"])
@@ -354,6 +358,28 @@ def test_webhook_endpoint_down_is_retried_then_given_up(world, app_on_b):
     d = log[-1]
     assert d["event"] == "post.taken_down" and d["status"] == "failed" and d["attempts"] == 3
     assert len(d["log"]) == 3 and "gave up after 3 attempts" in d["last_error"]
+    assert {e["outcome"] for e in d["log"]} == {NO_ANSWER}  # not "connection refused": no port scanner
+
+
+def test_the_default_policy_refuses_internal_webhook_urls(server):
+    """Regression: any developer could make the platform POST to loopback or private addresses. The server
+    fixture runs with the default policy; nothing is connected to."""
+    dev = api_user(server.url, "hooker")
+    httpx.post(
+        server.url + "/api/developers",
+        json={"kind": "individual", "display_name": "Dev"},
+        headers=bearer(dev),
+    )
+    for url, needle in [(f"http://127.0.0.1:{free_port()}/hook", "is a loopback address"),
+                        ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+                        ("http://localhost:8000/", "must resolve to public addresses only")]:  # fmt: skip
+        r = httpx.post(server.url + "/api/apps", headers=bearer(dev), json={
+            "name": "Inward", "client_type": "confidential", "redirect_uris": ["http://127.0.0.1:9/cb"],
+            "scopes": ["links.card"], "webhook_url": url})  # fmt: skip
+        assert (
+            r.status_code == 422 and needle in r.json()["detail"] and "webhook_url" in r.json()["detail"]
+        ), r.text
+    assert httpx.get(server.url + "/api/apps", headers=bearer(dev)).json()["apps"] == []  # nothing stored
 
 
 def test_users_of_a_log_in_to_b(world):
@@ -416,19 +442,18 @@ def test_manifests_and_reciprocity(world):
 
 
 def test_link_cards_refuse_internal_addresses_and_say_why(world):
-    b = world["b"].url
-    token = api_user(b, "linker")
-    r = httpx.post(b + "/links/card", headers=bearer(token), json={"url": world["a"].url + "/"})
-    card = r.json()
+    a = world["a"].url  # A runs the default policy (B allows loopback, for the app's webhook endpoint)
+    token = api_user(a, "linker")
+    for url in [world["b"].url + "/", "http://localhost:9/", "http://[::ffff:127.0.0.1]:9/"]:
+        r = httpx.post(a + "/links/card", headers=bearer(token), json={"url": url})
+        card = r.json()
+        assert (
+            r.status_code == 200 and card["status"] == "restricted" and "a public address" in card["reason"]
+        ), card
+    seen = httpx.get(a + "/api/links/restrictions", headers=bearer(token)).json()["restrictions"]
+    assert [r["rule"] for r in seen] == ["private-address"] * 3
     assert (
-        r.status_code == 200
-        and card["status"] == "restricted"
-        and "private or internal address" in card["reason"]
-    )
-    seen = httpx.get(b + "/api/links/restrictions", headers=bearer(token)).json()["restrictions"]
-    assert seen[-1]["rule"] == "private-address"
-    assert (
-        httpx.post(b + "/links/card", headers=bearer(token), json={"url": "ftp://x.example/"}).status_code
+        httpx.post(a + "/links/card", headers=bearer(token), json={"url": "ftp://x.example/"}).status_code
         == 422
     )
 
