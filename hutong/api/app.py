@@ -44,7 +44,10 @@ def _error(status: int, error: str, detail: str, headers: dict | None = None) ->
 def create_app(h: Hutong) -> FastAPI:
     platform = h.platform
     issuer = h.settings.issuer
-    worker = Worker(platform.webhooks, chores=[(600, platform.ingest.cleanup)])  # stale uploads, every 10 min
+    # webhooks on a small pool, one delivery per app at a time; stale uploads cleaned every 10 minutes
+    worker = Worker(
+        platform.webhooks, chores=[(600, platform.ingest.cleanup)], workers=h.settings.webhook_workers
+    )
 
     @asynccontextmanager
     async def lifespan(_app):

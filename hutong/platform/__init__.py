@@ -18,6 +18,7 @@ from hutong.platform.ingest import Ingest
 from hutong.platform.interconnect import Directory
 from hutong.platform.links import Links
 from hutong.platform.oauth import OAuthServer
+from hutong.platform.outbound import Outbound
 from hutong.platform.policy import ReviewPolicy
 from hutong.platform.ports import CertificateAuthority, Recogniser
 from hutong.platform.shares import Shares
@@ -61,13 +62,15 @@ class Platform:
         bank = FakeBank(settings.home / "fake-bank")
         id_keys = KeyRing(settings.keys_dir / "oidc", alg="RS256")
         directory = Directory(db, vault, settings, certificates.jwks, http)
-        webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff)
+        outbound = Outbound.from_settings(settings)  # link cards and webhooks reach public addresses only
+        webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff,
+                            timeout=settings.webhook_timeout, outbound=outbound)  # fmt: skip
         ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of)
         accounts = Accounts(db)
         return cls(
             settings, policy, text, vault, accounts, Developers(db, policy, vault, bank, settings.home),
-            Apps(db, policy, vault), OAuthServer(db, policy, id_keys, settings.issuer), directory, webhooks, ingest,
-            Shares(db, ingest, webhooks, settings.issuer), Links(settings, db),
+            Apps(db, policy, vault, outbound=outbound), OAuthServer(db, policy, id_keys, settings.issuer), directory, webhooks, ingest,
+            Shares(db, ingest, webhooks, settings.issuer), Links(settings, db, outbound),
             Federation(directory, accounts, http, settings.issuer),
         )  # fmt: skip
 

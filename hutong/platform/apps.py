@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from hutong.config import Settings
 from hutong.errors import PlatformError
 from hutong.platform.accounts import token_hash
 from hutong.platform.outbound import Outbound
@@ -57,14 +56,12 @@ class Apps:
         self,
         db: Database,
         policy: ReviewPolicy,
-        vault: Vault | None = None,
+        vault: Vault,
         *,
-        outbound: Outbound | None = None,
+        outbound: Outbound,
     ) -> None:
-        """``outbound``: the address policy webhook URLs must pass (default: that of the settings in the
-        environment, ``HUTONG_OUTBOUND_ALLOW_NETWORKS``)."""
-        self.db, self.policy, self.vault = db, policy, vault
-        self.outbound = outbound or Outbound.from_settings(Settings())
+        """``outbound``: the address policy webhook URLs must pass."""
+        self.db, self.policy, self.vault, self.outbound = db, policy, vault, outbound
 
     def register(
         self,

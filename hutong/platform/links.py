@@ -83,9 +83,9 @@ class Card:
 
 
 class Links:
-    def __init__(self, settings: Settings, db: Database, outbound: Outbound | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, outbound: Outbound) -> None:
         self.settings, self.db = settings, db
-        self.outbound = outbound or Outbound.from_settings(settings)
+        self.outbound = outbound
         self.slots = Slots(settings.link_max_fetches, settings.link_max_fetches_per_account, "link cards")
         self.blocklist = []
         for bad in settings.link_blocklist:

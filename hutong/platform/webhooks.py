@@ -31,7 +31,6 @@ from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from hutong.config import Settings
 from hutong.platform.outbound import AddressRefused, Deadline, Outbound, Unresolvable, parse_target
 from hutong.platform.vault import Vault
 from hutong.store import App, Database, WebhookDelivery, utcnow
@@ -75,15 +74,12 @@ class Webhooks:
         *,
         attempts: int,
         backoff: float,
-        settings: Settings | None = None,
-        outbound: Outbound | None = None,
+        timeout: float,
+        outbound: Outbound,
     ) -> None:
-        """``settings`` gives the attempt deadline and, unless ``outbound`` is given, the address policy.
-        Without them, the settings of the environment (``HUTONG_*``) apply."""
+        """``timeout``: the deadline of one attempt; ``outbound``: the address policy endpoints must pass."""
         self.db, self.vault, self.attempts, self.backoff = db, vault, attempts, backoff
-        settings = settings or Settings()
-        self.timeout = settings.webhook_timeout
-        self.outbound = outbound or Outbound.from_settings(settings)
+        self.timeout, self.outbound = timeout, outbound
 
     def secret_for(self, app: App) -> str | None:
         if not app.webhook_secret_enc:

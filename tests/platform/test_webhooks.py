@@ -79,18 +79,21 @@ def test_the_default_policy_refuses_internal_webhook_urls_at_registration(develo
     assert p.apps.of_developer(dev_id) == []  # nothing stored
 
 
-def test_the_services_default_to_the_environment_policy(developer, monkeypatch):
-    p, dev_id = developer
+def test_the_platform_takes_its_address_policy_from_the_settings(developer, tmp_path):
+    p, dev_id = developer  # built by the composition root with the default settings
     with pytest.raises(PlatformError, match="loopback"):
-        register(Apps(p.apps.db, p.policy, p.vault), dev_id, "http://127.0.0.1:8000/hook")
-    monkeypatch.setenv("HUTONG_OUTBOUND_ALLOW_NETWORKS", json.dumps(LOOPBACK))
-    assert register(Apps(p.apps.db, p.policy, p.vault), dev_id, "http://127.0.0.1:8000/hook")["webhook_url"]
+        register(p.apps, dev_id, "http://127.0.0.1:8000/hook")
+    settings = get_settings(home=tmp_path / "other", outbound_allow_networks=LOOPBACK)
+    apps = Apps(p.apps.db, p.policy, p.vault, outbound=Outbound.from_settings(settings))
+    assert register(apps, dev_id, "http://127.0.0.1:8000/hook")["webhook_url"]
 
 
 def services(p, tmp_path, *, allow=LOOPBACK, timeout=1.0, attempts=3) -> tuple[Apps, Webhooks]:
     settings = get_settings(home=tmp_path / "home", outbound_allow_networks=allow, webhook_timeout=timeout)
     apps = Apps(p.apps.db, p.policy, p.vault, outbound=Outbound.from_settings(settings))
-    return apps, Webhooks(p.apps.db, p.vault, attempts=attempts, backoff=0.2, settings=settings)
+    hooks = Webhooks(p.apps.db, p.vault, attempts=attempts, backoff=0.2, timeout=settings.webhook_timeout,
+                     outbound=Outbound.from_settings(settings))  # fmt: skip
+    return apps, hooks
 
 
 def test_deliveries_follow_standard_webhooks(developer, receiver, tmp_path):
