@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hutong.app import Hutong
+from hutong.cli.output import emit_json, print_report
 from hutong.config import get_settings
 from hutong.media.synth import Piece, build_clip
 from hutong.rights.catalogue import sha256_file
@@ -84,8 +85,6 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         report = h.recognizer.match(clip_path)
         say(f"  recognised in {time.perf_counter() - t0:.2f} s:")
         if not as_json:
-            from hutong.cli.app import print_report
-
             print_report(report)
         rights = licence_story(h, home, clip_path, report, say)
         if "certificate" in rights:
@@ -96,8 +95,6 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
                 h, home, clip_path, rights["certificate"]["certificate"], b_port, say
             )
         if as_json:
-            from hutong.cli.app import emit_json
-
             result = {**report.as_dict(), "truth": [s.__dict__ for s in clip.truth], **rights}
             emit_json(result)
             return result

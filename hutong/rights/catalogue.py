@@ -94,15 +94,23 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders walked (sorted) for media by suffix."""
-    out: list[Path] = []
+def scan_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(files to add, files skipped): files as given; folders walked (sorted) for media by suffix, and
+    what a folder holds that is not media is returned as skipped, so a command can say so."""
+    files: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES))
+            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+                (files if f.suffix.lower() in MEDIA_SUFFIXES else skipped).append(f)
         else:
-            out.append(p)
-    return out
+            files.append(p)
+    return files, skipped
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders walked (sorted) for media by suffix."""
+    return scan_paths(paths)[0]
 
 
 class Catalogue:
