@@ -158,3 +158,102 @@ def get_settings(**overrides: object) -> Settings:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     settings.home.mkdir(parents=True, exist_ok=True)
     return settings
+
+
+# -- the installation's issuer identity ----------------------------------------------------------
+# Certificates and tokens name their issuer (`iss`), and verifiers look its keys up by that name, so an
+# installation has ONE issuer, chosen once and kept in HUTONG_HOME/issuer: from HUTONG_ISSUER (or the
+# config file) on first use, otherwise the default. `hutong issuer set URL` is the only way to change it.
+ISSUER_FILE = "issuer"
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
+
+
+def check_issuer_url(url: str) -> str:
+    """A usable issuer: an http(s) URL with a host and nothing after the path; no trailing slash."""
+    from urllib.parse import urlsplit
+
+    from hutong.errors import HutongError
+
+    text = url.strip().rstrip("/")
+    try:
+        u = urlsplit(text)
+        port = u.port
+    except ValueError as exc:
+        raise HutongError(f"issuer {url!r} is not a URL ({exc})") from None
+    if u.scheme not in ("http", "https") or not u.hostname or u.query or u.fragment or u.username:
+        raise HutongError(
+            f"issuer {url!r} must be an http(s) URL with a host and no query, e.g. https://hutong.example.org"
+        )
+    del port
+    return text
+
+
+def stored_issuer(home: Path) -> str | None:
+    path = home / ISSUER_FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def _store_issuer(home: Path, issuer: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / f".{ISSUER_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(issuer + "\n", encoding="utf-8")
+    tmp.replace(home / ISSUER_FILE)
+
+
+def resolve_issuer(settings: Settings, *, first: str | None = None) -> Settings:
+    """``settings`` with this installation's issuer. The first call stores it (an explicitly configured
+    issuer, else ``first``, else the default); later calls use the stored one, and an explicitly configured
+    issuer that differs from it is an error rather than a second identity."""
+    from hutong.errors import HutongError
+
+    stored = stored_issuer(settings.home)
+    explicit = "issuer" in settings.model_fields_set
+    if stored is None:
+        issuer = check_issuer_url(settings.issuer if explicit else (first or settings.issuer))
+        _store_issuer(settings.home, issuer)
+        return settings.model_copy(update={"issuer": issuer})
+    if explicit and settings.issuer != stored:
+        raise HutongError(
+            f"this installation's issuer is {stored} (kept in {settings.home / ISSUER_FILE}), but "
+            f"HUTONG_ISSUER or the config file says {settings.issuer}: certificates must name one issuer. "
+            f"Unset it, or change the installation's issuer with `hutong issuer set {settings.issuer}`"
+        )
+    return settings.model_copy(update={"issuer": stored})
+
+
+def set_issuer(home: Path, url: str) -> tuple[str | None, str]:
+    """Change the installation's issuer; returns (old, new). Earlier certificates keep naming the old one."""
+    new = check_issuer_url(url)
+    old = stored_issuer(home)
+    _store_issuer(home, new)
+    return old, new
+
+
+def installation_settings(**overrides: object) -> Settings:
+    """Settings for a command on this installation: :func:`get_settings` with the one stored issuer."""
+    return resolve_issuer(get_settings(**overrides))
+
+
+def serve_port(issuer: str, port: int | None) -> int:
+    """The port ``hutong serve`` listens on: the issuer's own port when the issuer is a loopback URL (where
+    certificates' status URLs and keys point), and a different explicit port there is refused."""
+    from urllib.parse import urlsplit
+
+    from hutong.errors import HutongError
+
+    u = urlsplit(issuer)
+    if u.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return port or 8000  # a public URL: a proxy in front maps it to whatever port we listen on
+    own = u.port or (443 if u.scheme == "https" else 80)
+    if port is not None and port != own:
+        raise HutongError(
+            f"this installation's issuer is {issuer}: certificates, tokens and status URLs name it, so serving "
+            f"on port {port} would publish under another identity. Run `hutong serve` (port {own}), or change "
+            f"the issuer with `hutong issuer set {u.scheme}://{u.hostname}:{port}` (certificates issued "
+            f"before keep naming {issuer})"
+        )
+    return own

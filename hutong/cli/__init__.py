@@ -29,10 +29,14 @@ def main() -> None:
     except Exception as exc:  # click's own usage errors and aborts
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        try:  # typer ≥ 0.20 raises its own copy of click's exceptions
+            from typer._click import exceptions as typer_click
+        except ImportError:  # pragma: no cover
+            typer_click = click.exceptions
+        if isinstance(exc, click.exceptions.ClickException | typer_click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, click.exceptions.Abort | typer_click.Abort):
             sys.exit(130)
         raise
 

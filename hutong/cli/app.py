@@ -2,52 +2,72 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hutong.app import Hutong
-from hutong.config import get_settings
+from hutong.cli.output import IdArg, JsonOpt, emit_json, err, fmt_time, out, print_report
+from hutong.config import installation_settings, set_issuer
 from hutong.errors import HutongError
-from hutong.match import MatchReport
-from hutong.rights.catalogue import expand_paths
+from hutong.rights.catalogue import scan_paths
 
 app = typer.Typer(
     help="hutong (互通): recognise, license and certify derivative short videos.", no_args_is_help=True
 )
 works_app = typer.Typer(help="The catalogue of registered works.", no_args_is_help=True)
 index_app = typer.Typer(help="The match index (derived from the database).", no_args_is_help=True)
+issuer_app = typer.Typer(help="This installation's issuer identity (the `iss` of its certificates).")
 app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
+app.add_typer(issuer_app, name="issuer")
 
-out = Console()
-err = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+__all__ = ["JsonOpt", "IdArg", "app", "emit_json", "err", "fmt_time", "out", "print_report", "service"]
 
 
 @contextmanager
 def service():
-    h = Hutong.create(get_settings())
+    h = Hutong.create(installation_settings())
     try:
         yield h
     finally:
         h.close()
 
 
-def emit_json(obj: object) -> None:
-    # plain print: rich would wrap long lines and break the JSON
-    print(json.dumps(obj, ensure_ascii=False, indent=2))
+@issuer_app.callback(invoke_without_command=True)
+def issuer_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Print this installation's issuer: the URL its certificates name and `hutong serve` publishes."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = installation_settings()
+    if as_json:
+        emit_json({"issuer": settings.issuer, "home": str(settings.home)})
+    else:
+        out.print(f"issuer {settings.issuer} (data in {settings.home})", highlight=False)
 
 
-def fmt_time(s: float) -> str:
-    m, sec = divmod(max(0.0, s), 60)
-    return f"{int(m)}:{sec:05.2f}"
+@issuer_app.command("set")
+def issuer_set(
+    url: Annotated[str, typer.Argument(help="The public URL verifiers reach this instance at.")],
+) -> None:
+    """Change the issuer identity. Certificates issued before keep naming the old one."""
+    settings = installation_settings()
+    old, new = set_issuer(settings.home, url)
+    if old == new:
+        out.print(f"issuer is already {new}", highlight=False)
+        return
+    out.print(f"issuer is now {new}", highlight=False)
+    if old:
+        err.print(
+            f"[yellow]warning:[/] certificates and tokens issued before name {old}; verifiers that only know "
+            f"{new} will not find their keys, and their status URLs point at {old}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @works_app.command("add")
@@ -61,9 +81,12 @@ def works_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register works: fingerprint and store them (the same media twice is refused)."""
-    files = expand_paths(paths)
+    files, skipped = scan_paths(paths)
     if not files:
-        raise HutongError("no media files found in the given paths")
+        raise HutongError(
+            "no media files found in the given paths"
+            + (f" ({len(skipped)} other file{'s' if len(skipped) != 1 else ''} skipped)" if skipped else "")
+        )
     with service() as h, Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=as_json or not err.is_terminal, transient=True,
@@ -76,13 +99,29 @@ def works_add(
             check_duplicates=not allow_duplicate,
             progress=lambda _p: bar.advance(task),
         )
+    why_skipped = "not a media file (by its suffix)"
+    summary = {"added": len(added), "refused": len(failed), "skipped": len(skipped)}
     if as_json:
-        emit_json({"works": [w.as_dict() for w in added], "failed": [f.__dict__ for f in failed]})
+        emit_json(
+            {
+                "works": [w.as_dict() for w in added],
+                "failed": [f.__dict__ for f in failed],
+                "skipped": [{"path": str(p), "reason": why_skipped} for p in skipped],
+                "summary": summary,
+            }
+        )
     else:
         for w in added:
             out.print(f"[green]added[/] work {w.work_id}: {w.title} ({w.duration:.1f} s)", highlight=False)
         for f in failed:
             err.print(f"[red]refused[/] {f.reason}", highlight=False, soft_wrap=True)
+        for p in skipped:
+            err.print(f"[yellow]skipped[/] {p}: {why_skipped}", highlight=False, soft_wrap=True)
+        if len(files) + len(skipped) > 1:
+            out.print(
+                f"{summary['added']} added, {summary['refused']} refused, {summary['skipped']} skipped",
+                highlight=False,
+            )
     if failed:
         raise typer.Exit(2 if not added else 1)
 
@@ -109,7 +148,7 @@ def works_list(as_json: JsonOpt = False) -> None:
 
 
 @works_app.command("show")
-def works_show(work_id: int, as_json: JsonOpt = False) -> None:
+def works_show(work_id: Annotated[int, IdArg("Work id.")], as_json: JsonOpt = False) -> None:
     """Show one work."""
     with service() as h:
         w = h.catalogue.get(work_id)
@@ -121,8 +160,8 @@ def works_show(work_id: int, as_json: JsonOpt = False) -> None:
 
 
 @works_app.command("remove")
-def works_remove(work_id: int, as_json: JsonOpt = False) -> None:
-    """Remove a work and its fingerprints."""
+def works_remove(work_id: Annotated[int, IdArg("Work id.")], as_json: JsonOpt = False) -> None:
+    """Remove a work from recognition (its fingerprints go; licences that named it keep their history)."""
     with service() as h:
         w = h.catalogue.remove(work_id)
     if as_json:
@@ -140,40 +179,6 @@ def match(clip: Path, as_json: JsonOpt = False) -> None:
         emit_json(report.as_dict())
     else:
         print_report(report)
-
-
-SIGNAL_WORDS = {"video.dct": "picture", "video.motion": "motion", "audio.bands": "sound"}
-
-
-def print_report(report: MatchReport) -> None:
-    if not report.segments:
-        out.print(
-            f"{report.clip} ({report.duration:.1f} s): [bold]no registered work recognised[/]",
-            highlight=False,
-        )
-        return
-    table = Table(
-        "clip", "work", "in work", "score", "transform", title=f"{report.clip} ({report.duration:.1f} s)"
-    )
-    for s in report.segments:
-        t = s.transform
-        bits = [
-            f"speed {t['speed']}x" if t.get("speed", 1.0) != 1.0 else "",
-            "mirrored" if t.get("mirror") else "",
-        ]
-        bits += [
-            t.get("layout", "") if t.get("layout") not in (None, "full") else "",
-            "cropped" if t.get("crop") else "",
-        ]
-        bits.append("+".join(SIGNAL_WORDS.get(sig, sig) for sig in s.signals))
-        table.add_row(
-            f"{fmt_time(s.query_start)}–{fmt_time(s.query_end)}",
-            f"{s.work_title} (#{s.work_id})",
-            f"{fmt_time(s.ref_start)}–{fmt_time(s.ref_end)}",
-            f"{s.score:.2f}",
-            ", ".join(b for b in bits if b),
-        )
-    out.print(table)
 
 
 @index_app.command("rebuild")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 from rich.console import Console
 
 from hutong.app import Hutong
-from hutong.config import get_settings
+from hutong.cli.output import emit_json, print_report
+from hutong.config import get_settings, resolve_issuer
+from hutong.errors import HutongError
 from hutong.media import sha256_file
 from hutong.media.synth import Piece, build_clip
 
@@ -24,11 +27,17 @@ WORKS = (
 )
 
 
-def demo_pieces() -> list[Piece]:
+def can_speak() -> bool:
+    """The voice-over edit speaks with espeak-ng; without it the demo leaves that one edit out."""
+    return bool(shutil.which("espeak-ng") or shutil.which("espeak"))
+
+
+def demo_pieces(voiceover: bool = True) -> list[Piece]:
     """A vertical 二创 montage: three works, re-framed, mirrored, sped up, graded, with unrelated filler."""
     cars, chaplin = SAMPLES / "cars_unregistered.mp4", SAMPLES / "chaplin_unregistered.mp4"
+    sintel = ("vertical_blur", "mirror", "voiceover") if voiceover else ("vertical_blur", "mirror")
     return [
-        Piece(SAMPLES / "sintel_trailer.mp4", 14.0, 8.0, ("vertical_blur", "mirror", "voiceover"), seed=1),
+        Piece(SAMPLES / "sintel_trailer.mp4", 14.0, 8.0, sintel, seed=1),
         Piece(cars, 2.0, 3.0, from_work=False, seed=2),
         Piece(SAMPLES / "tears_of_steel_battle.mp4", 30.0, 10.0, ("speed", "overlay"), seed=3),
         Piece(chaplin, 1.0, 3.0, from_work=False, seed=4),
@@ -42,15 +51,31 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         tmp = tempfile.TemporaryDirectory(prefix="hutong-demo-")
         home = Path(tmp.name)
     os.environ["HUTONG_HOME"] = str(home)
+    from urllib.parse import urlsplit
+
     from hutong.api.background import free_port
 
-    a_port, b_port = free_port(), free_port()  # the demo's two platforms, A (this home) and B
-    h = Hutong.create(
-        get_settings(home=home, issuer=f"http://127.0.0.1:{a_port}", platform_name="platform-a")
+    # the demo's two platforms: A (this home, whose issuer names a free loopback port on first use and
+    # keeps it, so its certificates stay verifiable when the demo runs again) and B
+    settings = resolve_issuer(
+        get_settings(home=home, platform_name="platform-a"), first=f"http://127.0.0.1:{free_port()}"
     )
+    a_port, b_port = urlsplit(settings.issuer).port, free_port()
+    if a_port is None or urlsplit(settings.issuer).hostname != "127.0.0.1":
+        raise HutongError(f"the demo runs platform A on loopback; {home} has issuer {settings.issuer}")
+    h = Hutong.create(settings)
     say = (lambda *a, **k: None) if as_json else console.print
+    voiceover = can_speak()
     try:
-        say(f"[bold]hutong demo[/] — data in {home}")
+        if tmp is not None:
+            say(
+                f"[bold]hutong demo[/] — data in {home}, a temporary folder deleted when the demo ends "
+                "(keep it with [bold]--home DIR[/])"
+            )
+        else:
+            say(f"[bold]hutong demo[/] — data in {home}")
+        if not voiceover:
+            say("  note: espeak-ng is not installed, so the clip is built without its voice-over edit")
         t0 = time.perf_counter()
         ids = {}
         existing = {w.sha256: w for w in h.catalogue.list()}
@@ -65,13 +90,13 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         say(f"  catalogue ready in {time.perf_counter() - t0:.1f} s")
         clip_path = home / "derivative_clip.mp4"
         t0 = time.perf_counter()
-        clip = build_clip(demo_pieces(), clip_path)
+        clip = build_clip(demo_pieces(voiceover), clip_path)
         say(
             f"  built a {clip.duration:.1f} s vertical 二创 montage in {time.perf_counter() - t0:.1f} s: {clip_path}"
         )
         for seg, params in zip(
             clip.truth,
-            [p for p, pc in zip(clip.params, demo_pieces(), strict=True) if pc.from_work],
+            [p for p, pc in zip(clip.params, demo_pieces(voiceover), strict=True) if pc.from_work],
             strict=True,
         ):
             say(
@@ -84,8 +109,6 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
         report = h.recognizer.match(clip_path)
         say(f"  recognised in {time.perf_counter() - t0:.2f} s:")
         if not as_json:
-            from hutong.cli.app import print_report
-
             print_report(report)
         rights = licence_story(h, home, clip_path, report, say)
         if "certificate" in rights:
@@ -96,14 +119,20 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
                 h, home, clip_path, rights["certificate"]["certificate"], b_port, say
             )
         if as_json:
-            from hutong.cli.app import emit_json
-
-            result = {**report.as_dict(), "truth": [s.__dict__ for s in clip.truth], **rights}
+            result = {
+                **report.as_dict(), "truth": [s.__dict__ for s in clip.truth], **rights,
+                "voiceover": voiceover, "home": str(home), "kept": tmp is None,
+            }  # fmt: skip
             emit_json(result)
             return result
         if tmp is None:
             say(
                 f"Try it yourself: HUTONG_HOME={home} hutong check {clip_path} --creator {CREATOR} --platform douyin"
+            )
+        else:
+            say(
+                f"\nThe files above are in {home}, which is deleted now that the demo ends. "
+                "Run [bold]hutong demo --home DIR[/] (or ./run demo --home DIR) to keep them and try the commands."
             )
         return {**report.as_dict(), **rights}
     finally:

@@ -128,6 +128,10 @@ def interconnect_story(h_a: Hutong, home: Path, clip: Path, certificate: str, b_
                 highlight=False,
             )
             rows = reciprocity(fetch_manifest(h_b.http, a_url), fetch_manifest(h_b.http, b_url))
+            say(
+                "  what each platform opens to the other, read from their published manifests "
+                "(A→B open: A offers it to B and B's users and apps; closed: not offered):"
+            )
             for r in rows:
                 say(
                     f"    {r['capability']}: A→B {'open' if r['a_to_b'] else 'closed'}, B→A {'open' if r['b_to_a'] else 'closed'}",

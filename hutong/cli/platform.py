@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hutong.cli.app import JsonOpt, app, emit_json, out, service
+from hutong.cli.output import IdArg
 
 platform_app = typer.Typer(help="The open platform: staff commands.", no_args_is_help=True)
 app.add_typer(platform_app, name="platform")
@@ -15,23 +16,25 @@ app.add_typer(platform_app, name="platform")
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (default: the port of this installation's issuer).")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the open platform (web pages, JSON API, OAuth 2.0 / OpenID Connect; OpenAPI at /docs)."""
-    import os
-
     import uvicorn
 
     from hutong.api.app import create_app
     from hutong.app import Hutong
-    from hutong.config import get_settings
+    from hutong.config import get_settings, resolve_issuer, serve_port
     from hutong.logs import configure
 
     configure("info" if log_level in ("info", "debug") else log_level)
-    settings = get_settings()
-    if "issuer" not in settings.model_fields_set and not os.environ.get("HUTONG_ISSUER"):
-        settings = get_settings(issuer=f"http://{host}:{port}")  # the URL clients reach us at
+    # a fresh installation takes the URL clients reach this server at as its issuer; after that the
+    # stored issuer decides the port, so keys are never published under a second identity
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    settings = resolve_issuer(get_settings(), first=f"http://{local}:{port or 8000}")
+    port = serve_port(settings.issuer, port)
     h = Hutong.create(settings)
     out.print(f"hutong serving {settings.issuer} (data in {settings.home})", highlight=False)
     uvicorn.run(create_app(h), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
@@ -59,7 +62,7 @@ def appeals(as_json: JsonOpt = False) -> None:
 
 @platform_app.command("resolve")
 def resolve(
-    decision_id: int,
+    decision_id: Annotated[int, IdArg("The review decision appealed against.")],
     overturn: Annotated[bool, typer.Option("--overturn/--uphold", help="Overturn or uphold the decision.")],
     note: Annotated[str, typer.Option(help="Why (the applicant sees it).")],
     staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
@@ -72,7 +75,7 @@ def resolve(
 
 @platform_app.command("review")
 def review(
-    developer_id: int,
+    developer_id: Annotated[int, IdArg("The developer waiting for review.")],
     approve: Annotated[bool, typer.Option("--approve/--reject")],
     note: Annotated[str, typer.Option(help="Why (the applicant sees it).")],
     staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",

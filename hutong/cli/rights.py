@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, err, out, print_report, service
+from hutong.cli.output import check_ids
 from hutong.compliance import c2pa_manifest
 from hutong.compliance.certificate import (
     Verification,
@@ -171,7 +172,9 @@ def _terms_from_flags(base: dict, **flags) -> LicenceTerms:
 
 
 TermsFile = Annotated[Path | None, typer.Option("--terms", help="Licence terms as a JSON or TOML file.")]
-WorkOpt = Annotated[list[int] | None, typer.Option("--work", help="Work id (repeat for several).")]
+WorkOpt = Annotated[
+    list[int] | None, typer.Option("--work", help="Work id (repeat for several).", callback=check_ids)
+]
 CreatorOpt = Annotated[list[str] | None, typer.Option("--creator", help="Named creator (repeat).")]
 OrgOpt = Annotated[str | None, typer.Option("--organisation", help="Members of this organisation.")]
 VerifiedOpt = Annotated[bool, typer.Option("--verified-creators", help="Any verified creator (default).")]

@@ -227,10 +227,12 @@ def verify_certificate(
     else:
         notes.append("clip not checked: no file given")
     works = ", ".join(f"《{w['title']}》" for w in claims.get("works", []))
+    platforms = [p for p in claims.get("platforms", []) if p != "*"]
+    where = "any platform" if "*" in claims.get("platforms", []) or not platforms else ", ".join(platforms)
     return Verification(
         "valid",
         f"valid until {_ts(exp)}: @{claims.get('creator', {}).get('handle')} may publish it on "
-        f"{', '.join(claims.get('platforms', []))} under {', '.join(claims.get('licences', []))} ({works})",
+        f"{where} under {', '.join(claims.get('licences', []))} ({works})",
         claims,
         notes,
     )

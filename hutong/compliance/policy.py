@@ -219,8 +219,10 @@ def _try(
             f"uses {seg.work_seconds:.1f} s of the work, over the {t.max_segment_seconds:g} s "
             f"per-segment limit of licence {code}",
         )
+    # a stretch of the work shown twice (or reported twice by recognition) counts once: totals and shares
+    # are the union of the work's time used, never a sum of overlapping segments
     if t.max_total_seconds is not None:
-        total = sum(s.work_seconds for s in same_work)
+        total = _union_length([(s.ref_start, s.ref_end) for s in same_work])
         if total > t.max_total_seconds + TOLERANCE:
             n = len(same_work)
             return no(

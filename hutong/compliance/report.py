@@ -123,6 +123,13 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def _heading(d) -> str:
+    """The sheet's title says what the check found, not what evidence sheets are usually for."""
+    if not d.segments:
+        return "No registered work recognised"
+    return "Licensed use of registered works" if d.compliant else "Unlicensed use of registered works"
+
+
 def evidence_html(result: CheckResult, db: Database, *, issuer: str) -> str:
     """One page per unlicensed or forbidden segment: clip and source frames side by side at matching times."""
     d = result.decision
@@ -135,7 +142,7 @@ def evidence_html(result: CheckResult, db: Database, *, issuer: str) -> str:
         "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}img{width:320px}"
         ".pair td{border:none}.unlicensed{color:#c62828}.forbidden{color:#4a0072}section{page-break-before:always}</style>",
         "</head><body>",
-        f"<h1>Unlicensed use of registered works in {escape(result.clip.name)}</h1>",
+        f"<h1>{_heading(d)} in {escape(result.clip.name)}</h1>",
         "<table>",
         f"<tr><th>clip</th><td>{escape(str(result.clip))}</td></tr>",
         f"<tr><th>SHA-256</th><td><code>{result.sha256}</code></td></tr>",

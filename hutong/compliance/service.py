@@ -103,13 +103,17 @@ class Compliance:
     def allowed_platforms(self, result: CheckResult) -> list[str]:
         """Every platform for which the same clip, creator and moment would also be compliant."""
         d = result.decision
-        named = sorted({p for lic in result.licences for p in lic.terms.platforms})
+        # only licences that can still license something are asked; a revoked one offers no platform
+        named = sorted({p for lic in result.licences if lic.status != "revoked" for p in lic.terms.platforms})
         segments = [s.segment for s in d.segments]
-        return [
+        allowed = [
             p
             for p in named
             if decide(segments, result.licences, result.creator, p, at=d.at, monetised=d.monetised).compliant
-        ] or [d.platform]
+        ]
+        if ANY_PLATFORM in allowed:  # compliant on any platform: '*' says it all, named ones add nothing
+            return [ANY_PLATFORM]
+        return allowed or [d.platform]
 
     # -- certificates ----------------------------------------------------------------------------
 

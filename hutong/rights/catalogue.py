@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hutong.errors import CatalogueError, HutongError
 from hutong.fingerprint import SignalType, extract
 from hutong.media import MediaInfo, probe, sha256_file
-from hutong.store import CatalogueState, Database, Licence, LicenceWork, Work, WorkFingerprint
+from hutong.store import CatalogueState, Database, Licence, LicenceWork, Work, WorkFingerprint, utcnow
 
 if TYPE_CHECKING:
     from hutong.match import Recognizer
@@ -36,6 +36,8 @@ MEDIA_SUFFIXES = {
     ".aac",
     ".flac",
 }
+MAX_ID = 2**63 - 1  # database integers: a larger id names nothing (and must not reach the driver)
+LIVE = Work.removed_at.is_(None)
 DUPLICATE_COVERAGE = 0.8  # a new file whose picture is this much one existing work is the same media again
 
 
@@ -71,15 +73,35 @@ class AddFailure:
     reason: str
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders walked (sorted) for media by suffix."""
-    out: list[Path] = []
+def clean_title(title: str) -> str:
+    """A title as stored: without surrounding book-title marks (displays write 《title》 themselves)."""
+    bare = " ".join(title.split())
+    while len(bare) > 2 and bare.startswith("《") and bare.endswith("》"):
+        bare = bare[1:-1].strip()
+    if not bare or bare == "《》":
+        raise CatalogueError(f"title {title!r} is empty")
+    if len(bare) > 500:
+        raise CatalogueError(f"title is {len(bare)} characters long; at most 500")
+    return bare
+
+
+def scan_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(files to add, files skipped): files as given; folders walked (sorted) for media by suffix, and
+    what a folder holds that is not media is returned as skipped, so a command can say so."""
+    files: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES))
+            for f in sorted(f for f in p.rglob("*") if f.is_file()):
+                (files if f.suffix.lower() in MEDIA_SUFFIXES else skipped).append(f)
         else:
-            out.append(p)
-    return out
+            files.append(p)
+    return files, skipped
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders walked (sorted) for media by suffix."""
+    return scan_paths(paths)[0]
 
 
 class Catalogue:
@@ -124,10 +146,11 @@ class Catalogue:
     def add_one(
         self, path: Path, *, title: str | None, holder: str, check_duplicates: bool = True
     ) -> WorkRecord:
+        name = clean_title(title if title is not None else path.stem)
         info = probe(path, max_bytes=self.max_bytes, max_seconds=self.max_seconds)
         digest = sha256_file(path)
         with self.db.session() as s:
-            same = s.execute(select(Work).where(Work.sha256 == digest)).scalar_one_or_none()
+            same = s.execute(select(Work).where(LIVE, Work.sha256 == digest)).scalar_one_or_none()
             if same is not None:
                 raise CatalogueError(f"{path}: already registered as work {same.id} ({same.title})")
         frames: dict[float, list] = {}  # one decode serves the duplicate check and the fingerprints
@@ -136,7 +159,7 @@ class Catalogue:
         fingerprints = extract(self.signals, str(path), info, query=False, frames=frames)
         with self.db.session() as s:
             work = Work(
-                title=title or path.stem,
+                title=name,
                 holder=holder,
                 source_path=str(path.resolve()),
                 sha256=digest,
@@ -170,38 +193,48 @@ class Catalogue:
 
     def list(self) -> list[WorkRecord]:
         with self.db.session() as s:
-            return [WorkRecord.of(w) for w in s.execute(select(Work).order_by(Work.id)).scalars()]
+            return [WorkRecord.of(w) for w in s.execute(select(Work).where(LIVE).order_by(Work.id)).scalars()]
 
     def get(self, work_id: int) -> WorkRecord:
         with self.db.session() as s:
-            w = s.get(Work, work_id)
-            if w is None:
-                raise CatalogueError(f"no work with id {work_id}")
-            return WorkRecord.of(w)
+            return WorkRecord.of(self._live(s, work_id))
 
     def remove(self, work_id: int) -> WorkRecord:
+        """Remove a work from recognition. The row stays (marked removed, fingerprints dropped) so the
+        licences that named it keep their history and its id is never given to another work."""
         with self.db.session() as s:
-            w = s.get(Work, work_id)
-            if w is None:
-                raise CatalogueError(f"no work with id {work_id}")
-            codes = (
-                s.execute(select(Licence.code).join(LicenceWork).where(LicenceWork.work_id == work_id))
+            w = self._live(s, work_id)
+            active = (
+                s.execute(
+                    select(Licence.code)
+                    .join(LicenceWork)
+                    .where(LicenceWork.work_id == work_id, Licence.status != "revoked")
+                    .order_by(Licence.id)
+                )
                 .scalars()
                 .all()
             )
-            if codes:
+            if active:
                 raise CatalogueError(
-                    f"work {work_id} 《{w.title}》 is named by licence {', '.join(codes)}: licences and the "
+                    f"work {work_id} 《{w.title}》 is named by licence {', '.join(active)}: licences and the "
                     "certificates built on them keep their works (revoke or amend the licence instead)"
                 )
             record = WorkRecord.of(w)
-            s.delete(w)
+            w.fingerprints.clear()
+            w.removed_at = utcnow()
             self._bump(s)
             return record
 
+    @staticmethod
+    def _live(s, work_id: int) -> Work:
+        w = s.get(Work, work_id) if 0 < work_id <= MAX_ID else None
+        if w is None or w.removed_at is not None:
+            raise CatalogueError(f"no work with id {work_id}")
+        return w
+
     def count(self) -> int:
         with self.db.session() as s:
-            return s.execute(select(func.count(Work.id))).scalar_one()
+            return s.execute(select(func.count(Work.id)).where(LIVE)).scalar_one()
 
     @staticmethod
     def _bump(s) -> None:

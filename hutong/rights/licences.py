@@ -233,7 +233,10 @@ class Licences:
     def _check(
         self, s: Session, holder: str, terms: LicenceTerms, *, exclude: int | None, allow_overlap: bool
     ) -> dict[int, Work]:
-        works = self._works(s, terms.works)
+        works = {
+            i: w for i, w in self._works(s, [i for i in terms.works if 0 < i <= 2**63 - 1]).items()
+            if w.removed_at is None
+        }  # fmt: skip
         missing = [w for w in terms.works if w not in works]
         if missing:
             raise RightsError(

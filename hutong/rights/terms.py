@@ -1,14 +1,16 @@
 """The terms of a licence: a validated, versioned document (JSON or TOML on disk, JSON in the database).
 
 Times inside a work are seconds from the work's start. Dates are ISO 8601; a date or time without an
-offset is read as UTC (write ``+08:00`` for China Standard Time).
+offset is read as UTC (write ``+08:00`` for China Standard Time). A date without a time means the whole
+day: as a start (``valid_from``) its first moment, as an end (``valid_until``, an embargo's ``until``) its
+last, so ``valid_until = 2027-12-31`` still licenses clips on 31 December.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +31,29 @@ def clock(seconds: float) -> str:
 
 def _utc(v: datetime) -> datetime:
     return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+def _as_date(v: object) -> date | None:
+    """The date when ``v`` is a date without a time of day (a TOML date, or '2027-12-31'), else None."""
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, str):
+        try:
+            return date.fromisoformat(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def end_of_day(v: object) -> object:
+    """A date given as an end means through that whole day (UTC); anything else is left to validation."""
+    d = _as_date(v)
+    return datetime.combine(d, time.max, tzinfo=UTC) if d is not None else v
+
+
+def start_of_day(v: object) -> object:
+    d = _as_date(v)
+    return datetime.combine(d, time.min, tzinfo=UTC) if d is not None else v
 
 
 class _Strict(BaseModel):
@@ -83,6 +108,11 @@ class ForbiddenRange(_Strict):
     label: str = ""
     until: datetime | None = None
 
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until_day(cls, v: object) -> object:
+        return end_of_day(v)
+
     @field_validator("until")
     @classmethod
     def _until_utc(cls, v: datetime | None) -> datetime | None:
@@ -134,6 +164,16 @@ class LicenceTerms(_Strict):
         if ANY_PLATFORM in out and len(out) > 1:
             raise ValueError("'*' (any platform) cannot be combined with named platforms")
         return out
+
+    @field_validator("valid_from", mode="before")
+    @classmethod
+    def _from_day(cls, v: object) -> object:
+        return start_of_day(v)
+
+    @field_validator("valid_until", mode="before")
+    @classmethod
+    def _until_day(cls, v: object) -> object:
+        return end_of_day(v)
 
     @field_validator("valid_from", "valid_until")
     @classmethod

@@ -9,12 +9,14 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -46,20 +48,32 @@ class Base(DeclarativeBase):
     pass
 
 
+_LIVE = text("removed_at IS NULL")
+
+
 class Work(Base):
+    """A registered work. Removal is soft (``removed_at``): licences and certificates keep naming it, and
+    AUTOINCREMENT keeps SQLite from giving its id to another work."""
+
     __tablename__ = "works"
+    __table_args__ = (
+        # the same file is registered once among live works; after a removal it may be registered again
+        Index("ix_works_sha256", "sha256", unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
     holder: Mapped[str] = mapped_column(String(500), default="")
     source_path: Mapped[str] = mapped_column(String(4096))
-    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     duration: Mapped[float]
     width: Mapped[int] = mapped_column(default=0)
     height: Mapped[int] = mapped_column(default=0)
     fps: Mapped[float] = mapped_column(default=0.0)
     has_audio: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     fingerprints: Mapped[list[WorkFingerprint]] = relationship(
         back_populates="work", cascade="all, delete-orphan", passive_deletes=True

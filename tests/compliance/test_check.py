@@ -115,3 +115,31 @@ def test_evidence_sheet_pairs_clip_and_source_frames(rights, two_work_clip, clip
         s.get(Work, 2).source_path = str(tmp_path / "gone.mp4")
     html = evidence_html(result, rights.db, issuer="x")
     assert html.count("source file not available") == 3
+
+
+def test_evidence_sheet_heading_matches_the_verdict(rights, two_work_clip, clip_report):
+    grant(rights, works=[1])
+    bad = rights.compliance.check(two_work_clip.path, "alice", "douyin", report=clip_report)
+    assert "<h1>Unlicensed use of registered works in" in evidence_html(bad, rights.db, issuer="x")
+    grant(rights, works=[2])
+    good = rights.compliance.check(two_work_clip.path, "alice", "douyin", report=clip_report)
+    html = evidence_html(good, rights.db, issuer="x")
+    assert good.decision.compliant and "Unlicensed" not in html
+    assert "<h1>Licensed use of registered works in" in html
+
+
+def test_certificate_platforms_after_a_revocation(rights, two_work_clip, clip_report):
+    from hutong.compliance.certificate import verify_certificate
+    from hutong.store import utcnow
+
+    first = grant(rights, platforms=["douyin", "bilibili", "kuaishou"])
+    rights.licences.revoke(first.code, reason="sold")
+    grant(rights, platforms=["*"])
+    result = rights.compliance.check(two_work_clip.path, "alice", "douyin", report=clip_report)
+    assert result.decision.compliant
+    # the revoked licence's platforms are not offered; '*' stands alone for any platform
+    assert rights.compliance.allowed_platforms(result) == ["*"]
+    cert = rights.compliance.certify(result)
+    assert cert.claims["platforms"] == ["*"]
+    v = verify_certificate(cert.token, rights.compliance.jwks(), now=utcnow(), clip=two_work_clip.path)
+    assert v.code == "valid" and "may publish it on any platform under" in v.reason

@@ -112,3 +112,36 @@ def test_organisation_members_and_clip_without_works():
     assert one([seg()], [lic]).compliant  # alice belongs to @mcn
     d = one([], [lic])
     assert d.compliant and "nothing to license" in d.summary()
+
+
+def test_overlapping_segments_of_one_work_count_once():
+    # one use reported twice by recognition (issue 9): clip 0–11 → work 24.9–37.1 and clip 0.5–18.25 →
+    # work 25.6–45.1. The sum of the two is 31.7 s; the work time shown is 24.9–45.1, 20.2 s.
+    twice = [seg(0, 11, 24.9, 37.1), seg(0.5, 18.25, 25.6, 45.1)]
+    d = one(twice, [licence(max_total_seconds=25)])
+    assert d.compliant, [s.reason for s in d.segments]
+    d = one(twice, [licence(max_total_seconds=15)])
+    assert [s.rule for s in d.segments] == ["max-total", "max-total"]
+    assert "uses 20.2 s of 《Nezha》" in d.segments[0].reason
+    # the share limit counts the same union: 20.2 s of 600 s is 3.4 %
+    assert one(twice, [licence(max_share=0.04)]).compliant
+    assert not one(twice, [licence(max_share=0.03)]).compliant
+
+
+def test_a_date_as_an_end_means_the_whole_day():
+    lic = licence(valid_from="2026-06-01", valid_until="2026-12-31")
+    assert lic.terms.valid_until == datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert lic.terms.valid_from == datetime(2026, 6, 1, tzinfo=UTC)  # a date as a start: its first moment
+    assert one([seg()], [lic], at=datetime(2026, 12, 31, 18, tzinfo=UTC)).compliant
+    assert one([seg()], [lic], at=datetime(2026, 6, 1, tzinfo=UTC)).compliant
+    late = one([seg()], [lic], at=datetime(2027, 1, 1, tzinfo=UTC)).segments[0]
+    assert late.rule == "licence-expired" and "expired on 2026-12-31 23:59 UTC" in late.reason
+    # a time, or a date with a time, means exactly that moment
+    timed = licence(valid_until="2026-12-31T00:00:00+00:00")
+    assert not one([seg()], [timed], at=datetime(2026, 12, 31, 18, tzinfo=UTC)).compliant
+    # a one-day licence is valid (from and until the same date)
+    assert licence(valid_from="2026-06-01", valid_until="2026-06-01").terms.valid_until.day == 1
+    # an embargo "until" a date lasts through that day
+    emb = licence(forbidden=[{"work_id": WORK, "start": 110, "end": 200, "until": "2026-12-01"}])
+    assert not one([seg()], [emb], at=datetime(2026, 12, 1, 20, tzinfo=UTC)).compliant
+    assert one([seg()], [emb], at=datetime(2026, 12, 2, tzinfo=UTC)).compliant

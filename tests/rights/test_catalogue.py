@@ -71,3 +71,22 @@ def test_bad_input_leaves_catalogue_intact(app, tmp_path: Path):
 def test_remove_unknown_work(app):
     with pytest.raises(CatalogueError, match="no work with id 42"):
         app.catalogue.remove(42)
+
+
+def test_book_title_marks_are_not_doubled(app):
+    # the README writes --title "《Film》"; displays add the marks, so they are not stored
+    w = app.catalogue.add_one(BBB, title=" 《Big Buck Bunny》 ", holder="")
+    assert w.title == "Big Buck Bunny" and app.catalogue.get(w.work_id).title == "Big Buck Bunny"
+    before = app.catalogue.count()
+    for bad in ("《》", "  "):
+        with pytest.raises(CatalogueError, match="is empty"):
+            app.catalogue.add_one(SINTEL, title=bad, holder="")
+    assert app.catalogue.count() == before
+
+
+def test_ids_beyond_the_database_range_are_unknown_works(app):
+    for huge in (2**63, 99999999999999999999, -1, 0):
+        with pytest.raises(CatalogueError, match=f"no work with id {huge}"):
+            app.catalogue.get(huge)
+        with pytest.raises(CatalogueError, match=f"no work with id {huge}"):
+            app.catalogue.remove(huge)

@@ -114,7 +114,8 @@ def test_overlapping_licences_are_refused_unless_allowed(rights):
     assert counts(rights) == before
     # disjoint platforms, or dates, or works do not overlap
     rights.licences.grant(HOLDER, terms(platforms=["bilibili"]))
-    rights.licences.grant(HOLDER, terms(valid_from="2027-01-01", valid_until="2028-01-01"))
+    # (a licence "until 2027-01-01" covers that whole day, so the next one starts on the 2nd)
+    rights.licences.grant(HOLDER, terms(valid_from="2027-01-02", valid_until="2028-01-01"))
     rights.licences.grant(HOLDER, terms(works=[3]))
     special = rights.licences.grant(
         HOLDER, terms(works=[2], scope={"kind": "creators", "creators": ["alice"]}), allow_overlap=True
@@ -170,4 +171,4 @@ def test_the_documented_terms_example_parses():
     block = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
     t = LicenceTerms.parse(tomllib.loads(block))
     assert t.works == [2, 3] and t.scope.kind == "verified" and [r.label for r in t.forbidden][0] == "finale"
-    assert t.forbidden[1].until == datetime(2026, 12, 8, tzinfo=UTC)
+    assert t.forbidden[1].until == datetime(2026, 12, 8, 23, 59, 59, 999999, tzinfo=UTC)  # through that day
