@@ -35,7 +35,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode, UserInfo
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from hutong.platform.accounts import token_hash
 from hutong.platform.policy import ReviewPolicy
@@ -65,18 +65,6 @@ class Client(ClientMixin):
     scopes: list[str]
     name: str
     status: str
-
-    @classmethod
-    def of(cls, app: App) -> Client:
-        return cls(
-            app.client_id,
-            app.client_secret_hash,
-            app.client_type,
-            list(app.redirect_uris),
-            list(app.scopes_granted),
-            app.name,
-            app.status,
-        )
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -109,6 +97,28 @@ class Client(ClientMixin):
         if self.client_type == "confidential":
             allowed.add("client_credentials")
         return grant_type in allowed and self.status == "active"
+
+
+# the token endpoint's statements, built once (their compiled form is cached by SQLAlchemy)
+CLIENT_BY_ID = select(  # the fields of Client, in order
+    App.client_id,
+    App.client_secret_hash,
+    App.client_type,
+    App.redirect_uris,
+    App.scopes_granted,
+    App.name,
+    App.status,
+).where(App.client_id == bindparam("client_id"))
+INSERT_TOKEN = insert(OAuthToken.__table__)
+CONSUME_CODE = (
+    update(OAuthCode.__table__)
+    .where(
+        OAuthCode.id == bindparam("code_id"),
+        OAuthCode.used_at.is_(None),
+        OAuthCode.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+)
 
 
 @dataclass
@@ -446,9 +456,9 @@ class OAuthServer(AuthorizationServer):
     def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
             return None
-        with self.db.session() as s:
-            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
-            return Client.of(app) if app else None
+        with self.db.engine.connect() as c:  # every token request: a cached Core statement, no ORM session
+            row = c.execute(CLIENT_BY_ID, {"client_id": client_id}).first()
+        return Client(*row) if row else None
 
     def authenticate_client(self, request, methods, endpoint="token"):
         client = super().authenticate_client(request, methods, endpoint)
@@ -472,24 +482,20 @@ class OAuthServer(AuthorizationServer):
         else:
             family = uuid.uuid4().hex
         refresh = token.get("refresh_token")
-        with self.db.session() as s:
-            if code is not None:
-                # consume the code in the transaction that stores its tokens: of two redemptions racing, or a
-                # redemption racing the user's revocation of the grant, at most one gets tokens
-                used = s.execute(
-                    update(OAuthCode)
-                    .where(OAuthCode.id == code.id, OAuthCode.used_at.is_(None), OAuthCode.expires_at > now)
-                    .values(used_at=now)
-                ).rowcount
-                if used != 1:
-                    raise InvalidGrantError("the authorization code was used, expired or revoked")
-            s.add(OAuthToken(
-                family=family, client_id=request.client.client_id, account_id=request.user.id if request.user else None,
-                grant_type=request.payload.grant_type or "", scope=token.get("scope", ""),
-                access_hash=token_hash(token["access_token"]), refresh_hash=token_hash(refresh) if refresh else None,
-                issued_at=now, access_expires_at=now + timedelta(seconds=token["expires_in"]),
-                refresh_expires_at=now + REFRESH_LIFETIME if refresh else None, revoke_reason="",
-            ))  # fmt: skip
+        row = {
+            "family": family, "client_id": request.client.client_id, "account_id": request.user.id if request.user else None,
+            "grant_type": request.payload.grant_type or "", "scope": token.get("scope", ""),
+            "access_hash": token_hash(token["access_token"]), "refresh_hash": token_hash(refresh) if refresh else None,
+            "issued_at": now, "access_expires_at": now + timedelta(seconds=token["expires_in"]),
+            "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None, "revoke_reason": "",
+        }  # fmt: skip
+        # Core statements on one connection: the ORM's unit of work cost more than the INSERT on this hot path
+        with self.db.engine.begin() as c:
+            # consume the code in the transaction that stores its tokens: of two redemptions racing, or a
+            # redemption racing the user's revocation of the grant, at most one gets tokens
+            if code is not None and c.execute(CONSUME_CODE, {"code_id": code.id, "now": now}).rowcount != 1:
+                raise InvalidGrantError("the authorization code was used, expired or revoked")
+            c.execute(INSERT_TOKEN, row)
 
     def find_token(self, token_string: str, hint: str | None) -> Token | None:
         h = token_hash(token_string)
