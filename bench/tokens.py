@@ -9,8 +9,9 @@ hidden by a stalled client (no coordinated omission). In the same run, peers on 
 - ``refresh_token`` with rotation: lookup, reuse check, rotation UPDATE, new pair INSERT;
 - the discovery document: the framework's floor for a JSON GET (no database).
 
-Then the highest sustainable rate (closed loop, 16 concurrent requests) for client_credentials.
-Writes docs/benchmarks-tokens.json and regenerates docs/benchmarks.md.
+Then the highest sustainable rate (closed loop, 16 concurrent requests) for client_credentials and, as the
+framework's ceiling in the same run, for the discovery document.
+Writes docs/benchmarks-tokens.json and regenerates docs/benchmarks.md (not with ``--no-write``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ async def closed_loop(make_request, concurrency: int, seconds: float) -> float:
         return done / (time.perf_counter() - t0)
 
 
-def main(rate: float, seconds: float) -> dict:
+def main(rate: float, seconds: float, write: bool = True) -> dict:
     from tests.api.conftest import start_server
 
     with tempfile.TemporaryDirectory(prefix="hutong-bench-tokens-") as tmp:
@@ -129,10 +130,15 @@ def main(rate: float, seconds: float) -> dict:
             results["refresh_token (rotation)"] = asyncio.run(open_loop(rt, rate, seconds))
             results["discovery document (no database)"] = asyncio.run(open_loop(disco, rate, seconds))
             results["max_client_credentials_per_s"] = asyncio.run(closed_loop(cc, 16, seconds / 2))
+            results["max_discovery_per_s"] = asyncio.run(closed_loop(disco, 16, seconds / 2))
+            results["client_credentials_vs_discovery"] = round(
+                results["max_client_credentials_per_s"] / results["max_discovery_per_s"], 2
+            )
         finally:
             server.stop()
-    (DOCS / "benchmarks-tokens.json").write_text(json.dumps(results, indent=2))
-    write_report()
+    if write:
+        (DOCS / "benchmarks-tokens.json").write_text(json.dumps(results, indent=2))
+        write_report()
     return results
 
 
@@ -140,5 +146,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--no-write", action="store_true", help="print the figures only; leave docs/ alone")
     a = ap.parse_args()
-    print(json.dumps(main(a.rate, a.seconds), indent=2))
+    print(json.dumps(main(a.rate, a.seconds, write=not a.no_write), indent=2))

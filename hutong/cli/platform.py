@@ -1,4 +1,5 @@
-"""``hutong serve`` and the platform staff's commands (appeals, manual review, keys, data retention)."""
+"""``hutong serve`` and the platform staff's commands (appeals, manual review, app suspension, keys,
+data retention)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,27 @@ def purge() -> None:
     with service() as h:
         n = platform_of(h).developers.purge_due()
     out.print(f"{n} developer record(s) purged of legal-representative data", highlight=False)
+
+
+@platform_app.command("suspend")
+def suspend(
+    client_id: str,
+    reason: Annotated[str, typer.Option(help="Why (the developer sees it).")],
+    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
+) -> None:
+    """Suspend an app: its tokens stop working everywhere and it gets no new ones until unsuspended."""
+    with service() as h:
+        a = platform_of(h).apps.suspend(client_id, reason=reason, staff=staff)
+    out.print(f"app {a['client_id']} ({a['name']}): {a['status']}", highlight=False)
+
+
+@platform_app.command("unsuspend")
+def unsuspend(
+    client_id: str,
+    reason: Annotated[str, typer.Option(help="Why (the developer sees it).")],
+    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
+) -> None:
+    """Reinstate a suspended app: the tokens it still holds work again."""
+    with service() as h:
+        a = platform_of(h).apps.unsuspend(client_id, reason=reason, staff=staff)
+    out.print(f"app {a['client_id']} ({a['name']}): {a['status']}", highlight=False)

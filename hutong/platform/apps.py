@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from hutong.errors import PlatformError
 from hutong.platform.accounts import token_hash
+from hutong.platform.oauth import URI_CHARS
 from hutong.platform.outbound import Outbound
 from hutong.platform.policy import ReviewPolicy
 from hutong.platform.vault import Vault
@@ -32,6 +33,14 @@ def check_redirect_uri(uri: str) -> str:
     """Absolute, exact, no fragment, no wildcard; https, or http only on loopback (RFC 8252 §7.3)."""
     if len(uri) > 2000 or any(c.isspace() for c in uri):
         raise PlatformError(f"redirect URI {uri[:80]!r}: at most 2000 characters, no spaces", 422)
+    if not URI_CHARS.fullmatch(
+        uri
+    ):  # '"', '\\', '<', non-ASCII...: not a URI, and unusable at /oauth/authorize
+        raise PlatformError(
+            f"redirect URI {uri[:80]!r}: characters a URI may not contain (RFC 3986; write an international"
+            " domain name in its xn-- form)",
+            422,
+        )
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -167,6 +176,34 @@ class Apps:
         with self.db.session() as s:
             rows = s.execute(select(App).where(App.developer_id == developer_id).order_by(App.id)).scalars()
             return [self.view(a) for a in rows]
+
+    # -- suspension by the platform's staff: the app's tokens, codes and grants stop working until reinstated
+
+    def suspend(self, client_id: str, *, reason: str, staff: str = "staff") -> dict:
+        return self._set_status(client_id, "suspended", reason=reason, staff=staff)
+
+    def unsuspend(self, client_id: str, *, reason: str, staff: str = "staff") -> dict:
+        return self._set_status(client_id, "active", reason=reason, staff=staff)
+
+    def _set_status(self, client_id: str, status: str, *, reason: str, staff: str) -> dict:
+        reason = reason.strip()
+        if not 3 <= len(reason) <= 2000:
+            raise PlatformError("reason: say why in 3-2000 characters (the developer sees it)", 422)
+        with self.db.session() as s:
+            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
+            if app is None:
+                raise PlatformError(f"no app {client_id}", 404)
+            if app.status == status:
+                raise PlatformError(f"app {client_id} is already {status}", 409)
+            app.status = status
+            # the developer sees it among their review decisions; a suspension can be appealed
+            s.add(ReviewDecision(
+                developer_id=app.developer_id, subject=f"app:{client_id}", rule="app-suspension",
+                outcome="suspended" if status == "suspended" else "approved", decided_by=staff[:64],
+                reason=f"{'suspended' if status == 'suspended' else 'reinstated'} by {staff}: {reason}",
+                policy_version=self.policy.version,
+            ))  # fmt: skip
+            return self.view(app)
 
     def get(self, client_id: str) -> App | None:
         with self.db.session() as s:

@@ -9,6 +9,7 @@ adapter in ``hutong.api.oauth`` and returns ``(status, body, headers)`` for it t
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import uuid
 from collections import defaultdict
@@ -16,17 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request, TokenMixin
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo
-from sqlalchemy import select, update
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from sqlalchemy import bindparam, insert, select, update
 
 from hutong.keys import KeyRing
 from hutong.platform.accounts import token_hash
@@ -38,6 +47,10 @@ ACCESS_LIFETIME = 3600
 REFRESH_LIFETIME = timedelta(days=30)
 CODE_LIFETIME = timedelta(minutes=2)
 APP_LEVEL = {"links.card"}  # scopes that carry no user data: the only ones client credentials may get
+# RFC 6749 appendix A: response-type is names of ALPHA / DIGIT / "_"; a redirect URI is a URI (RFC 3986),
+# so printable ASCII without space, '"', '<', '>', '\\', '^', '`', '{', '|', '}'
+RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+( [A-Za-z0-9_]+)*")
+URI_CHARS = re.compile(r"[!#-;=?-\[\]_a-z~]*")
 
 
 # -- the objects Authlib asks about --------------------------------------------------------------
@@ -52,18 +65,6 @@ class Client(ClientMixin):
     scopes: list[str]
     name: str
     status: str
-
-    @classmethod
-    def of(cls, app: App) -> Client:
-        return cls(
-            app.client_id,
-            app.client_secret_hash,
-            app.client_type,
-            list(app.redirect_uris),
-            list(app.scopes_granted),
-            app.name,
-            app.status,
-        )
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -96,6 +97,28 @@ class Client(ClientMixin):
         if self.client_type == "confidential":
             allowed.add("client_credentials")
         return grant_type in allowed and self.status == "active"
+
+
+# the token endpoint's statements, built once (their compiled form is cached by SQLAlchemy)
+CLIENT_BY_ID = select(  # the fields of Client, in order
+    App.client_id,
+    App.client_secret_hash,
+    App.client_type,
+    App.redirect_uris,
+    App.scopes_granted,
+    App.name,
+    App.status,
+).where(App.client_id == bindparam("client_id"))
+INSERT_TOKEN = insert(OAuthToken.__table__)
+CONSUME_CODE = (
+    update(OAuthCode.__table__)
+    .where(
+        OAuthCode.id == bindparam("code_id"),
+        OAuthCode.used_at.is_(None),
+        OAuthCode.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+)
 
 
 @dataclass
@@ -154,9 +177,10 @@ class Token(TokenMixin):
     kind: str  # which half was presented: access_token | refresh_token
 
     @classmethod
-    def of(cls, row: OAuthToken, kind: str) -> Token:
+    def of(cls, row: OAuthToken, kind: str, app_status: str) -> Token:
         exp = row.access_expires_at if kind == "access_token" else row.refresh_expires_at
         revoked = row.revoked_at is not None or (kind == "refresh_token" and row.rotated_at is not None)
+        revoked = revoked or app_status != "active"  # a suspended app's tokens work nowhere until reinstated
         return cls(
             row.id, row.family, row.client_id, row.account_id, row.scope, row.issued_at, exp, revoked, kind
         )
@@ -266,13 +290,12 @@ class CodeGrant(AuthorizationCodeGrant):
                 self.server.revoke_family(row.family, "authorization code replayed")
                 return None
             if row.expires_at <= utcnow():
-                return None
+                return None  # expired, or the user revoked the grant since (revoke_grant expires its codes)
             return Code(row.id, row.client_id, row.account_id, row.redirect_uri, row.scope, row.nonce,
                         row.code_challenge, row.code_challenge_method, row.auth_time, row.family)  # fmt: skip
 
     def delete_authorization_code(self, code: Code) -> None:
-        with self.server.db.session() as s:
-            s.execute(update(OAuthCode).where(OAuthCode.id == code.id).values(used_at=utcnow()))
+        pass  # consumed by OAuthServer.save_token, in the transaction that stores the tokens
 
     def authenticate_user(self, code: Code) -> User | None:
         return self.server.user(code.account_id)
@@ -295,7 +318,7 @@ class RefreshGrant(RefreshTokenGrant):
                 return None
             if row.refresh_expires_at is None or row.refresh_expires_at <= utcnow():
                 return None
-            return Token.of(row, "refresh_token")
+            return Token.of(row, "refresh_token", "active")  # the client's status is checked on its own
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         return self.server.user(refresh_token.account_id) if refresh_token.account_id else None
@@ -412,16 +435,6 @@ class Reply:
         self.headers["Location"] = value
 
 
-class Issuer(IssuerParameter):
-    """RFC 9207: the ``iss`` parameter on every authorization response, so a client can tell servers apart."""
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def get_issuer(self) -> str:
-        return self.issuer
-
-
 class OAuthServer(AuthorizationServer):
     def __init__(self, db: Database, policy: ReviewPolicy, id_keys: KeyRing, issuer: str) -> None:
         super().__init__(scopes_supported=list(policy.scopes))
@@ -439,14 +452,20 @@ class OAuthServer(AuthorizationServer):
         self.register_grant(AppGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
-        self.register_extension(Issuer(issuer))
 
     def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
             return None
-        with self.db.session() as s:
-            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
-            return Client.of(app) if app else None
+        with self.db.engine.connect() as c:  # every token request: a cached Core statement, no ORM session
+            row = c.execute(CLIENT_BY_ID, {"client_id": client_id}).first()
+        return Client(*row) if row else None
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        client = super().authenticate_client(request, methods, endpoint)
+        # a suspended app may still revoke and introspect (its tokens read as inactive), nothing else
+        if client.status != "active" and endpoint == "token":
+            raise UnauthorizedClientError("this app is suspended by the platform", status_code=400)
+        return client
 
     def user(self, account_id: int) -> User | None:
         with self.db.session() as s:
@@ -455,35 +474,46 @@ class OAuthServer(AuthorizationServer):
 
     def save_token(self, token: dict, request) -> None:
         now = utcnow()
-        if request.authorization_code is not None:
-            family = request.authorization_code.family
+        code = request.authorization_code
+        if code is not None:
+            family = code.family
         elif request.refresh_token is not None:
             family = request.refresh_token.family
         else:
             family = uuid.uuid4().hex
         refresh = token.get("refresh_token")
-        with self.db.session() as s:
-            s.add(OAuthToken(
-                family=family, client_id=request.client.client_id, account_id=request.user.id if request.user else None,
-                grant_type=request.payload.grant_type or "", scope=token.get("scope", ""),
-                access_hash=token_hash(token["access_token"]), refresh_hash=token_hash(refresh) if refresh else None,
-                issued_at=now, access_expires_at=now + timedelta(seconds=token["expires_in"]),
-                refresh_expires_at=now + REFRESH_LIFETIME if refresh else None, revoke_reason="",
-            ))  # fmt: skip
+        row = {
+            "family": family, "client_id": request.client.client_id, "account_id": request.user.id if request.user else None,
+            "grant_type": request.payload.grant_type or "", "scope": token.get("scope", ""),
+            "access_hash": token_hash(token["access_token"]), "refresh_hash": token_hash(refresh) if refresh else None,
+            "issued_at": now, "access_expires_at": now + timedelta(seconds=token["expires_in"]),
+            "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None, "revoke_reason": "",
+        }  # fmt: skip
+        # Core statements on one connection: the ORM's unit of work cost more than the INSERT on this hot path
+        with self.db.engine.begin() as c:
+            # consume the code in the transaction that stores its tokens: of two redemptions racing, or a
+            # redemption racing the user's revocation of the grant, at most one gets tokens
+            if code is not None and c.execute(CONSUME_CODE, {"code_id": code.id, "now": now}).rowcount != 1:
+                raise InvalidGrantError("the authorization code was used, expired or revoked")
+            c.execute(INSERT_TOKEN, row)
 
     def find_token(self, token_string: str, hint: str | None) -> Token | None:
         h = token_hash(token_string)
+        order = (
+            ("refresh_token", "access_token")
+            if hint == "refresh_token"
+            else ("access_token", "refresh_token")
+        )
+        column = {"access_token": OAuthToken.access_hash, "refresh_token": OAuthToken.refresh_hash}
         with self.db.session() as s:
-            if hint != "refresh_token":
-                row = s.execute(select(OAuthToken).where(OAuthToken.access_hash == h)).scalar_one_or_none()
-                if row:
-                    return Token.of(row, "access_token")
-            row = s.execute(select(OAuthToken).where(OAuthToken.refresh_hash == h)).scalar_one_or_none()
-            if row:
-                return Token.of(row, "refresh_token")
-            if hint == "refresh_token":
-                row = s.execute(select(OAuthToken).where(OAuthToken.access_hash == h)).scalar_one_or_none()
-                return Token.of(row, "access_token") if row else None
+            for kind in order:
+                found = s.execute(
+                    select(OAuthToken, App.status)
+                    .outerjoin(App, App.client_id == OAuthToken.client_id)
+                    .where(column[kind] == h)
+                ).first()
+                if found:
+                    return Token.of(found[0], kind, found[1] or "deleted")
         return None
 
     def revoke_family(self, family: str, reason: str) -> int:
@@ -503,6 +533,69 @@ class OAuthServer(AuthorizationServer):
             return None
         return t, self.user(t.account_id) if t.account_id else None
 
+    # -- the authorization endpoint ---------------------------------------------------------------
+
+    def get_authorization_grant(self, request):
+        # Authlib quotes response_type and redirect_uri in error descriptions, and refuses (ValueError, a 500)
+        # descriptions with '"' or '\\': check their syntax first and say what is wrong without quoting them
+        redirect_uri = request.payload.redirect_uri
+        if redirect_uri is not None and not (len(redirect_uri) <= 2000 and URI_CHARS.fullmatch(redirect_uri)):
+            raise InvalidRequestError("redirect_uri is not a URI registered for this client")
+        if not RESPONSE_TYPE.fullmatch(request.payload.response_type or ""):
+            raise UnsupportedResponseTypeError(
+                "response_type must be code", redirect_uri=self._verified_redirect_uri(request)
+            )
+        return super().get_authorization_grant(request)
+
+    def _verified_redirect_uri(self, request) -> str | None:
+        """Where errors may go: only a registered URI of a known client (else: an open redirector)."""
+        client = self.query_client(request.payload.client_id or "")
+        if client is None:
+            return None
+        uri = request.payload.redirect_uri
+        if uri:
+            return uri if client.check_redirect_uri(uri) else None
+        return client.get_default_redirect_uri()
+
+    def get_consent_grant(self, request=None, end_user=None):
+        grant = super().get_consent_grant(request, end_user)
+        prompts = set((request.payload.data.get("prompt") or "").split())
+        if "none" in prompts and end_user is not None:
+            # OIDC Core 3.1.2.6: no UI at all; without a live grant covering every scope, tell the client
+            covered = set((request.scope or "").split()) <= self.granted_scopes(
+                end_user.id, grant.client.client_id
+            )
+            if len(prompts) > 1 or not covered:
+                error = (
+                    InvalidRequestError("prompt=none cannot be combined with other values")
+                    if len(prompts) > 1
+                    else ConsentRequiredError()
+                )
+                error.redirect_uri, error.state = grant.redirect_uri, request.payload.state
+                raise error
+        return grant
+
+    def start_authorization(self, request: Request, account_id: int | None) -> Reply | CodeGrant | None:
+        """GET /oauth/authorize. Returns the Reply to send when the answer goes to the client (an error, or
+        with ``prompt=none`` the code, ``login_required`` or ``consent_required``), the grant to ask the user's
+        consent for, or None when the user must log in first. Raises OAuth2Error only when the client or its
+        redirect URI is not verified: show an error page then, never redirect."""
+        user = self.user(account_id) if account_id is not None else None
+        prompts = set((request.payload.data.get("prompt") or "").split())
+        try:
+            # validates the client, redirect URI, PKCE, scope and prompt
+            grant = self.get_consent_grant(request, end_user=user)
+            if "none" in prompts and user is None:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=request.payload.state)
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                return self.handle_error_response(request, error)
+            raise
+        if "none" not in prompts:
+            return grant if user is not None else None
+        log.info("oauth.consent", client=grant.client.client_id, allowed=True, user=user.id, prompt="none")
+        return self.create_authorization_response(request, grant_user=user, grant=grant)
+
     # -- Authlib's framework hooks: requests come in already read, responses go out as tuples --
 
     def create_oauth2_request(self, request) -> OAuth2Request:
@@ -512,28 +605,42 @@ class OAuthServer(AuthorizationServer):
         return request
 
     def handle_response(self, status: int, body, headers) -> Reply:
-        return Reply(status, body, dict(headers or []))
+        reply = Reply(status, body, dict(headers or []))
+        if reply.location:
+            # only authorization responses redirect, to the client: RFC 9207 wants iss on each, errors included
+            reply.location = add_params_to_uri(reply.location, [("iss", self.issuer)])
+        return reply
 
     def send_signal(self, name, *args, **kwargs) -> None:
         log.debug("oauth.signal", name=name)
 
     # -- grants the user can see and end ---------------------------------------------------------
 
-    def grants_of(self, account_id: int) -> list[dict]:
+    def _live_tokens(self, s, account_id: int, client_id: str | None = None):
         now = utcnow()
+        q = (
+            select(OAuthToken, App)
+            .join(App, App.client_id == OAuthToken.client_id)
+            .where(OAuthToken.account_id == account_id, OAuthToken.revoked_at.is_(None))
+        )
+        if client_id is not None:
+            q = q.where(OAuthToken.client_id == client_id)
+        for tok, app in s.execute(q).all():
+            live = (
+                tok.refresh_expires_at and tok.refresh_expires_at > now and tok.rotated_at is None
+            ) or tok.access_expires_at > now
+            if live:
+                yield tok, app
+
+    def granted_scopes(self, account_id: int, client_id: str) -> set[str]:
+        """Every scope the user has granted the app and not revoked (live tokens only)."""
         with self.db.session() as s:
-            rows = s.execute(
-                select(OAuthToken, App)
-                .join(App, App.client_id == OAuthToken.client_id)
-                .where(OAuthToken.account_id == account_id, OAuthToken.revoked_at.is_(None))
-            ).all()
+            return {sc for tok, _ in self._live_tokens(s, account_id, client_id) for sc in tok.scope.split()}
+
+    def grants_of(self, account_id: int) -> list[dict]:
+        with self.db.session() as s:
             apps: dict[str, dict] = {}
-            for tok, app in rows:
-                live = (
-                    tok.refresh_expires_at and tok.refresh_expires_at > now and tok.rotated_at is None
-                ) or tok.access_expires_at > now
-                if not live:
-                    continue
+            for tok, app in self._live_tokens(s, account_id):
                 entry = apps.setdefault(
                     app.client_id,
                     {"client_id": app.client_id, "app": app.name, "scopes": set(), "since": tok.issued_at},
@@ -545,7 +652,19 @@ class OAuthServer(AuthorizationServer):
             ]
 
     def revoke_grant(self, account_id: int, client_id: str) -> int:
+        """End what the user granted the app: its tokens, and the codes not yet redeemed (they expire now)."""
+        now = utcnow()
         with self.db.session() as s:
+            s.execute(
+                update(OAuthCode)
+                .where(
+                    OAuthCode.account_id == account_id,
+                    OAuthCode.client_id == client_id,
+                    OAuthCode.used_at.is_(None),
+                    OAuthCode.expires_at > now,
+                )
+                .values(expires_at=now)
+            )
             return s.execute(
                 update(OAuthToken)
                 .where(
@@ -553,5 +672,5 @@ class OAuthServer(AuthorizationServer):
                     OAuthToken.client_id == client_id,
                     OAuthToken.revoked_at.is_(None),
                 )
-                .values(revoked_at=utcnow(), revoke_reason="revoked by the user")
+                .values(revoked_at=now, revoke_reason="revoked by the user")
             ).rowcount

@@ -1,7 +1,10 @@
 """OAuth 2.0 / OIDC against a running server: the happy paths, then the RFC 9700 threat matrix."""
 
+import os
 import secrets
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -362,3 +365,135 @@ def test_oversized_and_malformed_bodies(server):
     assert r.status_code == 422 and "username" in r.json()["detail"]
     r = httpx.get(server.url + "/api/me", headers=bearer("hta_nope"))
     assert r.status_code == 401
+
+
+# -- grants end codes too, suspended apps, odd input, iss on every redirect, prompt=none ------------
+
+
+def staff(server, *args: str) -> subprocess.CompletedProcess:
+    """A staff command on the running server's home (same database, same policy)."""
+    env = {**os.environ, "HUTONG_HOME": str(server.home),
+           "HUTONG_REVIEW_POLICY": str(server.home.parent / "policy.toml")}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def redeem(server, app: dict, code: str, verifier: str) -> httpx.Response:
+    return token(
+        server, app, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier
+    )
+
+
+def test_revoking_the_grant_voids_outstanding_codes(server, user):
+    app = new_app(server.url)
+    api = api_user(server.url, "wanglei")
+    code, verifier = code_for(user, app)  # consented, not yet redeemed: the user revokes in between
+    r = httpx.delete(server.url + f"/api/grants/{app['client_id']}", headers=bearer(api))
+    assert r.status_code == 200
+    r = redeem(server, app, code, verifier)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # the same through the grants page, with tokens already out and a second code waiting
+    first = redeem(server, app, *code_for(user, app)).json()
+    code, verifier = code_for(user, app)
+    page = user.get("/account/grants")
+    r = user.submit(page.text, f"/account/grants/{app['client_id']}/revoke")
+    assert r.status_code == 303
+    assert redeem(server, app, code, verifier).json()["error"] == "invalid_grant"
+    assert introspect(server, app, first["access_token"])["active"] is False
+
+
+def test_suspended_app_is_refused_everywhere_until_unsuspended(server, user):
+    owner = f"dev{secrets.token_hex(4)}"
+    app = new_app(server.url, owner=owner)
+    t = redeem(server, app, *code_for(user, app)).json()
+    machine = token(server, app, grant_type="client_credentials", scope="links.card").json()["access_token"]
+    code, verifier = code_for(user, app)  # outstanding when the app is suspended
+
+    r = staff(server, "platform", "suspend", app["client_id"], "--reason", "malware reported by users")
+    assert r.returncode == 0 and "suspended" in r.stdout, r.stderr
+    assert httpx.get(server.url + "/oauth/userinfo", headers=bearer(t["access_token"])).status_code == 401
+    r = httpx.get(server.url + "/open/video/nope", headers=bearer(t["access_token"]))
+    assert r.status_code == 401
+    assert introspect(server, app, t["access_token"])["active"] is False
+    assert introspect(server, app, machine)["active"] is False
+    refused = ("invalid_client", "unauthorized_client")
+    for data in ({"grant_type": "client_credentials", "scope": "links.card"},
+                 {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]},
+                 {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}):  # fmt: skip
+        r = token(server, app, **data)
+        assert r.status_code in (400, 401) and r.json()["error"] in refused, r.text
+    _, challenge = pkce()
+    params = redirect_params(user.get("/oauth/authorize?" + auth_query(app, challenge)))
+    assert params["error"] == "unauthorized_client" and "code" not in params
+    # the developer sees why, as a review decision
+    decisions = httpx.get(
+        server.url + "/api/developers/me/decisions", headers=bearer(api_user(server.url, owner))
+    ).json()["decisions"]
+    assert any(d["outcome"] == "suspended" and "malware" in d["reason"] for d in decisions)
+
+    assert staff(server, "platform", "suspend", app["client_id"], "--reason", "again").returncode == 2
+    r = staff(server, "platform", "unsuspend", app["client_id"], "--reason", "the developer fixed it")
+    assert r.returncode == 0 and "active" in r.stdout, r.stderr
+    assert httpx.get(server.url + "/oauth/userinfo", headers=bearer(t["access_token"])).status_code == 200
+    assert token(server, app, grant_type="client_credentials", scope="links.card").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"redirect_uri": REDIRECT + '"'}, {"redirect_uri": REDIRECT + "\\"}, {"redirect_uri": 'http://127.0.0.1:9/"x\\'},
+     {"response_type": 'code"'}, {"response_type": "co\\de"}, {"response_type": "code\x7f"}],
+)  # fmt: skip
+def test_quotes_and_backslashes_at_authorize_are_a_clear_error(server, user, over):
+    app = new_app(server.url)
+    _, challenge = pkce()
+    r = user.get("/oauth/authorize?" + auth_query(app, challenge, **over))
+    if "redirect_uri" in over:  # not a registered URI: an error page, never a redirect
+        assert r.status_code == 400 and "location" not in r.headers and "redirect_uri" in r.text
+    else:  # the client and its redirect URI are verified: the client is told
+        params = redirect_params(r)
+        assert params["error"] == "unsupported_response_type" and params["state"] == "st-123"
+
+
+def test_every_redirect_to_the_client_carries_iss(server, user):
+    app = new_app(server.url)
+    _, challenge = pkce()
+    for over in ({"scope": "openid video.data"}, {"code_challenge": None, "code_challenge_method": None},
+                 {"response_type": "token"}, {"nonce": "x", "prompt": "none login"}):  # fmt: skip
+        params = redirect_params(user.get("/oauth/authorize?" + auth_query(app, challenge, **over)))
+        assert "error" in params and params["iss"] == server.url, (over, params)
+    page = user.get("/oauth/authorize?" + auth_query(app, challenge))
+    params = redirect_params(user.submit(page.text, "/oauth/authorize", button="deny"))
+    assert params["error"] == "access_denied" and params["iss"] == server.url
+
+
+def test_prompt_none_without_a_grant_is_consent_required(server, user):
+    app = new_app(server.url)
+    _, challenge = pkce()
+    params = redirect_params(user.get("/oauth/authorize?" + auth_query(app, challenge, prompt="none")))
+    assert params["error"] == "consent_required" and params["iss"] == server.url and "code" not in params
+    # a grant for fewer scopes does not cover more
+    redeem(server, app, *code_for(user, app, scope="openid"))
+    params = redirect_params(
+        user.get("/oauth/authorize?" + auth_query(app, challenge, prompt="none", scope="openid profile"))
+    )
+    assert params["error"] == "consent_required"
+
+
+def test_prompt_none_with_a_live_grant_issues_the_code_without_ui(server, user):
+    app = new_app(server.url)
+    redeem(server, app, *code_for(user, app, scope="openid profile"))
+    verifier, challenge = pkce()
+    params = redirect_params(
+        user.get("/oauth/authorize?" + auth_query(app, challenge, prompt="none", scope="openid"))
+    )
+    assert params["iss"] == server.url and params["state"] == "st-123"
+    assert redeem(server, app, params["code"], verifier).status_code == 200
+
+
+def test_prompt_none_without_a_session_is_login_required(server):
+    app = new_app(server.url)
+    _, challenge = pkce()
+    with UserAgent(server.url) as nobody:
+        params = redirect_params(nobody.get("/oauth/authorize?" + auth_query(app, challenge, prompt="none")))
+    assert params["error"] == "login_required" and params["iss"] == server.url

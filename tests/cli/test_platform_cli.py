@@ -61,3 +61,24 @@ def test_serve_refuses_a_missing_config_file(tmp_path: Path):
         timeout=60,
     )
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_suspend_refuses_unknown_apps_and_a_missing_reason(tmp_path: Path):
+    home = tmp_path / "home"
+    h = Hutong.create(get_settings(home=home))
+    try:
+        p = h.platform
+        acc = p.accounts.register("dev1", "a long enough password").id
+        p.developers.register_individual(acc, "Dev")
+        app, _ = p.apps.register(p.developers.verified_developer_id(acc), name="A", client_type="public",
+                                 redirect_uris=["http://127.0.0.1/cb"], scopes=["openid"])  # fmt: skip
+    finally:
+        h.close()
+    r = hutong(home, "platform", "suspend", "app_nope", "--reason", "spam")
+    assert r.returncode == 2 and "no app app_nope" in r.stderr and "Traceback" not in r.stderr
+    r = hutong(home, "platform", "suspend", app["client_id"], "--reason", " ")
+    assert r.returncode == 2 and "reason" in r.stderr
+    r = hutong(home, "platform", "unsuspend", app["client_id"], "--reason", "was never suspended")
+    assert r.returncode == 2 and "already active" in r.stderr
+    r = hutong(home, "platform", "suspend", app["client_id"], "--reason", "phishing pages")
+    assert r.returncode == 0 and "suspended" in r.stdout

@@ -14,6 +14,9 @@ from hutong.platform.apps import check_redirect_uri
         ("javascript:alert(1)", "must be https"),
         ("https://example.com/a b", "no spaces"),
         ("https://example.com:99999/cb", "not a URL"),
+        ('https://example.com/cb"', "may not contain"),
+        ("https://example.com/c\\b", "may not contain"),
+        ("https://例子.example/cb", "may not contain"),
     ],
 )
 def test_bad_redirect_uris(uri, needle):

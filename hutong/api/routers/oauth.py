@@ -16,8 +16,8 @@ from hutong.api.deps import HutongDep, PlatformDep, bearer_token
 from hutong.api.web import check_csrf, error_page, page, session_user
 from hutong.errors import PlatformError
 from hutong.platform import Platform
+from hutong.platform.oauth import Reply, user_info
 from hutong.platform.oauth import Request as OAuthRequest
-from hutong.platform.oauth import user_info
 
 router = APIRouter(tags=["oauth"])
 log = structlog.get_logger("hutong.api")
@@ -93,16 +93,20 @@ def discovery(h: HutongDep) -> schemas.DiscoveryOut:
     responses={303: {"description": "to login or the client"}},
 )
 async def authorize(request: Request, platform: PlatformDep):
-    """Authorization endpoint: logs the user in if needed, then asks for consent."""
+    """Authorization endpoint: checks the request, logs the user in if needed, then asks for consent
+    (``prompt=none``: answers the client at once, with a code or ``login_required`` / ``consent_required``)."""
     user = session_user(request)
-    if user is None:
-        target = "/oauth/authorize?" + urlencode(list(request.query_params.multi_items()))
-        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
     req = await oauth_request(request)
     try:
-        grant = platform.oauth.get_consent_grant(req, end_user=platform.oauth.user(user.id))
+        step = platform.oauth.start_authorization(req, user.id if user else None)
     except OAuth2Error as exc:
         return auth_error_page(request, platform, exc)
+    if step is None:
+        target = "/oauth/authorize?" + urlencode(list(request.query_params.multi_items()))
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+    if isinstance(step, Reply):
+        return respond(step)
+    grant = step
     scopes = [
         {"name": sc, "description": platform.policy.scopes[sc].description}
         for sc in (req.scope or "").split() if sc in platform.policy.scopes
