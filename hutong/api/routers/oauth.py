@@ -4,11 +4,12 @@ introspection, userinfo. Authlib's server core does the protocol; this is its th
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import structlog
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from hutong.api import schemas
@@ -28,9 +29,18 @@ FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schem
 
 
 async def oauth_request(request: Request, *, with_query: bool = True) -> OAuthRequest:
-    form = list((await request.form()).multi_items()) if request.method == "POST" else []
+    form: list[tuple[str, str]] = []
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded":  # every OAuth request: parsed directly, it is cheap
+            body = (await request.body()).decode("utf-8", errors="replace")
+            try:
+                form = parse_qsl(body, keep_blank_values=True, max_num_fields=100)
+            except ValueError:
+                raise PlatformError("the form has too many fields", 400) from None
+        else:
+            form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
     query = list(request.query_params.multi_items()) if with_query else []
-    form = [(k, v) for k, v in form if isinstance(v, str)]
     return OAuthRequest(request.method, str(request.url), request.headers, query, form)
 
 
@@ -152,7 +162,9 @@ async def authorize_decision(request: Request, platform: PlatformDep):
              responses={200: {"model": schemas.TokenOut}, **OAUTH_ERRORS})  # fmt: skip
 async def token(request: Request, platform: PlatformDep) -> Response:
     """Token endpoint: authorization_code (with code_verifier), refresh_token (rotating), client_credentials."""
-    return respond(platform.oauth.create_token_response(await oauth_request(request, with_query=False)))
+    req = await oauth_request(request, with_query=False)
+    # the database work runs on the thread pool: on PostgreSQL it waits on the network, not the event loop
+    return respond(await run_in_threadpool(platform.oauth.create_token_response, req))
 
 
 @router.post("/oauth/revoke", response_model=None, openapi_extra=FORM,
@@ -160,7 +172,7 @@ async def token(request: Request, platform: PlatformDep) -> Response:
 async def revoke(request: Request, platform: PlatformDep) -> Response:
     """RFC 7009: revoking a refresh token ends every token of its grant."""
     req = await oauth_request(request, with_query=False)
-    return respond(platform.oauth.create_endpoint_response("revocation", req))
+    return respond(await run_in_threadpool(platform.oauth.create_endpoint_response, "revocation", req))
 
 
 @router.post("/oauth/introspect", response_model=None, openapi_extra=FORM,
@@ -168,7 +180,7 @@ async def revoke(request: Request, platform: PlatformDep) -> Response:
 async def introspect(request: Request, platform: PlatformDep) -> Response:
     """RFC 7662, for the app that owns the token."""
     req = await oauth_request(request, with_query=False)
-    return respond(platform.oauth.create_endpoint_response("introspection", req))
+    return respond(await run_in_threadpool(platform.oauth.create_endpoint_response, "introspection", req))
 
 
 @router.get("/oauth/userinfo", response_model=None,
