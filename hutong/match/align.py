@@ -16,6 +16,10 @@ import numpy as np
 FAR = 2.5  # seconds off the line beyond which a reference frame is "elsewhere in the work"
 SPECIFIC_MARGIN = 0.015  # how much better than elsewhere the on-line frame must be to count as specific
 SPEEDS = np.round(np.arange(0.76, 1.5601, 0.02), 3)  # creators use 0.8-1.5x
+#: two segments of one work are one use when they overlap (or touch) in the clip and their lines agree
+#: within ``SAME_LINE`` seconds of work time everywhere on their joint stretch
+SAME_LINE = 2.0
+TOUCH = 0.5
 
 
 @dataclass
@@ -207,37 +211,72 @@ def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple
 
 
 def merge(alignments: list[Alignment]) -> list[Alignment]:
-    """Join what two signals found for one use of a work; keep the better of overlapping claims."""
-    alignments = sorted(alignments, key=lambda a: (-a.score, a.query_start))
+    """One segment per use of a work: join what signals (or separate runs of one signal) found on one line
+    of one work where they overlap in the clip, and drop a weaker claim that contradicts a stronger one on
+    the same stretch of the clip. Joining repeats until nothing joins: a joined segment grows and may then
+    meet another piece of the same use."""
+    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-a.score, a.query_start))]
     kept: list[Alignment] = []
-    for a in alignments:
-        absorbed = False
-        for k in kept:
+    while pending:
+        a, joined = pending.pop(0)
+        for i, k in enumerate(kept):
+            if _same_use(a, k):
+                kept.pop(i)
+                pending.insert(0, (_join(k, a), True))
+                break
             overlap = min(a.query_end, k.query_end) - max(a.query_start, k.query_start)
             shorter = min(a.query_end - a.query_start, k.query_end - k.query_start)
-            if overlap <= 0:
-                continue
-            same_use = (
-                a.work_id == k.work_id and abs(a.offset - k.offset) < 2.0 and abs(a.speed - k.speed) < 0.15
-            )
-            if same_use:
-                if _temporal_rank(a) > _temporal_rank(
-                    k
-                ):  # take the sharper signal's line (audio: 4 Hz, no static shots)
-                    k.speed, k.offset = a.speed, a.offset
-                k.query_start, k.query_end = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
-                k.ref_start = max(0.0, min(k.ref_end, k.speed * k.query_start + k.offset))
-                k.ref_end = max(k.ref_start, k.speed * k.query_end + k.offset)
-                k.signals = sorted(set(k.signals) | set(a.signals))
-                k.transform = {**a.transform, **k.transform}
-                absorbed = True
-                break
-            if overlap > 0.5 * shorter:
-                absorbed = True  # a weaker, contradicting claim on the same stretch of the clip
-                break
-        if not absorbed:
+            if not joined and overlap > 0.5 * shorter:
+                break  # a weaker, contradicting claim on the same stretch of the clip
+        else:
             kept.append(a)
     return sorted(kept, key=lambda a: a.query_start)
+
+
+def _same_use(a: Alignment, b: Alignment) -> bool:
+    """Same work, overlapping or touching in the clip, and one line explains both: the lines' work times
+    differ by at most ``SAME_LINE`` s over the joint stretch (the difference of two lines is largest at its
+    ends)."""
+    if a.work_id != b.work_id:
+        return False
+    if max(a.query_start, b.query_start) - min(a.query_end, b.query_end) > TOUCH:
+        return False
+    ends = (min(a.query_start, b.query_start), max(a.query_end, b.query_end))
+    return all(abs((a.speed - b.speed) * t + a.offset - b.offset) <= SAME_LINE for t in ends)
+
+
+def _join(k: Alignment, a: Alignment) -> Alignment:
+    """One segment for two pieces of one use: the union of their clip stretches on one line (the sharper
+    signal's, else the stronger piece's), the stronger piece's transform, and both pieces' signals."""
+    strong = max((k, a), key=_strength)
+    # audio (4 Hz, no static shots) pins time best; between equals, the better-scoring piece
+    line = max((k, a), key=lambda x: (_temporal_rank(x), x.score))
+    q0, q1 = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
+    ref_start = max(0.0, line.speed * q0 + line.offset)
+    # clip time covered by either piece (inclusion-exclusion over their overlap)
+    len_k, len_a = k.query_end - k.query_start, a.query_end - a.query_start
+    both = max(0.0, min(k.query_end, a.query_end) - max(k.query_start, a.query_start))
+    covered = k.coverage * len_k + a.coverage * len_a - both * min(k.coverage, a.coverage)
+    return Alignment(
+        work_id=k.work_id,
+        query_start=q0,
+        query_end=q1,
+        ref_start=ref_start,
+        ref_end=max(ref_start, line.speed * q1 + line.offset),
+        speed=line.speed,
+        offset=line.offset,
+        similarity=max((k, a), key=lambda x: x.score).similarity,
+        coverage=float(np.clip(covered / (q1 - q0), 0.0, 1.0)) if q1 > q0 else 1.0,
+        variant=strong.variant,
+        signals=sorted(set(k.signals) | set(a.signals)),
+        transform=dict(strong.transform),
+    )
+
+
+def _strength(a: Alignment) -> tuple[bool, float]:
+    """Which piece says how the picture was transformed: one that has a transform (audio has none), then
+    the one with more evidence (score over the clip time it covers)."""
+    return bool(a.transform), a.score * (a.query_end - a.query_start)
 
 
 def _temporal_rank(a: Alignment) -> int:

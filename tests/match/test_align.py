@@ -1,8 +1,9 @@
 """Temporal alignment on synthetic hits: lines are found, noise is not."""
 
 import numpy as np
+import pytest
 
-from hutong.match.align import Hits, align
+from hutong.match.align import Alignment, Hits, align, merge
 
 
 def _hits(work, tq, tr, sim=0.95):
@@ -75,3 +76,34 @@ def test_too_short_a_run_is_ignored():
         signal="t",
     )
     assert found == []
+
+
+def _piece(q0, q1, speed, offset, score=0.9, signals=("video.dct",), transform=None):
+    a = Alignment(1, q0, q1, speed * q0 + offset, speed * q1 + offset, speed, offset, score, 1.0, 0)
+    a.signals = list(signals)
+    a.transform = transform if transform is not None else {"mirror": True}
+    return a
+
+
+def test_pieces_of_one_use_become_one_segment_even_when_they_join_through_a_third():
+    """Issue 9: Tears of Steel mirrored at 1.1x came back as two overlapping segments of one work. Two
+    strong pieces that do not touch each other were each kept; a weaker piece joined the first and grew it
+    over the second, which was never looked at again."""
+    first = _piece(0, 6, 1.1, 25.0, score=0.97, transform={"mirror": True, "layout": "full"})
+    last = _piece(12, 18.25, 1.1, 25.05, score=0.95, signals=("audio.bands",), transform={})
+    middle = _piece(5, 12.5, 1.11, 24.9, score=0.6, signals=("video.motion",), transform={"mirror": False})
+    (seg,) = merge([first, last, middle])
+    assert (seg.query_start, seg.query_end) == (0, 18.25)
+    assert seg.ref_start == pytest.approx(25.05, abs=0.1) and seg.ref_end == pytest.approx(45.1, abs=0.1)
+    assert seg.speed == 1.1, "the audio line is the sharpest"
+    assert seg.transform == {"mirror": True, "layout": "full"}, "the transform of the strongest picture piece"
+    assert seg.signals == ["audio.bands", "video.dct", "video.motion"]
+
+
+def test_different_lines_of_one_work_stay_apart():
+    # a cut to another place in the work, overlapping by a second
+    a, b = _piece(0, 10, 1.0, 10.0), _piece(9, 20, 1.0, 40.0, score=0.8)
+    assert len(merge([a, b])) == 2
+    # offsets close at t=0, but 1x and 1.1x drift 5 s apart by the end of the joint stretch
+    a, b = _piece(0, 30, 1.0, 0.0), _piece(29.5, 60, 1.1, -1.0, score=0.8)
+    assert len(merge([a, b])) == 2

@@ -93,3 +93,21 @@ def test_unrelated_clips_match_nothing(edits, shared_recognizer, clip_factory):
         ],
     )
     assert shared_recognizer.recognizer.match(clip.path).segments == []
+
+
+def test_one_use_mirrored_sped_up_and_graded_is_one_segment(shared_recognizer, clip_factory):
+    """Issue 9: a Tears of Steel stretch mirrored, sped up and graded came back as two overlapping segments
+    of the same work, so the licence check counted its work time twice."""
+    clip = clip_factory(
+        "tears_mirror_speed_grade", [Piece(TEARS, 25, 20, ("mirror", "speed", "grade"), seed=7)]
+    )
+    truth = clip.truth[0]
+    assert clip.params[0]["speed"] == 1.2
+    report = shared_recognizer.recognizer.match(clip.path)
+    assert len(report.segments) == 1, report.as_dict()
+    (seg,) = report.segments
+    assert seg.work_title == TEARS.stem
+    assert (seg.query_start, seg.query_end) == pytest.approx((truth.query_start, truth.query_end), abs=0.6)
+    assert (seg.ref_start, seg.ref_end) == pytest.approx((truth.ref_start, truth.ref_end), abs=0.6)
+    assert seg.transform["mirror"] is True
+    assert seg.transform["speed"] == pytest.approx(1.2, abs=0.03)
