@@ -78,6 +78,38 @@ def test_too_short_a_run_is_ignored():
     assert found == []
 
 
+def test_a_still_stretch_does_not_tilt_the_line():
+    """A title card held for 4.5 s matches every frame of the work's title card equally well: its
+    instants say nothing about speed, so the moving shots either side decide it (1x here)."""
+    before = np.arange(0, 3.5, 0.5)
+    card = np.arange(3.5, 8.5, 0.5)
+    after = np.arange(8.5, 12, 0.5)
+    block_tq, block_tr = (a.ravel() for a in np.meshgrid(card, 40 + card, indexing="ij"))
+    hits = _cat(_hits(2, before, 40 + before), _hits(2, block_tq, block_tr), _hits(2, after, 40 + after))
+    found = align(hits, query_step=0.5, ref_durations={2: 60}, query_duration=12, threshold=0.86, signal="t")
+    assert len(found) == 1
+    assert found[0].speed == pytest.approx(1.0, abs=0.02)
+    assert found[0].ref_start == pytest.approx(40, abs=0.5)
+
+
+def test_the_variant_is_the_one_that_matched_best_not_the_one_with_most_hits():
+    """An identical copy: the uncropped variant matches each instant exactly; a crop hypothesis matches
+    each instant and its neighbours a little less well. The transform must say "not cropped"."""
+    tq = np.arange(0, 10, 0.5)
+    exact = _hits(1, tq, tq, sim=0.99)
+    near = _cat(*(_hits(1, tq, tq + d, sim=0.93) for d in (-0.5, 0.0, 0.5)))
+    near.variant[:] = 1
+    found = align(
+        _cat(exact, near),
+        query_step=0.5,
+        ref_durations={1: 20},
+        query_duration=10,
+        threshold=0.86,
+        signal="t",
+    )
+    assert [a.variant for a in found] == [0]
+
+
 def _piece(q0, q1, speed, offset, score=0.9, signals=("video.dct",), transform=None):
     a = Alignment(1, q0, q1, speed * q0 + offset, speed * q1 + offset, speed, offset, score, 1.0, 0)
     a.signals = list(signals)
