@@ -16,6 +16,18 @@ import numpy as np
 FAR = 2.5  # seconds off the line beyond which a reference frame is "elsewhere in the work"
 SPECIFIC_MARGIN = 0.015  # how much better than elsewhere the on-line frame must be to count as specific
 SPEEDS = np.round(np.arange(0.76, 1.5601, 0.02), 3)  # creators use 0.8-1.5x
+#: a query instant "pins" a time in the work when the reference frames that match it about as well as its
+#: best match (within ``PIN_NEAR``) lie within ``PIN_SPREAD`` seconds: a still picture (title card, static
+#: shot) matches a whole stretch equally well and says nothing about speed
+PIN_NEAR = 0.02
+PIN_SPREAD = 1.0
+#: instants (and seconds of clip they must span) needed to pin a slope rather than only an offset
+SLOPE_SAMPLES = 6
+SLOPE_SPAN = 3.0
+#: two segments of one work are one use when they overlap (or touch) in the clip and their lines agree
+#: within ``SAME_LINE`` seconds of work time everywhere on their joint stretch
+SAME_LINE = 2.0
+TOUCH = 0.5
 
 
 @dataclass
@@ -84,6 +96,7 @@ def align(
         # Query instants are counted on a grid of ``query_step``: a signal may sample the query more densely
         # than its references (audio does, to land close to every reference window).
         inst = np.floor(tq / query_step + 1e-6).astype(np.int64)
+        pins = _pins_time(inst, tr, sim)
         alive = np.ones(len(tq), bool)
         fruitless = 0  # lines in a row that made no segment: past a few, what is left is noise
         for _ in range(64):
@@ -98,7 +111,7 @@ def align(
             # The vote's grid is coarse: pull the line through its own inliers (best hit per instant), twice.
             for _ in range(2):
                 inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
-                speed, offset = _refit(*_best_per_instant(inl, inst, sim, tq, tr), speed, offset)
+                speed, offset = _fit_line(inl, pins, inst, sim, tq, tr, speed, offset)
             inl = alive & (np.abs(tr - (speed * tq + offset)) <= tol)
             runs = _runs(np.unique(tq[inl]), max_gap)
             fruitless += 1
@@ -109,7 +122,7 @@ def align(
                     continue
                 # one hit per query instant, the most similar: static shots match many reference frames
                 first = _first_per_instant(sel, inst, sim)
-                s, b = _refit(tq[first], tr[first], speed, offset)
+                s, b = _fit_line(sel, pins, inst, sim, tq, tr, speed, offset)
                 best_sim = sim[first]
                 if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:
                     continue  # a still picture matching a still stretch: any line would fit, so none is evidence
@@ -127,10 +140,13 @@ def align(
                         offset=float(b),
                         similarity=float(np.mean(best_sim)),
                         coverage=float(min(1.0, len(times) / expected)),
-                        variant=Counter(var[sel].tolist()).most_common(1)[0][0],
+                        variant=_variant(sel, pins, inst, sim, tq, var),
                         signals=[signal],
                     )
                 )
+                # a segment explains its instants that pin no time (a still picture) wholesale: their hits
+                # elsewhere in the same still stretch would only make the same claim again on another line
+                alive &= ~(np.isin(inst, times) & ~pins)
             if not inl.any():
                 break
             alive &= ~inl  # whatever this line explained (or failed to) is not voted on again
@@ -178,9 +194,46 @@ def _first_per_instant(sel: np.ndarray, inst: np.ndarray, sim: np.ndarray) -> np
     return order[np.r_[True, np.diff(inst[order]) > 0]]
 
 
-def _best_per_instant(sel, inst, sim, tq, tr) -> tuple[np.ndarray, np.ndarray]:
-    first = _first_per_instant(sel, inst, sim)
-    return tq[first], tr[first]
+def _pins_time(inst: np.ndarray, tr: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """Per hit: whether its query instant pins one time in the work (see ``PIN_NEAR``)."""
+    if len(inst) == 0:
+        return np.zeros(0, bool)
+    _, idx = np.unique(inst, return_inverse=True)
+    n = int(idx.max()) + 1
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, idx, sim)
+    near = sim >= best[idx] - PIN_NEAR
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(lo, idx[near], tr[near])
+    np.maximum.at(hi, idx[near], tr[near])
+    return (hi - lo <= PIN_SPREAD)[idx]
+
+
+def _pinning(sel: np.ndarray, pins: np.ndarray, inst: np.ndarray, tq: np.ndarray) -> np.ndarray:
+    """``sel`` restricted to instants that pin a time when they are enough to pin a slope; else all of
+    ``sel`` (static footage, where few instants pin anything: there the many instants of the shot, each
+    a little off, still average out to the line)."""
+    p = sel & pins
+    return p if len(np.unique(inst[p])) >= SLOPE_SAMPLES and np.ptp(tq[p]) >= SLOPE_SPAN else sel
+
+
+def _fit_line(sel, pins, inst, sim, tq, tr, speed: float, offset: float) -> tuple[float, float]:
+    """The line through the best hit of each instant of ``sel``, taken from instants that pin a time
+    where there are enough of them: a still stretch would tilt the line anywhere within it."""
+    first = _first_per_instant(_pinning(sel, pins, inst, tq), inst, sim)
+    return _refit(tq[first], tr[first], speed, offset)
+
+
+def _variant(sel, pins, inst, sim, tq, var) -> int:
+    """The variant (region, crop, mirror) that best matched most instants: counting every hit instead
+    would let a near miss that matches many neighbours (a crop hypothesis on a slow shot) outvote the
+    exact one. Ties go to the variant with the higher total similarity."""
+    first = _first_per_instant(_pinning(sel, pins, inst, tq), inst, sim)
+    votes = Counter(var[first].tolist())
+    total: dict[int, float] = {}
+    for v, x in zip(var[first].tolist(), sim[first].tolist(), strict=True):
+        total[v] = total.get(v, 0.0) + x
+    return max(votes, key=lambda v: (votes[v], total[v], -v))
 
 
 def _runs(times: np.ndarray, max_gap: float) -> list[tuple[float, float]]:
@@ -198,7 +251,7 @@ def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple
     if len(tq) == 0:
         return speed, offset
     b0 = float(np.median(tr - speed * tq))
-    if np.ptp(tq) < 3.0 or len(tq) < 6:
+    if np.ptp(tq) < SLOPE_SPAN or len(tq) < SLOPE_SAMPLES:
         return speed, b0
     s, b = np.polyfit(tq, tr, 1)
     if not SPEEDS[0] - 0.05 <= s <= SPEEDS[-1] + 0.05:
@@ -207,37 +260,72 @@ def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple
 
 
 def merge(alignments: list[Alignment]) -> list[Alignment]:
-    """Join what two signals found for one use of a work; keep the better of overlapping claims."""
-    alignments = sorted(alignments, key=lambda a: (-a.score, a.query_start))
+    """One segment per use of a work: join what signals (or separate runs of one signal) found on one line
+    of one work where they overlap in the clip, and drop a weaker claim that contradicts a stronger one on
+    the same stretch of the clip. Joining repeats until nothing joins: a joined segment grows and may then
+    meet another piece of the same use."""
+    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-a.score, a.query_start))]
     kept: list[Alignment] = []
-    for a in alignments:
-        absorbed = False
-        for k in kept:
+    while pending:
+        a, joined = pending.pop(0)
+        for i, k in enumerate(kept):
+            if _same_use(a, k):
+                kept.pop(i)
+                pending.insert(0, (_join(k, a), True))
+                break
             overlap = min(a.query_end, k.query_end) - max(a.query_start, k.query_start)
             shorter = min(a.query_end - a.query_start, k.query_end - k.query_start)
-            if overlap <= 0:
-                continue
-            same_use = (
-                a.work_id == k.work_id and abs(a.offset - k.offset) < 2.0 and abs(a.speed - k.speed) < 0.15
-            )
-            if same_use:
-                if _temporal_rank(a) > _temporal_rank(
-                    k
-                ):  # take the sharper signal's line (audio: 4 Hz, no static shots)
-                    k.speed, k.offset = a.speed, a.offset
-                k.query_start, k.query_end = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
-                k.ref_start = max(0.0, min(k.ref_end, k.speed * k.query_start + k.offset))
-                k.ref_end = max(k.ref_start, k.speed * k.query_end + k.offset)
-                k.signals = sorted(set(k.signals) | set(a.signals))
-                k.transform = {**a.transform, **k.transform}
-                absorbed = True
-                break
-            if overlap > 0.5 * shorter:
-                absorbed = True  # a weaker, contradicting claim on the same stretch of the clip
-                break
-        if not absorbed:
+            if not joined and overlap > 0.5 * shorter:
+                break  # a weaker, contradicting claim on the same stretch of the clip
+        else:
             kept.append(a)
     return sorted(kept, key=lambda a: a.query_start)
+
+
+def _same_use(a: Alignment, b: Alignment) -> bool:
+    """Same work, overlapping or touching in the clip, and one line explains both: the lines' work times
+    differ by at most ``SAME_LINE`` s over the joint stretch (the difference of two lines is largest at its
+    ends)."""
+    if a.work_id != b.work_id:
+        return False
+    if max(a.query_start, b.query_start) - min(a.query_end, b.query_end) > TOUCH:
+        return False
+    ends = (min(a.query_start, b.query_start), max(a.query_end, b.query_end))
+    return all(abs((a.speed - b.speed) * t + a.offset - b.offset) <= SAME_LINE for t in ends)
+
+
+def _join(k: Alignment, a: Alignment) -> Alignment:
+    """One segment for two pieces of one use: the union of their clip stretches on one line (the sharper
+    signal's, else the stronger piece's), the stronger piece's transform, and both pieces' signals."""
+    strong = max((k, a), key=_strength)
+    # audio (4 Hz, no static shots) pins time best; between equals, the better-scoring piece
+    line = max((k, a), key=lambda x: (_temporal_rank(x), x.score))
+    q0, q1 = min(k.query_start, a.query_start), max(k.query_end, a.query_end)
+    ref_start = max(0.0, line.speed * q0 + line.offset)
+    # clip time covered by either piece (inclusion-exclusion over their overlap)
+    len_k, len_a = k.query_end - k.query_start, a.query_end - a.query_start
+    both = max(0.0, min(k.query_end, a.query_end) - max(k.query_start, a.query_start))
+    covered = k.coverage * len_k + a.coverage * len_a - both * min(k.coverage, a.coverage)
+    return Alignment(
+        work_id=k.work_id,
+        query_start=q0,
+        query_end=q1,
+        ref_start=ref_start,
+        ref_end=max(ref_start, line.speed * q1 + line.offset),
+        speed=line.speed,
+        offset=line.offset,
+        similarity=max((k, a), key=lambda x: x.score).similarity,
+        coverage=float(np.clip(covered / (q1 - q0), 0.0, 1.0)) if q1 > q0 else 1.0,
+        variant=strong.variant,
+        signals=sorted(set(k.signals) | set(a.signals)),
+        transform=dict(strong.transform),
+    )
+
+
+def _strength(a: Alignment) -> tuple[bool, float]:
+    """Which piece says how the picture was transformed: one that has a transform (audio has none), then
+    the one with more evidence (score over the clip time it covers)."""
+    return bool(a.transform), a.score * (a.query_end - a.query_start)
 
 
 def _temporal_rank(a: Alignment) -> int:

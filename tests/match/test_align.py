@@ -1,8 +1,9 @@
 """Temporal alignment on synthetic hits: lines are found, noise is not."""
 
 import numpy as np
+import pytest
 
-from hutong.match.align import Hits, align
+from hutong.match.align import Alignment, Hits, align, merge
 
 
 def _hits(work, tq, tr, sim=0.95):
@@ -75,3 +76,66 @@ def test_too_short_a_run_is_ignored():
         signal="t",
     )
     assert found == []
+
+
+def test_a_still_stretch_does_not_tilt_the_line():
+    """A title card held for 4.5 s matches every frame of the work's title card equally well: its
+    instants say nothing about speed, so the moving shots either side decide it (1x here)."""
+    before = np.arange(0, 3.5, 0.5)
+    card = np.arange(3.5, 8.5, 0.5)
+    after = np.arange(8.5, 12, 0.5)
+    block_tq, block_tr = (a.ravel() for a in np.meshgrid(card, 40 + card, indexing="ij"))
+    hits = _cat(_hits(2, before, 40 + before), _hits(2, block_tq, block_tr), _hits(2, after, 40 + after))
+    found = align(hits, query_step=0.5, ref_durations={2: 60}, query_duration=12, threshold=0.86, signal="t")
+    assert len(found) == 1
+    assert found[0].speed == pytest.approx(1.0, abs=0.02)
+    assert found[0].ref_start == pytest.approx(40, abs=0.5)
+
+
+def test_the_variant_is_the_one_that_matched_best_not_the_one_with_most_hits():
+    """An identical copy: the uncropped variant matches each instant exactly; a crop hypothesis matches
+    each instant and its neighbours a little less well. The transform must say "not cropped"."""
+    tq = np.arange(0, 10, 0.5)
+    exact = _hits(1, tq, tq, sim=0.99)
+    near = _cat(*(_hits(1, tq, tq + d, sim=0.93) for d in (-0.5, 0.0, 0.5)))
+    near.variant[:] = 1
+    found = align(
+        _cat(exact, near),
+        query_step=0.5,
+        ref_durations={1: 20},
+        query_duration=10,
+        threshold=0.86,
+        signal="t",
+    )
+    assert [a.variant for a in found] == [0]
+
+
+def _piece(q0, q1, speed, offset, score=0.9, signals=("video.dct",), transform=None):
+    a = Alignment(1, q0, q1, speed * q0 + offset, speed * q1 + offset, speed, offset, score, 1.0, 0)
+    a.signals = list(signals)
+    a.transform = transform if transform is not None else {"mirror": True}
+    return a
+
+
+def test_pieces_of_one_use_become_one_segment_even_when_they_join_through_a_third():
+    """Issue 9: Tears of Steel mirrored at 1.1x came back as two overlapping segments of one work. Two
+    strong pieces that do not touch each other were each kept; a weaker piece joined the first and grew it
+    over the second, which was never looked at again."""
+    first = _piece(0, 6, 1.1, 25.0, score=0.97, transform={"mirror": True, "layout": "full"})
+    last = _piece(12, 18.25, 1.1, 25.05, score=0.95, signals=("audio.bands",), transform={})
+    middle = _piece(5, 12.5, 1.11, 24.9, score=0.6, signals=("video.motion",), transform={"mirror": False})
+    (seg,) = merge([first, last, middle])
+    assert (seg.query_start, seg.query_end) == (0, 18.25)
+    assert seg.ref_start == pytest.approx(25.05, abs=0.1) and seg.ref_end == pytest.approx(45.1, abs=0.1)
+    assert seg.speed == 1.1, "the audio line is the sharpest"
+    assert seg.transform == {"mirror": True, "layout": "full"}, "the transform of the strongest picture piece"
+    assert seg.signals == ["audio.bands", "video.dct", "video.motion"]
+
+
+def test_different_lines_of_one_work_stay_apart():
+    # a cut to another place in the work, overlapping by a second
+    a, b = _piece(0, 10, 1.0, 10.0), _piece(9, 20, 1.0, 40.0, score=0.8)
+    assert len(merge([a, b])) == 2
+    # offsets close at t=0, but 1x and 1.1x drift 5 s apart by the end of the joint stretch
+    a, b = _piece(0, 30, 1.0, 0.0), _piece(29.5, 60, 1.1, -1.0, score=0.8)
+    assert len(merge([a, b])) == 2

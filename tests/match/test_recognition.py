@@ -93,3 +93,56 @@ def test_unrelated_clips_match_nothing(edits, shared_recognizer, clip_factory):
         ],
     )
     assert shared_recognizer.recognizer.match(clip.path).segments == []
+
+
+def test_one_use_mirrored_sped_up_and_graded_is_one_segment(shared_recognizer, clip_factory):
+    """Issue 9: a Tears of Steel stretch mirrored, sped up and graded came back as two overlapping segments
+    of the same work, so the licence check counted its work time twice."""
+    clip = clip_factory(
+        "tears_mirror_speed_grade", [Piece(TEARS, 25, 20, ("mirror", "speed", "grade"), seed=7)]
+    )
+    truth = clip.truth[0]
+    assert clip.params[0]["speed"] == 1.2
+    report = shared_recognizer.recognizer.match(clip.path)
+    assert len(report.segments) == 1, report.as_dict()
+    (seg,) = report.segments
+    assert seg.work_title == TEARS.stem
+    assert (seg.query_start, seg.query_end) == pytest.approx((truth.query_start, truth.query_end), abs=0.6)
+    assert (seg.ref_start, seg.ref_end) == pytest.approx((truth.ref_start, truth.ref_end), abs=0.6)
+    assert seg.transform["mirror"] is True
+    assert seg.transform["speed"] == pytest.approx(1.2, abs=0.03)
+
+
+def test_a_title_card_does_not_set_the_speed(shared_recognizer, clip_factory):
+    """Ten seconds of Sintel mirrored, most of them its still title card, in a montage: the card matches
+    every frame of the work's card alike, so only the moving seconds around it may decide the speed."""
+    clip = clip_factory(
+        "sintel_title_card",
+        [
+            Piece(CARS, 3, 3, from_work=False, seed=1),
+            Piece(SINTEL, 40, 10, ("mirror",), seed=4),
+            Piece(CHAPLIN, 1, 3, from_work=False, seed=3),
+        ],
+    )
+    truth = clip.truth[0]
+    report = shared_recognizer.recognizer.match(clip.path)
+    assert len(report.segments) == 1, report.as_dict()
+    (seg,) = report.segments
+    assert seg.work_title == SINTEL.stem
+    assert _overlap(seg.query_start, seg.query_end, truth.query_start, truth.query_end) >= 0.8
+    assert _overlap(seg.ref_start, seg.ref_end, truth.ref_start, truth.ref_end) >= 0.8
+    assert seg.transform["speed"] == pytest.approx(1.0, abs=0.03)
+    assert seg.transform["mirror"] is True and "crop" not in seg.transform
+
+
+@pytest.mark.parametrize("work", [BBB, SINTEL, TEARS], ids=lambda p: p.stem)
+def test_a_registered_file_matched_against_itself_is_an_untransformed_copy(work, shared_recognizer):
+    report = shared_recognizer.recognizer.match(work)
+    assert len(report.segments) == 1, report.as_dict()
+    (seg,) = report.segments
+    assert seg.work_title == work.stem
+    assert seg.ref_start == pytest.approx(seg.query_start, abs=0.1)
+    assert seg.ref_end == pytest.approx(seg.query_end, abs=0.1)
+    t = seg.transform
+    assert (t["speed"], t["mirror"], t["layout"]) == (1.0, False, "full")
+    assert "crop" not in t, t
