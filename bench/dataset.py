@@ -7,6 +7,7 @@ background of picture-in-picture, and as the only material of the negative clips
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,7 +15,10 @@ from pathlib import Path
 from hutong.media import probe
 from hutong.media.synth import EDIT_FAMILIES, Piece, build_clip
 
-FOOTAGE = Path(__file__).resolve().parent.parent.parent / "shared" / "footage"
+# freely licensed footage with a manifest of sources and licences, kept outside the repository
+FOOTAGE = Path(
+    os.environ.get("HUTONG_FOOTAGE") or Path(__file__).resolve().parent.parent.parent / "shared" / "footage"
+)
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 REGISTERED = (

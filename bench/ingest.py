@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.dataset import FOOTAGE
 from bench.report import write_report
 from hutong.api.background import Background, free_port
 from hutong.app import Hutong
@@ -38,7 +39,6 @@ from hutong.media.synth import Piece, build_clip
 from hutong.rights import LicenceTerms
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-FOOTAGE = Path(__file__).resolve().parent.parent.parent / "shared" / "footage"
 PAYLOAD = FOOTAGE / "big_buck_bunny__03m03s-06m00s__hls_reassembled_1280x720.mp4"
 
 

@@ -28,18 +28,25 @@ OAUTH_ERRORS = {400: {"model": schemas.OAuthErrorOut}, 401: {"model": schemas.OA
 FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}}
 
 
-async def oauth_request(request: Request, *, with_query: bool = True) -> OAuthRequest:
-    form: list[tuple[str, str]] = []
-    if request.method == "POST":
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "application/x-www-form-urlencoded":  # every OAuth request: parsed directly, it is cheap
-            body = (await request.body()).decode("utf-8", errors="replace")
-            try:
-                form = parse_qsl(body, keep_blank_values=True, max_num_fields=100)
-            except ValueError:
-                raise PlatformError("the form has too many fields", 400) from None
-        else:
-            form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+async def form_items(request: Request) -> list[tuple[str, str]]:
+    """The posted form's fields (text only). Urlencoded forms, every OAuth request, are parsed directly:
+    cheaper than the multipart machinery on the token endpoint's hot path."""
+    if request.method != "POST":
+        return []
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
+        body = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            return parse_qsl(body, keep_blank_values=True, max_num_fields=100)
+        except ValueError:
+            raise PlatformError("the form has too many fields", 400) from None
+    return [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+
+
+async def oauth_request(
+    request: Request, *, with_query: bool = True, form: list | None = None
+) -> OAuthRequest:
+    form = await form_items(request) if form is None else form
     query = list(request.query_params.multi_items()) if with_query else []
     return OAuthRequest(request.method, str(request.url), request.headers, query, form)
 
@@ -138,17 +145,16 @@ CONSENT_FORM = {"requestBody": {"content": {"application/x-www-form-urlencoded":
 async def authorize_decision(request: Request, platform: PlatformDep):
     """The consent page's form: the signed-in user allows or denies the app (CSRF-checked)."""
     user = session_user(request)
-    form = await request.form()
     try:
+        items = await form_items(request)
+        form = dict(items)
         if user is None:
             raise PlatformError("Log in first.", 401)
-        check_csrf(request, str(form.get("csrf", "")))
+        check_csrf(request, form.get("csrf", ""))
     except PlatformError as exc:
         return error_page(request, exc)
-    req = await oauth_request(request, with_query=False)
-    req.payload = type(req.payload)(
-        [(k, v) for k, v in form.multi_items() if k in AUTH_PARAMS and isinstance(v, str)]
-    )
+    # only the authorization parameters the consent page carried; never the query string
+    req = await oauth_request(request, with_query=False, form=[(k, v) for k, v in items if k in AUTH_PARAMS])
     grant_user = platform.oauth.user(user.id) if form.get("decision") == "allow" else None
     try:
         grant = platform.oauth.get_consent_grant(req, end_user=grant_user)
