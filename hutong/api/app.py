@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Match
 
 from hutong.api.headers import SecurityHeaders
 from hutong.api.limits import BodyLimit
@@ -35,6 +34,9 @@ def _session_secret(h: Hutong) -> str:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+ALL_ROUTES = [route for router in ALL for route in router.routes]
 
 
 def _error(status: int, error: str, detail: str, headers: dict | None = None) -> JSONResponse:
@@ -99,10 +101,10 @@ def create_app(h: Hutong) -> FastAPI:
         # the framework's own refusals (unparsable body, unknown path, wrong method) in the same shape
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method the path has, not only those of the route that matched
-            methods = set()
-            for route in app.router.routes:
-                if route.matches(request.scope)[0] != Match.NONE:
-                    methods |= getattr(route, "methods", None) or set()
+            path = request.url.path
+            matching = [route for route in ALL_ROUTES if route.path_regex.match(path)]
+            literal = [route for route in matching if route.path == path]  # a named path before a template
+            methods = {m for route in (literal or matching) for m in route.methods or ()}
             headers["Allow"] = ", ".join(sorted(methods))
         words = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
         return _error(exc.status_code, words.get(exc.status_code, "refused"), str(exc.detail), headers)

@@ -86,7 +86,7 @@ class ShareIn(CreateVideoIn):
 
 class LinkIn(_Body):
     url: str = Field(
-        min_length=8, max_length=4000, pattern=r"^[hH][tT][tT][pP][sS]?://", examples=["https://example.com/"]
+        min_length=1, max_length=4000, description="An http(s) URL.", examples=["https://example.com/"]
     )
 
 

@@ -107,7 +107,10 @@ def discovery(h: HutongDep) -> schemas.DiscoveryOut:
 @router.get(
     "/oauth/authorize",
     response_class=HTMLResponse,
-    responses={303: {"description": "to login or the client"}},
+    responses={
+        303: {"description": "to login, or back to the client with a code or an error"},
+        400: {"description": "an error page: the client or its redirect URI is not verified"},
+    },
 )
 async def authorize(request: Request, platform: PlatformDep):
     """Authorization endpoint: checks the request, logs the user in if needed, then asks for consent
