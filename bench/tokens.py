@@ -108,17 +108,24 @@ def main(rate: float, seconds: float, write: bool = True) -> dict:
                     auth=basic,
                 )
 
-            chains = list(refresh_pool)
+            # each grant's refresh token rotates: a chain has at most one request in flight (a second one would
+            # present a spent token, which rightly revokes the whole grant), so a request takes an idle chain,
+            # waiting for one if all are busy; the wait counts in its latency (from its scheduled time)
+            idle: asyncio.Queue | None = None
 
             async def rt(client, i):
-                k = i % len(chains)
+                nonlocal idle
+                if idle is None:
+                    idle = asyncio.Queue()
+                    for token in refresh_pool:
+                        idle.put_nowait(token)
+                token = await idle.get()
                 r = await client.post(
                     url + "/oauth/token",
-                    data={"grant_type": "refresh_token", "refresh_token": chains[k]},
+                    data={"grant_type": "refresh_token", "refresh_token": token},
                     auth=basic,
                 )
-                if r.status_code == 200:
-                    chains[k] = r.json()["refresh_token"]
+                idle.put_nowait(r.json()["refresh_token"] if r.status_code == 200 else token)
                 return r
 
             async def disco(client, i):
