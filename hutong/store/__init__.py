@@ -11,6 +11,7 @@ from hutong.store.models import (
     CertificateLicence,
     Creator,
     Developer,
+    DistributionAccount,
     FederatedIdentity,
     IdentityProvider,
     Licence,
@@ -20,6 +21,8 @@ from hutong.store.models import (
     OAuthCode,
     OAuthToken,
     Post,
+    PublishEvent,
+    PublishJob,
     ReviewDecision,
     ShareIntent,
     TrustedIssuer,
@@ -33,6 +36,9 @@ from hutong.store.models import (
 )
 
 __all__ = [
+    "DistributionAccount",
+    "PublishEvent",
+    "PublishJob",
     "FederatedIdentity",
     "IdentityProvider",
     "LinkRestriction",

@@ -502,3 +502,74 @@ class LinkRestriction(Base):
     rule: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- distribution: connected accounts on other platforms, publishing jobs -------------------------------
+
+
+class DistributionAccount(Base):
+    """A creator's account on another platform, connected by OAuth. Tokens and the client secret are
+    Vault ciphertext bound to the row; reconnecting updates the row, so jobs and ``history`` stay."""
+
+    __tablename__ = "distribution_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # what `--to` names
+    creator: Mapped[str] = mapped_column(String(64), default="")  # the creator's handle here
+    adapter: Mapped[str] = mapped_column(String(50))  # PlatformAdapter.name
+    platform_url: Mapped[str] = mapped_column(String(500))
+    platform_name: Mapped[str] = mapped_column(String(100))  # what certificates must cover
+    client_id: Mapped[str] = mapped_column(String(200))
+    client_secret_enc: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(500), default="")
+    access_token_enc: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    refresh_token_enc: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|connected|needs_reconnect
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    pending_state: Mapped[str] = mapped_column(String(100), default="")
+    pending_verifier_enc: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    history: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PublishJob(Base):
+    """Publishing one clip version to one account: one row per (clip SHA-256, account), whatever happens."""
+
+    __tablename__ = "publish_jobs"
+    __table_args__ = (UniqueConstraint("clip_sha256", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clip_sha256: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("distribution_accounts.id", ondelete="RESTRICT"), index=True
+    )
+    clip_path: Mapped[str] = mapped_column(String(4096))
+    certificate: Mapped[str] = mapped_column(Text)
+    certificate_id: Mapped[str] = mapped_column(String(64), default="")
+    caption: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(24), default="queued", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    remote_upload_id: Mapped[str] = mapped_column(String(200), default="")
+    remote_video_id: Mapped[str] = mapped_column(String(200), default="")
+    remote_post_id: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PublishEvent(Base):
+    """The timeline of a job, one row per step: what the creator reads in `hutong jobs show`."""
+
+    __tablename__ = "publish_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("publish_jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str] = mapped_column(Text, default="")
