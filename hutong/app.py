@@ -13,6 +13,7 @@ import httpx
 
 from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
+from hutong.distribute import Distribution
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
@@ -81,6 +82,17 @@ class Hutong:
             self.db,
             certificates=OwnCertificates(self.compliance),
             recogniser=CatalogueRecogniser(self.recognizer),
+            http=self.http,
+        )
+
+    @cached_property
+    def distribution(self) -> Distribution:
+        """Connected accounts and publishing jobs (built on first use)."""
+        return Distribution.create(
+            self.settings,
+            self.db,
+            certificates=OwnCertificates(self.compliance),
+            vault=self.platform.vault,
             http=self.http,
         )
 

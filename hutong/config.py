@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(
         default=4, ge=1, le=64, description="Deliveries in flight at once (at most one per app)."
     )
+    # distribution
+    redis_url: str | None = Field(
+        default=None,
+        description="Publishing jobs' queue on Redis (e.g. redis://host:6379/0), run by `hutong worker` "
+        "processes; by default an embedded SQLite queue in HUTONG_HOME.",
+    )
+    distribution_workers: int = Field(
+        default=2, ge=1, le=64, description="Publishing jobs run at once per worker."
+    )
     # outbound HTTP (link cards and webhooks)
     outbound_allow_networks: list[str] = Field(
         default_factory=list,

@@ -1,0 +1,29 @@
+"""Platform adapters behind one interface, and the registry of those shipped with hutong."""
+
+from hutong.distribute.adapters.base import (
+    ADAPTERS,
+    AdapterError,
+    Capabilities,
+    Connection,
+    Outcome,
+    PlatformAdapter,
+    PostResult,
+    Tokens,
+    UploadState,
+    register,
+)
+from hutong.distribute.adapters.hutong import HutongAdapter
+
+__all__ = [
+    "ADAPTERS",
+    "AdapterError",
+    "Capabilities",
+    "Connection",
+    "HutongAdapter",
+    "Outcome",
+    "PlatformAdapter",
+    "PostResult",
+    "Tokens",
+    "UploadState",
+    "register",
+]

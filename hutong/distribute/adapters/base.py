@@ -1,0 +1,142 @@
+"""The interface every platform adapter implements, in the spirit of ThreatExchange's ``SignalType``: a
+stable ``name`` (stored with each connected account, so it never changes), what the platform can do
+(:class:`Capabilities`), the OAuth steps, a resumable upload, an idempotent create, the post's status, a
+take-down, and :meth:`PlatformAdapter.classify`, which turns any answer of the platform into one of five
+outcomes the job state machine acts on."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Outcome(StrEnum):
+    RETRY_LATER = "retry-later"  # 429, 5xx, connection refused before anything was done: queue again
+    AUTH = "auth"  # a recognised auth error (invalid_grant, revoked consent): the account needs reconnecting
+    REJECTED = "rejected"  # the platform said no, with its reason: final
+    UNKNOWN = "unknown-outcome"  # a timeout on an irreversible call: resolve by reading state, never re-post
+    FAILED = "failed"  # anything else, with the platform's own text: final
+
+
+class AdapterError(Exception):
+    """A platform call that did not succeed, already classified. ``retry_after`` is seconds (Retry-After)."""
+
+    def __init__(self, outcome: Outcome, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.outcome, self.retry_after = Outcome(outcome), retry_after
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    direct_post: bool  # False: share-with-user-confirmation only
+    scheduled: bool = False
+    max_bytes: int | None = None
+    max_seconds: float | None = None
+    aspect_ratios: tuple[str, ...] = ()  # e.g. ("9:16", "16:9"); empty: any
+    caption_max_chars: int = 5000
+    tags_max: int | None = None
+    certificate_field: str = ""  # where the licence certificate travels ("" : the platform has none)
+    idempotent_create: bool = False  # an Idempotency-Key makes a replayed create return the first post
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str = ""
+    expires_in: float | None = None
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What an adapter needs to act for one connected account."""
+
+    platform_url: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    access_token: str = ""
+
+
+@dataclass(frozen=True)
+class PostResult:
+    post_id: str
+    status: str  # published | processing | needs_confirmation | rejected | taken_down
+    reason: str = ""
+    url: str = ""
+    replay: bool = False
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload_id: str
+    video_id: str = ""  # set once the platform has the whole file
+
+
+class PlatformAdapter(abc.ABC):
+    name: str  # stable: a storage key
+    scope: str = ""  # scopes asked for when connecting
+
+    @abc.abstractmethod
+    def discover(self, platform_url: str) -> dict:
+        """What the platform publishes about itself (at least ``name``, its platform name)."""
+
+    @abc.abstractmethod
+    def capabilities(self, platform_url: str) -> Capabilities: ...
+
+    @abc.abstractmethod
+    def authorization_url(
+        self, conn: Connection, *, state: str, code_challenge: str, scope: str | None = None
+    ) -> str: ...
+
+    @abc.abstractmethod
+    def exchange_code(self, conn: Connection, code: str, code_verifier: str) -> Tokens: ...
+
+    @abc.abstractmethod
+    def refresh(self, conn: Connection, refresh_token: str) -> Tokens: ...
+
+    @abc.abstractmethod
+    def upload(
+        self,
+        conn: Connection,
+        clip: Path,
+        *,
+        resume: UploadState | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        checkpoint: Callable[[UploadState], None] | None = None,
+    ) -> UploadState:
+        """Send the file in parts; ``resume`` continues an earlier upload; ``checkpoint`` is called with the
+        upload id as soon as the platform gives one (so a crashed worker resumes instead of starting over)."""
+
+    @abc.abstractmethod
+    def create_post(
+        self, conn: Connection, upload: UploadState, *, caption: str, certificate: str, idempotency_key: str
+    ) -> PostResult: ...
+
+    @abc.abstractmethod
+    def post_status(self, conn: Connection, post_id: str) -> PostResult: ...
+
+    @abc.abstractmethod
+    def take_down(self, conn: Connection, post_id: str, reason: str) -> PostResult: ...
+
+    @abc.abstractmethod
+    def classify(self, error: BaseException) -> AdapterError:
+        """Map an exception raised while talking to the platform (an HTTP answer, a timeout, a refused
+        connection) to an :class:`AdapterError` with one :class:`Outcome`."""
+
+
+ADAPTERS: dict[str, type[PlatformAdapter]] = {}
+
+
+def register(cls: type[PlatformAdapter]) -> type[PlatformAdapter]:
+    if cls.name in ADAPTERS and ADAPTERS[cls.name] is not cls:
+        raise ValueError(f"two adapters named {cls.name!r}")
+    ADAPTERS[cls.name] = cls
+    return cls

@@ -1,0 +1,511 @@
+"""Durable publishing jobs: one per (clip SHA-256, connected account), kept in the database, which is the
+source of truth; the queue (Huey) only carries job ids, so a lost or repeated queue message changes
+nothing, and a worker that died mid-job is recovered from the job's state (:meth:`Jobs.recover`).
+
+States: queued → uploading → processing → published | needs_confirmation | rejected (the platform's reason)
+| failed (the platform's error text) | cancelled. A 429 or a 5xx puts the job back to ``queued`` with a
+``not_before`` (Retry-After when given); an irreversible call that got no answer is resolved by replaying it
+with the same Idempotency-Key where the platform supports one, and otherwise waits for the creator
+(``needs_confirmation``) — never a blind second post. Every step is a row of the job's timeline."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+from sqlalchemy import or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from hutong.compliance.certificate import peek, verify_certificate
+from hutong.distribute.accounts import AccountError, ConnectedAccounts
+from hutong.distribute.adapters import AdapterError, Outcome, UploadState
+from hutong.errors import HutongError
+from hutong.platform.ports import CertificateAuthority
+from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob, utcnow
+
+log = structlog.get_logger("hutong.distribute")
+IN_FLIGHT = ("uploading", "processing")
+FINAL = ("published", "needs_confirmation", "rejected", "failed", "cancelled")
+LEASE = timedelta(minutes=5)  # a worker holds a job this long without a sign of life before others take it
+MAX_ATTEMPTS = 8
+POLL_SECONDS = 30.0  # a post the platform holds for its own check is read again after this long
+
+
+class PublishError(HutongError):
+    """A publish request was refused as a whole (bad certificate, edited clip): nothing was queued."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def backoff(attempts: int) -> float:
+    return min(600.0, 2.0 * 2 ** max(0, attempts - 1))
+
+
+def caption_with_attribution(text: str, attribution: list[str], limit: int) -> str:
+    """The creator's text, then the licence's attribution; the attribution always fits, the text is cut."""
+    credit = " · ".join(dict.fromkeys(a.strip() for a in attribution if a.strip()))
+    if len(credit) > limit:
+        raise PublishError(
+            f"the licence's attribution ({len(credit)} characters) exceeds the platform's caption limit ({limit})"
+        )
+    if not credit:
+        return text[:limit]
+    room = limit - len(credit) - 1
+    body = text.strip()
+    if len(body) > room:
+        body = body[: max(0, room - 1)].rstrip() + "…" if room > 1 else ""
+    return f"{body}\n{credit}" if body else credit
+
+
+@dataclass
+class Target:
+    account: str
+    ok: bool
+    message: str
+    job_id: int | None = None
+    state: str | None = None
+    duplicate: bool = False
+    caption: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class JobView:
+    id: int
+    account: str
+    platform_url: str
+    platform_name: str
+    clip: str
+    clip_sha256: str
+    certificate_id: str
+    state: str
+    reason: str
+    remote_post_id: str
+    attempts: int
+    not_before: str | None
+    created_at: str
+    updated_at: str
+    timeline: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Jobs:
+    def __init__(
+        self,
+        db: Database,
+        accounts: ConnectedAccounts,
+        certificates: CertificateAuthority,
+        *,
+        enqueue: Callable[[int, float | None], None] | None = None,
+    ) -> None:
+        self.db, self.accounts, self.certificates = db, accounts, certificates
+        self.enqueue = enqueue or (lambda job_id, delay: None)
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    def check_certificate(self, clip: Path, certificate: str) -> tuple[dict, str]:
+        """The certificate's claims and the clip's SHA-256, or PublishError saying why not."""
+        if not clip.is_file():
+            raise PublishError(f"{clip}: no such file")
+        token = certificate.strip()
+        try:
+            _, claims = peek(token)
+        except ValueError as exc:
+            raise PublishError(f"the certificate is not a certificate ({exc})") from None
+        jwks = self.certificates.jwks()
+        issuer = str(claims.get("iss", ""))
+        if jwks.get("issuer") and issuer != jwks["issuer"]:
+            raise PublishError(
+                f"the certificate was issued by {issuer}, not by this installation ({jwks['issuer']})"
+            )
+        status = self.certificates.status_of(str(claims.get("jti", "")))
+        if status is None:
+            raise PublishError(f"certificate {claims.get('jti')} is not one this installation issued")
+        digest = sha256_file(clip)
+        v = verify_certificate(token, jwks, now=utcnow(), clip=clip, clip_sha256=digest, status=status)
+        if not v.valid:
+            raise PublishError(f"the certificate does not hold for {clip.name}: {v.code}: {v.reason}")
+        if v.code != "valid":  # same streams in another container: publish exactly the certified bytes
+            raise PublishError(
+                f"{clip.name} is not the certified file ({v.code}): publish the file that was certified"
+            )
+        return v.claims or {}, digest
+
+    def submit(
+        self, clip: Path, certificate: str, to: list[str], *, caption: str = "", dry_run: bool = False
+    ) -> list[Target]:
+        """Check everything, then make one job per target (an existing one is returned, not doubled)."""
+        if not to:
+            raise PublishError("name at least one connected account (--to)")
+        clip = clip.expanduser().resolve()
+        claims, digest = self.check_certificate(clip, certificate)
+        platforms = [p.lower() for p in claims.get("platforms", [])]
+        attribution = list((claims.get("attribution") or {}).values())
+        duration = float((claims.get("clip") or {}).get("duration") or 0)
+        size = clip.stat().st_size
+        results: list[Target] = []
+        for name in dict.fromkeys(to):
+            try:
+                acc = self.accounts.get(name)
+            except AccountError as exc:
+                results.append(Target(name, False, str(exc)))
+                continue
+            if acc.status != "connected":
+                why = f": {acc.status_reason}" if acc.status_reason else ""
+                results.append(
+                    Target(
+                        name, False, f"account {name!r} is {acc.status.replace('_', ' ')}{why}: reconnect it"
+                    )
+                )
+                continue
+            if "*" not in platforms and acc.platform_name.lower() not in platforms:
+                results.append(Target(name, False, f"the certificate covers {', '.join(platforms) or 'no platform'}, "
+                                      f"not {acc.platform_name} (where {name!r} is): not published there"))  # fmt: skip
+                continue
+            try:
+                caps = self.accounts.adapter(acc.adapter).capabilities(acc.platform_url)
+            except AdapterError as exc:
+                if dry_run:
+                    results.append(Target(name, False, f"{acc.platform_url} cannot be read now: {exc}"))
+                    continue
+                caps = None  # the platform is down: queue anyway, the worker checks again
+            if caps is not None:
+                if caps.max_bytes and size > caps.max_bytes:
+                    results.append(
+                        Target(
+                            name,
+                            False,
+                            f"{size} bytes is more than {acc.platform_name} takes ({caps.max_bytes})",
+                        )
+                    )
+                    continue
+                if caps.max_seconds and duration > caps.max_seconds:
+                    results.append(
+                        Target(
+                            name,
+                            False,
+                            f"{duration:.0f} s is longer than {acc.platform_name} takes ({caps.max_seconds:.0f} s)",
+                        )
+                    )
+                    continue
+            limit = caps.caption_max_chars if caps else 5000
+            try:
+                text = caption_with_attribution(caption, attribution, limit)
+            except PublishError as exc:
+                results.append(Target(name, False, str(exc)))
+                continue
+            if dry_run:
+                results.append(
+                    Target(
+                        name, True, f"would publish to {acc.platform_name} ({acc.platform_url})", caption=text
+                    )
+                )
+                continue
+            results.append(
+                self._create(
+                    acc.id, name, clip, digest, certificate.strip(), str(claims.get("jti", "")), text
+                )
+            )
+        return results
+
+    def _create(
+        self, account_id: int, name: str, clip: Path, digest: str, token: str, jti: str, text: str
+    ) -> Target:
+        try:
+            with self.db.session() as s:
+                job = PublishJob(clip_sha256=digest, account_id=account_id, clip_path=str(clip), certificate=token,
+                                 certificate_id=jti, caption=text, state="queued", reason="",
+                                 idempotency_key=f"hutong-{secrets.token_hex(16)}")  # fmt: skip
+                s.add(job)
+                s.flush()
+                s.add(PublishEvent(job_id=job.id, state="queued", message=f"queued for {name}"))
+                job_id = job.id
+        except IntegrityError:  # the same clip version to the same account: one job, whatever was asked
+            with self.db.session() as s:
+                job = s.execute(select(PublishJob).where(PublishJob.clip_sha256 == digest,
+                                                         PublishJob.account_id == account_id)).scalar_one()  # fmt: skip
+                return Target(
+                    name, True, f"already submitted as job {job.id} ({job.state})", job.id, job.state, True
+                )
+        self.enqueue(job_id, None)
+        return Target(name, True, f"queued as job {job_id}", job_id, "queued", caption=text)
+
+    # -- reading and steering -------------------------------------------------------------------
+
+    def list(self, state: str | None = None) -> list[JobView]:
+        with self.db.session() as s:
+            q = select(PublishJob, DistributionAccount).join(DistributionAccount).order_by(PublishJob.id)
+            if state:
+                q = q.where(PublishJob.state == state)
+            return [self._view(j, a) for j, a in s.execute(q).all()]
+
+    def show(self, job_id: int) -> JobView:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            if j is None:
+                raise HutongError(f"no publishing job {job_id} (see `hutong jobs list`)")
+            view = self._view(j, s.get(DistributionAccount, j.account_id))
+            events = s.execute(
+                select(PublishEvent).where(PublishEvent.job_id == job_id).order_by(PublishEvent.id)
+            ).scalars()
+            view.timeline = [{"at": e.at.isoformat(), "state": e.state, "message": e.message} for e in events]
+            return view
+
+    def retry(self, job_id: int) -> JobView:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            if j is None:
+                raise HutongError(f"no publishing job {job_id}")
+            if j.state not in ("failed", "cancelled", "needs_confirmation"):
+                raise HutongError(
+                    f"job {job_id} is {j.state}: only failed, cancelled or unconfirmed jobs are retried"
+                )
+            self._set(s, j, "queued", "retried by the creator", reason="")
+            j.attempts, j.not_before, j.lease_until = 0, None, None
+        self.enqueue(job_id, None)
+        return self.show(job_id)
+
+    def cancel(self, job_id: int) -> JobView:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            if j is None:
+                raise HutongError(f"no publishing job {job_id}")
+            if j.state != "queued":
+                raise HutongError(f"job {job_id} is {j.state}: only a queued job can be cancelled")
+            self._set(s, j, "cancelled", "cancelled by the creator", reason="cancelled by the creator")
+        return self.show(job_id)
+
+    def recover(self, *, all_in_flight: bool = False) -> list[int]:
+        """Queue again every job a worker should be doing: queued ones (their queue message may be lost) and
+        in-flight ones whose worker died (lease expired; ``all_in_flight`` when no other worker can be running,
+        as at the start of the embedded worker). Safe to repeat: a job is claimed before it runs."""
+        now = utcnow()
+        with self.db.session() as s:
+            stale = or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now)
+            rows = s.execute(select(PublishJob).where(or_(PublishJob.state == "queued",
+                             PublishJob.state.in_(IN_FLIGHT) & (true() if all_in_flight else stale)))).scalars().all()  # fmt: skip
+            plan = []
+            for j in rows:
+                if j.state in IN_FLIGHT:
+                    self._set(s, j, "queued", f"recovered: the worker stopped while the job was {j.state}")
+                    j.lease_until = None
+                delay = (j.not_before - now).total_seconds() if j.not_before and j.not_before > now else None
+                plan.append((j.id, delay))
+        for job_id, delay in plan:
+            self.enqueue(job_id, delay)
+        return [p[0] for p in plan]
+
+    # -- the worker's part ----------------------------------------------------------------------
+
+    def _claim(self, job_id: int) -> PublishJob | None:
+        now = utcnow()
+        with self.db.session() as s:
+            done = s.execute(
+                update(PublishJob)
+                .where(PublishJob.id == job_id, PublishJob.state == "queued",
+                       or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)))
+                .values(lease_until=now + LEASE, attempts=PublishJob.attempts + 1, updated_at=now)
+            )  # fmt: skip
+            if done.rowcount != 1:
+                return None
+            return s.get(PublishJob, job_id)
+
+    def run(self, job_id: int) -> str | None:
+        """Take the job one step as far as it goes; returns its state (None if another worker has it)."""
+        job = self._claim(job_id)
+        if job is None:
+            return None
+        try:
+            return self._run(job)
+        except Exception as exc:  # a bug must not leave the job claimed forever
+            log.exception("job.crashed", job=job_id)
+            with self.db.session() as s:
+                j = s.get(PublishJob, job_id)
+                self._set(
+                    s,
+                    j,
+                    "failed",
+                    f"internal error: {exc.__class__.__name__}: {exc}",
+                    reason=f"internal error: {exc}",
+                )
+                j.lease_until = None
+            return "failed"
+
+    def _run(self, job: PublishJob) -> str:
+        with self.db.session() as s:
+            account = s.get(DistributionAccount, job.account_id)
+            adapter_name, account_name = account.adapter, account.name
+        adapter = self.accounts.adapter(adapter_name)
+        refreshed = False
+        while True:
+            try:
+                conn = self.accounts.connection(job.account_id)
+                if not job.remote_video_id:
+                    self._step(job.id, "uploading", f"uploading to {account_name}")
+                    if sha256_file(Path(job.clip_path)) != job.clip_sha256:
+                        return self._final(job.id, "rejected", "the clip changed on disk after it was submitted: "
+                                           "it is no longer the certified file")  # fmt: skip
+                    up = adapter.upload(
+                        conn, Path(job.clip_path),
+                        resume=UploadState(job.remote_upload_id) if job.remote_upload_id else None,
+                        checkpoint=lambda st: self._save(job.id, remote_upload_id=st.upload_id),
+                        progress=lambda _k, _n: self._heartbeat(job.id),
+                    )  # fmt: skip
+                    job.remote_upload_id, job.remote_video_id = up.upload_id, up.video_id
+                    self._save(job.id, remote_upload_id=up.upload_id, remote_video_id=up.video_id)
+                if job.remote_post_id:
+                    result = adapter.post_status(conn, job.remote_post_id)
+                else:
+                    self._step(
+                        job.id,
+                        "processing",
+                        "creating the post (Idempotency-Key " + job.idempotency_key + ")",
+                    )
+                    result = adapter.create_post(
+                        conn, UploadState(job.remote_upload_id, job.remote_video_id),
+                        caption=job.caption, certificate=job.certificate, idempotency_key=job.idempotency_key,
+                    )  # fmt: skip
+                    self._save(job.id, remote_post_id=result.post_id)
+                    if result.replay:
+                        self._event(
+                            job.id,
+                            "processing",
+                            f"the platform answered the replay with post {result.post_id}: no second post",
+                        )
+                return self._result(job.id, result)
+            except AdapterError as exc:
+                if exc.outcome is Outcome.AUTH and not refreshed and "is needs reconnect" not in str(exc):
+                    refreshed = True
+                    try:
+                        self.accounts.refresh(job.account_id)
+                        self._event(job.id, "queued", f"the platform refused the token ({exc}); refreshed it")
+                        continue
+                    except AdapterError as again:
+                        exc = again
+                    except AccountError as again:
+                        exc = AdapterError(Outcome.AUTH, str(again))
+                return self._on_error(job.id, adapter_name, account_name, exc)
+
+    def _result(self, job_id: int, result) -> str:
+        if result.status == "published":
+            return self._final(
+                job_id, "published", f"published as {result.post_id}: {result.reason}".rstrip(": ")
+            )
+        if result.status == "rejected":
+            return self._final(
+                job_id, "rejected", result.reason or "rejected by the platform (no reason given)"
+            )
+        if result.status == "needs_confirmation":
+            return self._final(
+                job_id,
+                "needs_confirmation",
+                result.reason or "waiting for the user to confirm on the platform",
+            )
+        if result.status == "taken_down":
+            return self._final(job_id, "failed", f"the post {result.post_id} was taken down: {result.reason}")
+        # held for the platform's own check: read it again later
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            self._set(
+                s,
+                j,
+                "queued",
+                f"post {result.post_id} is processing on the platform: {result.reason}".rstrip(": "),
+            )
+            j.not_before, j.lease_until = utcnow() + timedelta(seconds=POLL_SECONDS), None
+        self.enqueue(job_id, POLL_SECONDS)
+        return "queued"
+
+    def _on_error(self, job_id: int, adapter_name: str, account_name: str, exc: AdapterError) -> str:
+        if exc.outcome is Outcome.AUTH:
+            return self._final(job_id, "failed", f"account {account_name!r} needs reconnecting: {exc}. "
+                               "Reconnect it (hutong accounts connect), then `hutong jobs retry`")  # fmt: skip
+        if exc.outcome is Outcome.REJECTED:
+            return self._final(job_id, "rejected", str(exc))
+        if exc.outcome is Outcome.FAILED:
+            return self._final(job_id, "failed", str(exc))
+        if exc.outcome is Outcome.UNKNOWN:
+            if not self._idempotent(adapter_name, job_id):
+                return self._final(job_id, "needs_confirmation", f"{exc}. Check the platform; if nothing was posted, "
+                                   "`hutong jobs retry`")  # fmt: skip
+            message = f"{exc}: replaying the same request with the same Idempotency-Key"
+            return self._requeue(job_id, message, 1.0)
+        with self.db.session() as s:
+            attempts = s.get(PublishJob, job_id).attempts
+        if attempts >= MAX_ATTEMPTS:
+            return self._final(job_id, "failed", f"gave up after {attempts} attempts: {exc}")
+        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+        return self._requeue(job_id, f"{exc}: trying again in {delay:.0f} s", delay)
+
+    def _idempotent(self, adapter_name: str, job_id: int) -> bool:
+        with self.db.session() as s:
+            acc = s.get(DistributionAccount, s.get(PublishJob, job_id).account_id)
+            url = acc.platform_url
+        try:
+            return self.accounts.adapter(adapter_name).capabilities(url).idempotent_create
+        except AdapterError:
+            return False
+
+    def _requeue(self, job_id: int, message: str, delay: float) -> str:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            self._set(s, j, "queued", message, reason=message)
+            j.not_before, j.lease_until = utcnow() + timedelta(seconds=delay), None
+        self.enqueue(job_id, delay)
+        return "queued"
+
+    def _final(self, job_id: int, state: str, message: str) -> str:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            self._set(s, j, state, message, reason="" if state == "published" else message)
+            j.lease_until, j.not_before = None, None
+        log.info("job.done", job=job_id, state=state)
+        return state
+
+    def _step(self, job_id: int, state: str, message: str) -> None:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            self._set(s, j, state, message)
+            j.lease_until = utcnow() + LEASE
+
+    def _event(self, job_id: int, state: str, message: str) -> None:
+        with self.db.session() as s:
+            s.add(PublishEvent(job_id=job_id, state=state, message=message[:5000]))
+
+    def _save(self, job_id: int, **values) -> None:
+        with self.db.session() as s:
+            s.execute(update(PublishJob).where(PublishJob.id == job_id).values(**values, updated_at=utcnow()))
+
+    def _heartbeat(self, job_id: int) -> None:
+        self._save(job_id, lease_until=utcnow() + LEASE)
+
+    @staticmethod
+    def _set(s, j: PublishJob, state: str, message: str, *, reason: str | None = None) -> None:
+        j.state, j.updated_at = state, utcnow()
+        if reason is not None:
+            j.reason = reason[:5000]
+        s.add(PublishEvent(job_id=j.id, state=state, message=message[:5000]))
+
+    @staticmethod
+    def _view(j: PublishJob, a: DistributionAccount) -> JobView:
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
+        return JobView(j.id, a.name, a.platform_url, a.platform_name, j.clip_path, j.clip_sha256, j.certificate_id,
+                       j.state, j.reason, j.remote_post_id, j.attempts, iso(j.not_before), j.created_at.isoformat(),
+                       j.updated_at.isoformat())  # fmt: skip
