@@ -18,6 +18,7 @@ def test_the_capability_packages_are_all_checked():
         "api",
         "cli",
         "compliance",
+        "distribute",
         "fingerprint",
         "index",
         "match",
