@@ -81,7 +81,9 @@ class HutongAdapter(PlatformAdapter):
         try:
             body = fetch_manifest(self.http, base)
         except PlatformError as exc:
-            raise AdapterError(Outcome.RETRY_LATER, str(exc)) from None
+            raise AdapterError(
+                Outcome.RETRY_LATER, f"the platform cannot be reached or read: {exc}"
+            ) from None
         if "ingest" not in body.get("opens", {}):
             raise AdapterError(
                 Outcome.REJECTED, f"{base} does not open ingest to apps (its manifest says so)"

@@ -1,0 +1,288 @@
+"""Acceptance for distribution's foundation: a creator service (installation A, which certifies clips) connects
+a creator's account on platform B (a real `hutong serve` on loopback that trusts A's certificates) through the
+real OAuth flow, and publishes a certified clip there through the durable job queue.
+
+A's keys are served on loopback by a small site (all B needs of A: its JWKS); A itself runs in this process,
+with Huey's consumer threads as its worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hutong.api.background import Background, free_port
+from hutong.app import Hutong
+from hutong.config import installation_settings
+from hutong.distribute import PublishError
+from hutong.distribute.adapters import AdapterError, Outcome, Tokens
+from hutong.distribute.jobs import caption_with_attribution
+from hutong.rights import LicenceTerms
+from hutong.store import DistributionAccount, PublishJob
+from tests.api.conftest import UserAgent, api_user, bearer, start_server
+
+HOLDER = "Blender Foundation"
+REDIRECT = "http://127.0.0.1:9/cb"
+
+
+def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def b_posts(world) -> list[tuple]:
+    with sqlite3.connect(world["b"].home / "hutong.db") as db:
+        return db.execute("SELECT id, status, text FROM posts ORDER BY created_at").fetchall()
+
+
+def wait_state(h: Hutong, job_id: int, states: tuple[str, ...], timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = h.distribution.jobs.show(job_id)
+        if view.state in states:
+            return view
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} stayed {view.state}: {view.timeline}")
+
+
+@pytest.fixture(scope="module")
+def world(registered_home, two_work_clip, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("distribute")
+    home_a, home_b = tmp / "a", tmp / "b"
+    shutil.copytree(registered_home, home_a)
+    pa, pb = free_port(), free_port()
+    a_url, b_url = f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}"
+    clip = tmp / "clip.mp4"
+    shutil.copy(two_work_clip.path, clip)
+
+    h = Hutong.create(installation_settings(home=home_a, issuer=a_url, platform_name="creator-service"))
+    h.creators.add("xiaoming", verified=True)
+    base = {"works": [1, 2], "scope": {"kind": "verified"}, "valid_from": "2026-01-01", "valid_until": "2030-01-01",
+            "attribution": "© Blender Foundation, CC BY"}  # fmt: skip
+    h.licences.grant(HOLDER, LicenceTerms.parse({**base, "platforms": ["platform-b"]}))
+    h.creators.add("xiaohong")  # only a licence naming her reaches her, and it covers platform-c only
+    only_c = {**base, "scope": {"kind": "creators", "creators": ["xiaohong"]}, "platforms": ["platform-c"]}
+    h.licences.grant(HOLDER, LicenceTerms.parse(only_c), allow_overlap=True)
+    report = h.recognizer.match(clip)
+    certs = {p: h.compliance.certify(h.compliance.check(clip, who, p, report=report)).token
+             for who, p in (("xiaoming", "platform-b"), ("xiaohong", "platform-c"))}  # fmt: skip
+    jwks = h.compliance.jwks()
+    keys_site = Starlette(routes=[Route("/.well-known/jwks.json", lambda _r: JSONResponse(jwks))])
+
+    hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b"))
+    hb.platform.directory.trust(a_url, note="distribution test")
+    hb.close()
+    env_b = {"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b", "HUTONG_UNCERTIFIED": "reject",
+             "HUTONG_INGEST_PART_BYTES": str(64 * 1024)}  # fmt: skip
+    b = start_server(home_b, port=pb, env=env_b)
+    worker = None
+    try:
+        with Background(keys_site, pa):
+            # the creator service's app on B, and the creator's account on B
+            dev = api_user(b_url, "csp-dev")
+            httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
+                       headers=bearer(dev))  # fmt: skip
+            r = httpx.post(b_url + "/api/apps", headers=bearer(dev), json={
+                "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
+                "scopes": ["openid", "video.create"]})  # fmt: skip
+            assert r.status_code == 201, r.text
+            api_user(b_url, "meimei")
+            worker = h.distribution.worker(2).start()
+            yield {"h": h, "a_url": a_url, "b": b, "b_url": b_url, "app": r.json(), "certs": certs, "clip": clip,
+                   "home_a": home_a, "tmp": tmp}  # fmt: skip
+    finally:
+        if worker:
+            worker.stop()
+        h.close()
+        b.stop()
+
+
+def connect(world, name: str) -> None:
+    """The creator connects an account on B: the authorization URL, B's login and consent, the redirect."""
+    h, app = world["h"], world["app"]
+    started = h.distribution.accounts.start(name, world["b_url"], client_id=app["client_id"],
+                                            client_secret=app["client_secret"], redirect_uri=REDIRECT)  # fmt: skip
+    assert started["platform_name"] == "platform-b"
+    with UserAgent(world["b_url"]) as ua:
+        ua.login("meimei")
+        page = ua.get(started["authorization_url"])
+        assert page.status_code == 200, page.text[:300]
+        back = ua.submit(page.text, "/oauth/authorize", button="allow")
+    assert back.status_code in (302, 303) and back.headers["location"].startswith(REDIRECT)
+    view = h.distribution.accounts.finish(back.headers["location"])
+    assert view.status == "connected" and view.expires_at is not None
+
+
+def test_connect_publish_and_never_twice(world):
+    h = world["h"]
+    connect(world, "b-main")
+    acc = h.distribution.accounts.get("b-main")
+    assert acc.history[-1]["event"] == "connected"
+    with h.db.session() as s:  # tokens are ciphertext at rest
+        row = s.query(DistributionAccount).filter_by(name="b-main").one()
+        assert row.access_token_enc and b"hta" not in row.access_token_enc
+
+    cert = world["certs"]["platform-b"]
+    plan = h.distribution.jobs.submit(world["clip"], cert, ["b-main"], caption="我的二创", dry_run=True)
+    assert plan[0].ok and "would publish" in plan[0].message and plan[0].job_id is None
+    assert h.distribution.jobs.list() == [] and b_posts(world) == []  # a dry run publishes nothing
+
+    first = h.distribution.jobs.submit(world["clip"], cert, ["b-main"], caption="我的二创")
+    assert first[0].ok and first[0].job_id and not first[0].duplicate
+    again = h.distribution.jobs.submit(world["clip"], cert, ["b-main"], caption="我的二创")
+    assert again[0].duplicate and again[0].job_id == first[0].job_id
+    view = wait_state(h, first[0].job_id, ("published", "failed", "rejected"))
+    assert view.state == "published", view.timeline
+    states = [e["state"] for e in view.timeline]
+    assert (
+        states[:1] == ["queued"]
+        and "uploading" in states
+        and "processing" in states
+        and states[-1] == "published"
+    )
+    posts = b_posts(world)
+    assert len(posts) == 1 and posts[0][0] == view.remote_post_id and posts[0][1] == "published"
+    assert posts[0][2] == "我的二创\n© Blender Foundation, CC BY"  # the licence's attribution in the caption
+    # submitted a third time after it was published: still one job, one post
+    assert h.distribution.jobs.submit(world["clip"], cert, ["b-main"])[0].duplicate
+    time.sleep(0.5)
+    assert len(b_posts(world)) == 1 and len(h.distribution.jobs.list()) == 1
+
+
+def test_replaying_create_after_an_unknown_outcome_makes_no_second_post(world):
+    """The worker died after create_video was sent: the job is recovered, and the replay with the same
+    Idempotency-Key returns the post that exists."""
+    h = world["h"]
+    job = h.distribution.jobs.list()[0]
+    with h.db.session() as s:  # as if the worker had died after sending create_video
+        j = s.get(PublishJob, job.id)
+        j.state, j.remote_post_id, j.lease_until = "processing", "", None
+    assert job.id in h.distribution.jobs.recover(all_in_flight=True)
+    view = wait_state(h, job.id, ("published", "failed", "rejected"))
+    assert view.state == "published" and view.remote_post_id == job.remote_post_id
+    assert any("no second post" in e["message"] for e in view.timeline)
+    assert any("recovered" in e["message"] for e in view.timeline)
+    assert len(b_posts(world)) == 1
+
+
+def test_bad_inputs_are_refused_with_a_reason(world):
+    h, cert = world["h"], world["certs"]["platform-b"]
+    unknown = h.distribution.jobs.submit(world["clip"], cert, ["nowhere"])
+    assert not unknown[0].ok and "no connected account 'nowhere'" in unknown[0].message
+    other = h.distribution.jobs.submit(world["clip"], world["certs"]["platform-c"], ["b-main"])
+    assert not other[0].ok and "covers platform-c, not platform-b" in other[0].message
+    edited = world["tmp"] / "edited.mp4"
+    data = bytearray(world["clip"].read_bytes())
+    data[len(data) // 2] ^= 0x20  # one byte changed after certification
+    edited.write_bytes(bytes(data))
+    with pytest.raises(PublishError, match="clip-mismatch"):
+        h.distribution.jobs.submit(edited, cert, ["b-main"])
+    with pytest.raises(PublishError, match="not a certificate"):
+        h.distribution.jobs.submit(world["clip"], "garbage", ["b-main"])
+    assert len(h.distribution.jobs.list()) == 1 and len(b_posts(world)) == 1  # nothing queued, nothing posted
+
+
+def test_platform_down_retries_and_loses_nothing(world):
+    h = world["h"]
+    connect(world, "b-second")
+    dead = f"http://127.0.0.1:{free_port()}"
+    with h.db.session() as s:  # the platform goes away (its address answers nothing)
+        s.query(DistributionAccount).filter_by(name="b-second").update({"platform_url": dead})
+    target = h.distribution.jobs.submit(world["clip"], world["certs"]["platform-b"], ["b-second"])[0]
+    assert target.ok, target.message
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        view = h.distribution.jobs.show(target.job_id)
+        if view.attempts >= 1 and view.state == "queued" and view.not_before:
+            break
+        time.sleep(0.05)
+    assert view.state == "queued" and "cannot be reached" in view.reason, view.as_dict()
+    assert any("trying again" in e["message"] for e in view.timeline)
+    with h.db.session() as s:  # the platform is back
+        s.query(DistributionAccount).filter_by(name="b-second").update({"platform_url": world["b_url"]})
+    view = wait_state(h, target.job_id, ("published", "failed", "rejected"), timeout=30)
+    assert view.state == "published", view.timeline
+    assert len(b_posts(world)) == 2  # one post per account, none lost
+
+
+def test_tokens_refresh_and_auth_errors(world):
+    h = world["h"]
+    accounts = h.distribution.accounts
+    acc = accounts.get("b-main")
+    with h.db.session() as s:  # the access token is about to expire
+        row = s.get(DistributionAccount, acc.id)
+        row.expires_at = row.expires_at.replace(year=2020)
+        old_refresh = row.refresh_token_enc
+    conn = accounts.connection(acc.id)  # refreshed against B's token endpoint first
+    assert conn.access_token and accounts.get("b-main").history[-1]["event"] == "refreshed"
+    with h.db.session() as s:
+        row = s.get(DistributionAccount, acc.id)
+        assert row.refresh_token_enc != old_refresh and row.expires_at.year > 2020
+    # a refresh answered without a refresh token keeps the one we have
+    probe = DistributionAccount(id=acc.id, refresh_token_enc=b"kept", scope="")
+    accounts._store(probe, Tokens(access_token="new", refresh_token=""))
+    assert probe.refresh_token_enc == b"kept" and probe.access_token_enc
+    # the platform down: a refresh fails, the account stays connected
+    with h.db.session() as s:
+        row = s.get(DistributionAccount, acc.id)
+        row.expires_at, url = row.expires_at.replace(year=2020), row.platform_url
+        row.platform_url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(AdapterError) as down:
+        accounts.connection(acc.id)
+    assert down.value.outcome is Outcome.RETRY_LATER and accounts.get("b-main").status == "connected"
+    # a refresh token the platform no longer knows: invalid_grant, the account needs reconnecting
+    with h.db.session() as s:
+        row = s.get(DistributionAccount, acc.id)
+        row.platform_url = url
+        row.refresh_token_enc = accounts.vault.encrypt("htr_spent", context=f"dist-account:{row.id}:refresh")
+    with pytest.raises(AdapterError) as auth:
+        accounts.connection(acc.id)
+    assert auth.value.outcome is Outcome.AUTH
+    after = accounts.get("b-main")
+    assert after.status == "needs_reconnect" and "invalid_grant" in after.status_reason
+    refused = h.distribution.jobs.submit(world["clip"], world["certs"]["platform-b"], ["b-main"])
+    assert not refused[0].ok and "needs reconnect" in refused[0].message
+    connect(world, "b-main")  # reconnecting keeps the row, its jobs and its history
+    back = accounts.get("b-main")
+    assert back.id == acc.id and back.status == "connected"
+    assert [e["event"] for e in back.history][-3:] == ["refreshed", "needs_reconnect", "reconnected"]
+
+
+def test_cli_dry_run_and_jobs(world):
+    home = world["home_a"]
+    cert = world["tmp"] / "clip.cert.jws"
+    cert.write_text(world["certs"]["platform-b"])
+    r = cli(home, "publish", str(world["clip"]), "--certificate", str(cert), "--to", "b-main", "--to", "nowhere",
+            "--dry-run", "--json")  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["dry_run"] is True and [t["ok"] for t in out["targets"]] == [True, False]
+    jobs = json.loads(cli(home, "jobs", "list", "--json").stdout)["jobs"]
+    assert {j["state"] for j in jobs} == {"published"} and len(jobs) == 2
+    shown = json.loads(cli(home, "jobs", "show", str(jobs[0]["id"]), "--json").stdout)
+    assert shown["timeline"][-1]["state"] == "published"
+    r = cli(home, "jobs", "cancel", str(jobs[0]["id"]))
+    assert r.returncode == 2 and "only a queued job can be cancelled" in r.stderr
+    accounts = json.loads(cli(home, "accounts", "list", "--json").stdout)["accounts"]
+    assert {a["name"] for a in accounts} == {"b-main", "b-second"}
+    assert not any("token" in k and "enc" in k for a in accounts for k in a)
+
+
+def test_caption_keeps_the_attribution_within_the_limit():
+    assert caption_with_attribution("x" * 50, ["© Studio"], 20) == "x" * 10 + "…\n© Studio"
+    assert caption_with_attribution("", ["© A", "© A", "© B"], 100) == "© A · © B"
+    with pytest.raises(PublishError, match="exceeds"):
+        caption_with_attribution("hi", ["© a very long attribution"], 10)
