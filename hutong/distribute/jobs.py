@@ -351,55 +351,63 @@ class Jobs:
             account = s.get(DistributionAccount, job.account_id)
             adapter_name, account_name = account.adapter, account.name
         adapter = self.accounts.adapter(adapter_name)
+        try:
+            conn = self.accounts.connection(job.account_id)  # refreshed first if it expires soon
+        except (AdapterError, AccountError) as exc:
+            err = exc if isinstance(exc, AdapterError) else AdapterError(Outcome.AUTH, str(exc))
+            return self._on_error(job.id, adapter_name, account_name, err)
         refreshed = False
         while True:
             try:
-                conn = self.accounts.connection(job.account_id)
-                if not job.remote_video_id:
-                    self._step(job.id, "uploading", f"uploading to {account_name}")
-                    if sha256_file(Path(job.clip_path)) != job.clip_sha256:
-                        return self._final(job.id, "rejected", "the clip changed on disk after it was submitted: "
-                                           "it is no longer the certified file")  # fmt: skip
-                    up = adapter.upload(
-                        conn, Path(job.clip_path),
-                        resume=UploadState(job.remote_upload_id) if job.remote_upload_id else None,
-                        checkpoint=lambda st: self._save(job.id, remote_upload_id=st.upload_id),
-                        progress=lambda _k, _n: self._heartbeat(job.id),
-                    )  # fmt: skip
-                    job.remote_upload_id, job.remote_video_id = up.upload_id, up.video_id
-                    self._save(job.id, remote_upload_id=up.upload_id, remote_video_id=up.video_id)
-                if job.remote_post_id:
-                    result = adapter.post_status(conn, job.remote_post_id)
-                else:
-                    self._step(
-                        job.id,
-                        "processing",
-                        "creating the post (Idempotency-Key " + job.idempotency_key + ")",
-                    )
-                    result = adapter.create_post(
-                        conn, UploadState(job.remote_upload_id, job.remote_video_id),
-                        caption=job.caption, certificate=job.certificate, idempotency_key=job.idempotency_key,
-                    )  # fmt: skip
-                    self._save(job.id, remote_post_id=result.post_id)
-                    if result.replay:
-                        self._event(
-                            job.id,
-                            "processing",
-                            f"the platform answered the replay with post {result.post_id}: no second post",
-                        )
-                return self._result(job.id, result)
+                return self._steps(job, conn, adapter, account_name)
             except AdapterError as exc:
-                if exc.outcome is Outcome.AUTH and not refreshed and "is needs reconnect" not in str(exc):
-                    refreshed = True
-                    try:
-                        self.accounts.refresh(job.account_id)
-                        self._event(job.id, "queued", f"the platform refused the token ({exc}); refreshed it")
-                        continue
-                    except AdapterError as again:
-                        exc = again
-                    except AccountError as again:
-                        exc = AdapterError(Outcome.AUTH, str(again))
-                return self._on_error(job.id, adapter_name, account_name, exc)
+                if exc.outcome is not Outcome.AUTH:
+                    return self._on_error(job.id, adapter_name, account_name, exc)
+                if refreshed:  # refused with a fresh token too: a recognised auth error
+                    self.accounts.needs_reconnect(job.account_id, str(exc))
+                    return self._on_error(job.id, adapter_name, account_name, exc)
+                refreshed = True
+                try:
+                    conn = self.accounts.refresh(job.account_id)
+                except AdapterError as again:  # invalid_grant marks the account; a 5xx leaves it as it is
+                    return self._on_error(job.id, adapter_name, account_name, again)
+                self._event(job.id, "queued", f"the platform refused the access token ({exc}); refreshed it")
+
+    def _steps(self, job: PublishJob, conn, adapter, account_name: str) -> str:
+        if not job.remote_video_id:
+            resumed = f" (resuming after part {job.remote_parts_done})" if job.remote_parts_done else ""
+            self._step(job.id, "uploading", f"uploading to {account_name}{resumed}")
+            if sha256_file(Path(job.clip_path)) != job.clip_sha256:
+                return self._final(job.id, "rejected", "the clip changed on disk after it was submitted: "
+                                   "it is no longer the certified file")  # fmt: skip
+
+            def checkpoint(st: UploadState) -> None:
+                job.remote_upload_id, job.remote_part_size, job.remote_parts_done = (
+                    st.upload_id,
+                    st.part_size,
+                    st.parts_done,
+                )
+                self._save(job.id, remote_upload_id=st.upload_id, remote_part_size=st.part_size,
+                           remote_parts_done=st.parts_done, lease_until=utcnow() + LEASE)  # fmt: skip
+
+            resume = UploadState(job.remote_upload_id, "", job.remote_part_size, job.remote_parts_done)
+            up = adapter.upload(conn, Path(job.clip_path), resume=resume if job.remote_upload_id else None,
+                                checkpoint=checkpoint)  # fmt: skip
+            job.remote_video_id = up.video_id
+            self._save(job.id, remote_upload_id=up.upload_id, remote_video_id=up.video_id)
+        if job.remote_post_id:
+            result = adapter.post_status(conn, job.remote_post_id)
+        else:
+            self._step(job.id, "processing", f"creating the post (Idempotency-Key {job.idempotency_key})")
+            result = adapter.create_post(
+                conn, UploadState(job.remote_upload_id, job.remote_video_id),
+                caption=job.caption, certificate=job.certificate, idempotency_key=job.idempotency_key,
+            )  # fmt: skip
+            self._save(job.id, remote_post_id=result.post_id)
+            if result.replay:
+                self._event(job.id, "processing",
+                            f"the platform answered the replay with post {result.post_id}: no second post")  # fmt: skip
+        return self._result(job.id, result)
 
     def _result(self, job_id: int, result) -> str:
         if result.status == "published":
@@ -490,9 +498,6 @@ class Jobs:
     def _save(self, job_id: int, **values) -> None:
         with self.db.session() as s:
             s.execute(update(PublishJob).where(PublishJob.id == job_id).values(**values, updated_at=utcnow()))
-
-    def _heartbeat(self, job_id: int) -> None:
-        self._save(job_id, lease_until=utcnow() + LEASE)
 
     @staticmethod
     def _set(s, j: PublishJob, state: str, message: str, *, reason: str | None = None) -> None:

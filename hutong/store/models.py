@@ -554,6 +554,8 @@ class PublishJob(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     idempotency_key: Mapped[str] = mapped_column(String(100))
     remote_upload_id: Mapped[str] = mapped_column(String(200), default="")
+    remote_part_size: Mapped[int] = mapped_column(default=0)
+    remote_parts_done: Mapped[int] = mapped_column(default=0)  # a resumed upload starts after these
     remote_video_id: Mapped[str] = mapped_column(String(200), default="")
     remote_post_id: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from hutong.api.background import Background, free_port
 from hutong.app import Hutong
 from hutong.config import installation_settings
 from hutong.distribute import PublishError
-from hutong.distribute.adapters import AdapterError, Outcome, Tokens
+from hutong.distribute.adapters import AdapterError, Outcome, Tokens, UploadState
 from hutong.distribute.jobs import caption_with_attribution
 from hutong.rights import LicenceTerms
 from hutong.store import DistributionAccount, PublishJob
@@ -101,7 +102,7 @@ def world(registered_home, two_work_clip, tmp_path_factory):
             assert r.status_code == 201, r.text
             api_user(b_url, "meimei")
             worker = h.distribution.worker(2).start()
-            yield {"h": h, "a_url": a_url, "b": b, "b_url": b_url, "app": r.json(), "certs": certs, "clip": clip,
+            yield {"h": h, "worker": worker, "a_url": a_url, "b": b, "b_url": b_url, "app": r.json(), "certs": certs, "clip": clip,
                    "home_a": home_a, "tmp": tmp}  # fmt: skip
     finally:
         if worker:
@@ -286,3 +287,57 @@ def test_caption_keeps_the_attribution_within_the_limit():
     assert caption_with_attribution("", ["© A", "© A", "© B"], 100) == "© A · © B"
     with pytest.raises(PublishError, match="exceeds"):
         caption_with_attribution("hi", ["© a very long attribution"], 10)
+
+
+class Killed(Exception):
+    """The worker dies here."""
+
+
+def test_upload_resumes_after_the_last_accepted_part(world):
+    h = world["h"]
+    accounts = h.distribution.accounts
+    conn, adapter = accounts.connection(accounts.get("b-second").id), accounts.adapter("hutong")
+    seen: list[UploadState] = []
+
+    def die_after_two(st: UploadState) -> None:
+        seen.append(st)
+        if st.parts_done == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        adapter.upload(conn, world["clip"], checkpoint=die_after_two)
+    sent: list[int] = []
+    up = adapter.upload(conn, world["clip"], resume=seen[-1], progress=lambda k, n: sent.append(k))
+    assert up.video_id and up.upload_id == seen[-1].upload_id and sent[0] == 3 and sent[-1] == up.parts_done
+    # an upload the platform no longer has (expired) starts over rather than failing the job
+    sent.clear()
+    gone = UploadState("u_expired000000000000000", part_size=seen[-1].part_size, parts_done=2)
+    again = adapter.upload(conn, world["clip"], resume=gone, progress=lambda k, n: sent.append(k))
+    assert again.video_id and again.upload_id != gone.upload_id and sent[0] == 1
+
+
+def test_hutong_worker_recovers_a_job_left_in_flight(world):
+    """`hutong worker` at start queues again what a killed worker left half done, and publishes it once."""
+    h, home = world["h"], world["home_a"]
+    world["worker"].stop()  # from here on only the `hutong worker` process runs jobs
+    connect(world, "b-third")
+    cert = world["tmp"] / "clip.cert.jws"
+    cert.write_text(world["certs"]["platform-b"])
+    r = cli(home, "publish", str(world["clip"]), "--certificate", str(cert), "--to", "b-third", "--json")
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["targets"][0]["job_id"]
+    with h.db.session() as s:  # a worker took it and was killed mid-upload (its lease has not even run out)
+        j = s.get(PublishJob, job_id)
+        j.state, j.lease_until = "uploading", j.created_at.replace(year=2099)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "hutong", "worker", "--workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        view = wait_state(h, job_id, ("published", "failed", "rejected"), timeout=60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    assert view.state == "published", (view.timeline, output[-2000:])
+    assert any("recovered" in e["message"] for e in view.timeline)
+    assert proc.returncode == 0, output[-2000:]
+    assert len(b_posts(world)) == 3  # b-main, b-second, b-third: one post each

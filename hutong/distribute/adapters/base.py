@@ -24,9 +24,11 @@ class Outcome(StrEnum):
 class AdapterError(Exception):
     """A platform call that did not succeed, already classified. ``retry_after`` is seconds (Retry-After)."""
 
-    def __init__(self, outcome: Outcome, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, outcome: Outcome, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
-        self.outcome, self.retry_after = Outcome(outcome), retry_after
+        self.outcome, self.retry_after, self.status = Outcome(outcome), retry_after, status
 
     def __str__(self) -> str:
         return self.args[0]
@@ -78,6 +80,8 @@ class PostResult:
 class UploadState:
     upload_id: str
     video_id: str = ""  # set once the platform has the whole file
+    part_size: int = 0
+    parts_done: int = 0  # parts 1..parts_done were accepted: a resumed upload sends the rest
 
 
 class PlatformAdapter(abc.ABC):
@@ -112,8 +116,9 @@ class PlatformAdapter(abc.ABC):
         progress: Callable[[int, int], None] | None = None,
         checkpoint: Callable[[UploadState], None] | None = None,
     ) -> UploadState:
-        """Send the file in parts; ``resume`` continues an earlier upload; ``checkpoint`` is called with the
-        upload id as soon as the platform gives one (so a crashed worker resumes instead of starting over)."""
+        """Send the file in parts; ``resume`` continues an earlier upload after its last accepted part (or
+        starts over when the platform no longer has it); ``checkpoint`` is called when the platform gives an
+        upload id and after every accepted part, so a worker that dies mid-upload resumes where it was."""
 
     @abc.abstractmethod
     def create_post(

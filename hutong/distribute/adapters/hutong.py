@@ -165,20 +165,38 @@ class HutongAdapter(PlatformAdapter):
             return resume
         ep, auth = self._endpoints(conn.platform_url), self._bearer(conn)
         size = clip.stat().st_size
-        init = self._call("POST", ep["init"], json={"size": size, "filename": clip.name}, headers=auth).json()
-        upload_id, part_size, count = init["upload_id"], int(init["part_size"]), int(init["part_count"])
-        if checkpoint:
-            checkpoint(UploadState(upload_id))
-        with clip.open("rb") as f:
-            for k in range(1, count + 1):
-                part = f.read(part_size)
-                digest = hashlib.sha256(part).hexdigest()
-                self._call("POST", ep["part"], params={"upload_id": upload_id, "part_number": k}, content=part,
-                           headers={**auth, "X-Part-SHA256": digest, "Content-Type": "application/octet-stream"})  # fmt: skip
-                if progress:
-                    progress(k, count)
-        done = self._call("POST", ep["complete"], params={"upload_id": upload_id}, headers=auth).json()
-        return UploadState(upload_id, done["video_id"])
+        if resume and resume.upload_id and resume.part_size > 0:
+            upload_id, part_size, first = resume.upload_id, resume.part_size, resume.parts_done + 1
+        else:
+            init = self._call(
+                "POST", ep["init"], json={"size": size, "filename": clip.name}, headers=auth
+            ).json()
+            upload_id, part_size, first = init["upload_id"], int(init["part_size"]), 1
+            if checkpoint:
+                checkpoint(UploadState(upload_id, part_size=part_size))
+        count = max(1, -(-size // part_size))
+        try:
+            with clip.open("rb") as f:
+                f.seek((first - 1) * part_size)
+                for k in range(first, count + 1):
+                    part = f.read(part_size)
+                    self._call("POST", ep["part"], params={"upload_id": upload_id, "part_number": k}, content=part,
+                               headers={**auth, "X-Part-SHA256": hashlib.sha256(part).hexdigest(),
+                                        "Content-Type": "application/octet-stream"})  # fmt: skip
+                    if checkpoint:
+                        checkpoint(UploadState(upload_id, part_size=part_size, parts_done=k))
+                    if progress:
+                        progress(k, count)
+            done = self._call("POST", ep["complete"], params={"upload_id": upload_id}, headers=auth).json()
+        except AdapterError as exc:
+            if first > 1 and exc.status in (
+                404,
+                409,
+                410,
+            ):  # the platform no longer has that upload: start over
+                return self.upload(conn, clip, progress=progress, checkpoint=checkpoint)
+            raise
+        return UploadState(upload_id, done["video_id"], part_size, count)
 
     def create_post(
         self, conn: Connection, upload: UploadState, *, caption: str, certificate: str, idempotency_key: str
@@ -221,7 +239,10 @@ class HutongAdapter(PlatformAdapter):
             r.raise_for_status()
             return r
         except httpx.HTTPError as exc:
-            raise self.classify(exc, irreversible=irreversible, token_endpoint=what == "token") from None
+            classified = self.classify(exc, irreversible=irreversible, token_endpoint=what == "token")
+            if isinstance(exc, httpx.HTTPStatusError):
+                classified.status = exc.response.status_code
+            raise classified from None
 
     def classify(
         self, error: BaseException, *, irreversible: bool = False, token_endpoint: bool = False

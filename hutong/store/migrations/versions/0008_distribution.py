@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),
         sa.Column("remote_upload_id", sa.String(length=200), nullable=False),
+        sa.Column("remote_part_size", sa.Integer(), nullable=False),
+        sa.Column("remote_parts_done", sa.Integer(), nullable=False),
         sa.Column("remote_video_id", sa.String(length=200), nullable=False),
         sa.Column("remote_post_id", sa.String(length=200), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
