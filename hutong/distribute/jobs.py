@@ -374,6 +374,8 @@ class Jobs:
                 self._event(job.id, "queued", f"the platform refused the access token ({exc}); refreshed it")
 
     def _steps(self, job: PublishJob, conn, adapter, account_name: str) -> str:
+        if not job.remote_post_id and (why := self._certificate_fails(job)):
+            return self._final(job.id, "rejected", f"not published: the certificate no longer holds ({why})")
         if not job.remote_video_id:
             resumed = f" (resuming after part {job.remote_parts_done})" if job.remote_parts_done else ""
             self._step(job.id, "uploading", f"uploading to {account_name}{resumed}")
@@ -408,6 +410,15 @@ class Jobs:
                 self._event(job.id, "processing",
                             f"the platform answered the replay with post {result.post_id}: no second post")  # fmt: skip
         return self._result(job.id, result)
+
+    def _certificate_fails(self, job: PublishJob) -> str | None:
+        """Certificate first, at run time too: a job may run hours after it was queued (retries), and the
+        certificate may have been revoked or have expired meanwhile."""
+        status = self.certificates.status_of(job.certificate_id)
+        if status is None:
+            return f"certificate {job.certificate_id} is unknown to this installation"
+        v = verify_certificate(job.certificate, self.certificates.jwks(), now=utcnow(), status=status)
+        return None if v.valid else f"{v.code}: {v.reason}"
 
     def _result(self, job_id: int, result) -> str:
         if result.status == "published":

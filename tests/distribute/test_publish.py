@@ -29,6 +29,7 @@ from hutong.config import installation_settings
 from hutong.distribute import PublishError
 from hutong.distribute.adapters import AdapterError, Outcome, Tokens, UploadState
 from hutong.distribute.jobs import caption_with_attribution
+from hutong.errors import HutongError
 from hutong.rights import LicenceTerms
 from hutong.store import DistributionAccount, PublishJob
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
@@ -103,7 +104,8 @@ def world(registered_home, two_work_clip, tmp_path_factory):
             api_user(b_url, "meimei")
             worker = h.distribution.worker(2).start()
             yield {"h": h, "worker": worker, "a_url": a_url, "b": b, "b_url": b_url, "app": r.json(), "certs": certs, "clip": clip,
-                   "home_a": home_a, "tmp": tmp}  # fmt: skip
+                   "home_a": home_a, "tmp": tmp,
+                   "report": report}  # fmt: skip
     finally:
         if worker:
             worker.stop()
@@ -289,6 +291,32 @@ def test_caption_keeps_the_attribution_within_the_limit():
         caption_with_attribution("hi", ["© a very long attribution"], 10)
 
 
+def test_a_certificate_revoked_while_the_job_waits_is_not_published(world):
+    h = world["h"]
+    connect(world, "b-fourth")
+    cert = h.compliance.certify(
+        h.compliance.check(world["clip"], "xiaoming", "platform-b", report=world["report"])
+    )
+    with h.db.session() as s:  # B is unreachable for now
+        s.query(DistributionAccount).filter_by(name="b-fourth").update(
+            {"platform_url": f"http://127.0.0.1:{free_port()}"}
+        )
+    target = h.distribution.jobs.submit(world["clip"], cert.token, ["b-fourth"])[0]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and h.distribution.jobs.show(target.job_id).attempts < 1:
+        time.sleep(0.05)
+    h.compliance.revoke(cert.claims["jti"], "licence breach")  # revoked while the job waits for its retry
+    with h.db.session() as s:
+        s.query(DistributionAccount).filter_by(name="b-fourth").update({"platform_url": world["b_url"]})
+    view = wait_state(h, target.job_id, ("published", "failed", "rejected"))
+    assert view.state == "rejected" and "revoked" in view.reason and "licence breach" in view.reason, (
+        view.reason
+    )
+    assert len(b_posts(world)) == 2  # nothing more on B
+    with pytest.raises(HutongError, match="only failed, cancelled or unconfirmed jobs are retried"):
+        h.distribution.jobs.retry(target.job_id)
+
+
 class Killed(Exception):
     """The worker dies here."""
 
@@ -341,3 +369,59 @@ def test_hutong_worker_recovers_a_job_left_in_flight(world):
     assert any("recovered" in e["message"] for e in view.timeline)
     assert proc.returncode == 0, output[-2000:]
     assert len(b_posts(world)) == 3  # b-main, b-second, b-third: one post each
+
+
+@pytest.mark.parametrize(
+    ("answer", "irreversible", "outcome", "retry_after"),
+    [
+        (
+            httpx.Response(429, headers={"Retry-After": "7"}, json={"detail": "slow down"}),
+            False,
+            Outcome.RETRY_LATER,
+            7,
+        ),
+        (httpx.Response(429, json={"detail": "slow down"}), False, Outcome.RETRY_LATER, None),
+        (httpx.Response(503, text="maintenance"), True, Outcome.RETRY_LATER, None),
+        (httpx.Response(504, text="gateway timeout"), True, Outcome.UNKNOWN, None),
+        (httpx.Response(422, json={"detail": "not a video"}), False, Outcome.REJECTED, None),
+        (httpx.Response(401, json={"detail": "token expired"}), False, Outcome.AUTH, None),
+        (httpx.Response(404, json={"detail": "no such video"}), False, Outcome.FAILED, None),
+        (httpx.ReadTimeout("slow"), True, Outcome.UNKNOWN, None),
+        (httpx.ReadTimeout("slow"), False, Outcome.RETRY_LATER, None),
+        (httpx.ConnectError("refused"), True, Outcome.RETRY_LATER, None),
+    ],
+)
+def test_platform_answers_are_classified(answer, irreversible, outcome, retry_after):
+    from hutong.distribute.adapters import HutongAdapter
+
+    request = httpx.Request("POST", "http://platform.example/open/video/create_video")
+    if isinstance(answer, httpx.Response):
+        answer.request = request
+        error = httpx.HTTPStatusError("answer", request=request, response=answer)
+    else:
+        error = answer
+    with httpx.Client() as http:
+        got = HutongAdapter(http).classify(error, irreversible=irreversible)
+    assert got.outcome is outcome and got.retry_after == retry_after
+    if isinstance(answer, httpx.Response) and answer.status_code == 422:
+        assert "not a video" in str(got)  # the platform's own reason
+
+
+def test_invalid_grant_at_the_token_endpoint_is_an_auth_error_but_a_5xx_is_not():
+    from hutong.distribute.adapters import HutongAdapter
+
+    request = httpx.Request("POST", "http://platform.example/oauth/token")
+    bad = httpx.Response(
+        400, json={"error": "invalid_grant", "error_description": "refresh token revoked"}, request=request
+    )
+    down = httpx.Response(502, text="bad gateway", request=request)
+    with httpx.Client() as http:
+        adapter = HutongAdapter(http)
+        auth = adapter.classify(
+            httpx.HTTPStatusError("x", request=request, response=bad), token_endpoint=True
+        )
+        later = adapter.classify(
+            httpx.HTTPStatusError("x", request=request, response=down), token_endpoint=True
+        )
+    assert auth.outcome is Outcome.AUTH and "refresh token revoked" in str(auth)
+    assert later.outcome is Outcome.RETRY_LATER
