@@ -297,13 +297,13 @@ class Jobs:
         now = utcnow()
         with self.db.session() as s:
             stale = or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now)
-            rows = s.execute(select(PublishJob).where(or_(PublishJob.state == "queued",
-                             PublishJob.state.in_(IN_FLIGHT) & (true() if all_in_flight else stale)))).scalars().all()  # fmt: skip
+            rows = s.execute(select(PublishJob).where(PublishJob.state.in_(("queued", *IN_FLIGHT)),
+                                                      true() if all_in_flight else stale)).scalars().all()  # fmt: skip
             plan = []
             for j in rows:
                 if j.state in IN_FLIGHT:
                     self._set(s, j, "queued", f"recovered: the worker stopped while the job was {j.state}")
-                    j.lease_until = None
+                j.lease_until = None
                 delay = (j.not_before - now).total_seconds() if j.not_before and j.not_before > now else None
                 plan.append((j.id, delay))
         for job_id, delay in plan:
@@ -313,11 +313,13 @@ class Jobs:
     # -- the worker's part ----------------------------------------------------------------------
 
     def _claim(self, job_id: int) -> PublishJob | None:
+        """Take the job for this worker (one conditional UPDATE): two messages for one job run it once."""
         now = utcnow()
         with self.db.session() as s:
             done = s.execute(
                 update(PublishJob)
                 .where(PublishJob.id == job_id, PublishJob.state == "queued",
+                       or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now),  # nobody holds it
                        or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)))
                 .values(lease_until=now + LEASE, attempts=PublishJob.attempts + 1, updated_at=now)
             )  # fmt: skip

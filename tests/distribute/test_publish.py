@@ -181,6 +181,19 @@ def test_replaying_create_after_an_unknown_outcome_makes_no_second_post(world):
     assert len(b_posts(world)) == 1
 
 
+def test_a_job_is_claimed_by_one_worker_at_a_time(world):
+    h = world["h"]
+    job = h.distribution.jobs.list()[0]
+    with h.db.session() as s:  # queued again (as if a retry were due), with no queue message sent
+        s.get(PublishJob, job.id).state = "queued"
+    first, second = h.distribution.jobs._claim(job.id), h.distribution.jobs._claim(job.id)
+    assert first is not None and second is None
+    assert (
+        h.distribution.jobs._run(first) == "published"
+    )  # it has a post: its status is read, nothing re-posted
+    assert len(b_posts(world)) == 1
+
+
 def test_bad_inputs_are_refused_with_a_reason(world):
     h, cert = world["h"], world["certs"]["platform-b"]
     unknown = h.distribution.jobs.submit(world["clip"], cert, ["nowhere"])
@@ -279,8 +292,21 @@ def test_cli_dry_run_and_jobs(world):
     assert shown["timeline"][-1]["state"] == "published"
     r = cli(home, "jobs", "cancel", str(jobs[0]["id"]))
     assert r.returncode == 2 and "only a queued job can be cancelled" in r.stderr
+    # connecting from the command line, in two steps (what a script does; a person pastes at the prompt)
+    app = world["app"]
+    r = cli(home, "accounts", "connect", "b-cli", world["b_url"], "--client-id", app["client_id"],
+            "--client-secret", app["client_secret"], "--redirect-uri", REDIRECT, "--start", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with UserAgent(world["b_url"]) as ua:
+        ua.login("meimei")
+        page = ua.get(json.loads(r.stdout)["authorization_url"])
+        back = ua.submit(page.text, "/oauth/authorize", button="allow").headers["location"]
+    wrong = cli(home, "accounts", "connect", "b-cli", "--finish", back.replace("state=", "state=x"))
+    assert wrong.returncode == 2 and "does not answer a pending connection" in wrong.stderr
+    r = cli(home, "accounts", "connect", "b-cli", "--finish", back, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "connected", r.stderr
     accounts = json.loads(cli(home, "accounts", "list", "--json").stdout)["accounts"]
-    assert {a["name"] for a in accounts} == {"b-main", "b-second"}
+    assert {a["name"] for a in accounts} == {"b-main", "b-second", "b-cli"}
     assert not any("token" in k and "enc" in k for a in accounts for k in a)
 
 
