@@ -55,6 +55,16 @@ def _view(r: DistributionAccount) -> AccountView:
                        r.status_reason, r.scope, r.expires_at, list(r.history or []))  # fmt: skip
 
 
+def unusable(name: str, status: str, reason: str) -> str:
+    """Why an account that is not connected cannot publish, and what to do."""
+    why = f" ({reason})" if reason else ""
+    if status == "needs_reconnect":
+        return f"account {name!r} needs reconnecting{why}: run `hutong accounts connect {name} …` again"
+    if status == "pending":
+        return f"account {name!r} is not connected yet: finish `hutong accounts connect {name}`"
+    return f"account {name!r} was removed{why}"
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -218,8 +228,7 @@ class ConnectedAccounts:
                 if row is None:
                     raise AccountError(f"account {account_id} no longer exists")
                 if row.status != "connected":
-                    raise AdapterError(Outcome.AUTH, f"account {row.name!r} is {row.status.replace('_', ' ')}"
-                                       f"{': ' + row.status_reason if row.status_reason else ''}")  # fmt: skip
+                    raise AdapterError(Outcome.AUTH, unusable(row.name, row.status, row.status_reason))
                 due = row.expires_at is not None and row.expires_at - REFRESH_MARGIN <= utcnow()
                 if not due:
                     return self._connection(row)

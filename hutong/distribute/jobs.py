@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from hutong.compliance.certificate import peek, verify_certificate
-from hutong.distribute.accounts import AccountError, ConnectedAccounts
+from hutong.distribute.accounts import AccountError, ConnectedAccounts, unusable
 from hutong.distribute.adapters import AdapterError, Outcome, UploadState
 from hutong.errors import HutongError
 from hutong.platform.ports import CertificateAuthority
@@ -140,10 +140,6 @@ class Jobs:
         v = verify_certificate(token, jwks, now=utcnow(), clip=clip, clip_sha256=digest, status=status)
         if not v.valid:
             raise PublishError(f"the certificate does not hold for {clip.name}: {v.code}: {v.reason}")
-        if v.code != "valid":  # same streams in another container: publish exactly the certified bytes
-            raise PublishError(
-                f"{clip.name} is not the certified file ({v.code}): publish the file that was certified"
-            )
         return v.claims or {}, digest
 
     def submit(
@@ -166,12 +162,7 @@ class Jobs:
                 results.append(Target(name, False, str(exc)))
                 continue
             if acc.status != "connected":
-                why = f": {acc.status_reason}" if acc.status_reason else ""
-                results.append(
-                    Target(
-                        name, False, f"account {name!r} is {acc.status.replace('_', ' ')}{why}: reconnect it"
-                    )
-                )
+                results.append(Target(name, False, unusable(acc.name, acc.status, acc.status_reason)))
                 continue
             if "*" not in platforms and acc.platform_name.lower() not in platforms:
                 results.append(Target(name, False, f"the certificate covers {', '.join(platforms) or 'no platform'}, "
@@ -183,7 +174,7 @@ class Jobs:
                 if dry_run:
                     results.append(Target(name, False, f"{acc.platform_url} cannot be read now: {exc}"))
                     continue
-                caps = None  # the platform is down: queue anyway, the worker checks again
+                caps = None  # the platform is down now: queue anyway (its own limits still apply: 413 → rejected)
             if caps is not None:
                 if caps.max_bytes and size > caps.max_bytes:
                     results.append(
@@ -454,8 +445,12 @@ class Jobs:
 
     def _on_error(self, job_id: int, adapter_name: str, account_name: str, exc: AdapterError) -> str:
         if exc.outcome is Outcome.AUTH:
-            return self._final(job_id, "failed", f"account {account_name!r} needs reconnecting: {exc}. "
-                               "Reconnect it (hutong accounts connect), then `hutong jobs retry`")  # fmt: skip
+            said = (
+                str(exc)
+                if str(exc).startswith(f"account {account_name!r}")
+                else (f"account {account_name!r} needs reconnecting: {exc}")
+            )
+            return self._final(job_id, "failed", f"{said}. After reconnecting, `hutong jobs retry {job_id}`")  # fmt: skip
         if exc.outcome is Outcome.REJECTED:
             return self._final(job_id, "rejected", str(exc))
         if exc.outcome is Outcome.FAILED:

@@ -270,11 +270,25 @@ def test_tokens_refresh_and_auth_errors(world):
     after = accounts.get("b-main")
     assert after.status == "needs_reconnect" and "invalid_grant" in after.status_reason
     refused = h.distribution.jobs.submit(world["clip"], world["certs"]["platform-b"], ["b-main"])
-    assert not refused[0].ok and "needs reconnect" in refused[0].message
+    assert not refused[0].ok and "needs reconnecting (invalid_grant" in refused[0].message
+    # a job that runs meanwhile fails with what to do, and is not lost
+    job = next(j for j in h.distribution.jobs.list() if j.account == "b-main")
+    with h.db.session() as s:  # (as if its create had not been answered yet; no queue message is sent)
+        j = s.get(PublishJob, job.id)
+        j.state, j.remote_post_id = "queued", ""
+    assert h.distribution.jobs.run(job.id) == "failed"
+    failed = h.distribution.jobs.show(job.id)
+    assert "needs reconnecting (invalid_grant" in failed.reason and f"jobs retry {job.id}" in failed.reason
     connect(world, "b-main")  # reconnecting keeps the row, its jobs and its history
     back = accounts.get("b-main")
     assert back.id == acc.id and back.status == "connected"
     assert [e["event"] for e in back.history][-3:] == ["refreshed", "needs_reconnect", "reconnected"]
+    h.distribution.jobs.retry(job.id)
+    done = wait_state(h, job.id, ("published", "failed", "rejected"))
+    assert (
+        done.state == "published" and done.remote_post_id == job.remote_post_id
+    )  # the replay: the same post
+    assert len(b_posts(world)) == 2
 
 
 def test_cli_dry_run_and_jobs(world):
