@@ -70,6 +70,37 @@ def accounts_connect(
         )
 
 
+@accounts_app.command("reconnect")
+def accounts_reconnect(
+    name: Annotated[str, typer.Argument(help="The account.")],
+    start_only: Annotated[
+        bool, typer.Option("--start", help="Print the authorization URL and stop.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Connect an account again with the app it was connected with (after "needs reconnect"); its jobs
+    and history stay. Finish with `hutong accounts connect NAME --finish URL` when using --start."""
+    with service() as h:
+        started = h.distribution.accounts.reconnect(name)
+        if start_only:
+            emit_json(started) if as_json else out.print(
+                started["authorization_url"], highlight=False, soft_wrap=True
+            )
+            return
+        err.print(
+            "Open this URL, allow access, then paste the address your browser is sent to:", highlight=False
+        )
+        out.print(started["authorization_url"], highlight=False, soft_wrap=True)
+        answer = typer.prompt("redirected URL") if sys.stdin.isatty() else sys.stdin.readline()
+        view = h.distribution.accounts.finish(answer, name=name)
+    if as_json:
+        emit_json(view.as_dict())
+    else:
+        out.print(
+            f"[green]reconnected[/] {view.name}: {view.platform_name} at {view.platform_url}", highlight=False
+        )
+
+
 @accounts_app.command("list")
 def accounts_list(as_json: JsonOpt = False) -> None:
     """Connected accounts and their state."""

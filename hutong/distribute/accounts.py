@@ -138,6 +138,19 @@ class ConnectedAccounts:
         url = ad.authorization_url(conn, state=state, code_challenge=challenge, scope=scope_asked)
         return {"account": name, "authorization_url": url, "state": state, "platform_name": platform_name}
 
+    def reconnect(self, name: str) -> dict:
+        """:meth:`start` again for an account, with the platform and app it was connected with."""
+        with self.db.session() as s:
+            row = self._row(s, name)
+            if not row.client_secret_enc:
+                raise AccountError(
+                    f"account {name!r} was removed: connect it anew with the app's client secret"
+                )
+            conn = self._connection(row, with_token=False)
+            url, adapter, creator, scope = row.platform_url, row.adapter, row.creator, row.scope
+        return self.start(name, url, client_id=conn.client_id, client_secret=conn.client_secret,
+                          redirect_uri=conn.redirect_uri, adapter=adapter, creator=creator, scope=scope)  # fmt: skip
+
     def finish(self, redirected: str, *, name: str | None = None) -> AccountView:
         """Step two: the URL the platform redirected to (or just its ``code``, with ``name``)."""
         text = redirected.strip()

@@ -319,6 +319,15 @@ def test_cli_dry_run_and_jobs(world):
     assert wrong.returncode == 2 and "does not answer a pending connection" in wrong.stderr
     r = cli(home, "accounts", "connect", "b-cli", "--finish", back, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["status"] == "connected", r.stderr
+    # reconnecting with the app it was connected with (started by `reconnect`, finished like a connection)
+    r = cli(home, "accounts", "reconnect", "b-cli", "--start", "--json")
+    assert r.returncode == 0, r.stderr
+    with UserAgent(world["b_url"]) as ua:
+        ua.login("meimei")
+        page = ua.get(json.loads(r.stdout)["authorization_url"])
+        back = ua.submit(page.text, "/oauth/authorize", button="allow").headers["location"]
+    r = cli(home, "accounts", "connect", "b-cli", "--finish", back, "--json")
+    assert [e["event"] for e in json.loads(r.stdout)["history"]] == ["connected", "reconnected"], r.stderr
     accounts = json.loads(cli(home, "accounts", "list", "--json").stdout)["accounts"]
     assert {a["name"] for a in accounts} == {"b-main", "b-second", "b-cli"}
     assert not any("token" in k and "enc" in k for a in accounts for k in a)
