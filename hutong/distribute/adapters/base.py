@@ -85,6 +85,9 @@ class UploadState:
 
 
 class PlatformAdapter(abc.ABC):
+    """Built with the one injected ``httpx.Client`` (``cls(http)``): every request to the platform goes
+    through it, so tests and deployments choose the transport."""
+
     name: str  # stable: a storage key
     scope: str = ""  # scopes asked for when connecting
 
@@ -132,9 +135,11 @@ class PlatformAdapter(abc.ABC):
     def take_down(self, conn: Connection, post_id: str, reason: str) -> PostResult: ...
 
     @abc.abstractmethod
-    def classify(self, error: BaseException) -> AdapterError:
+    def classify(self, error: BaseException, *, irreversible: bool = False) -> AdapterError:
         """Map an exception raised while talking to the platform (an HTTP answer, a timeout, a refused
-        connection) to an :class:`AdapterError` with one :class:`Outcome`."""
+        connection) to an :class:`AdapterError` with one :class:`Outcome`; ``irreversible`` when the call
+        may have made something (a post) that must not be made twice. Every adapter passes
+        ``tests/distribute/test_adapter_contract.py``."""
 
 
 ADAPTERS: dict[str, type[PlatformAdapter]] = {}
