@@ -37,7 +37,7 @@ class Distribution:
     ) -> Distribution:
         """``certificates`` is this installation's issuer (only its certificates are published), ``vault``
         encrypts the tokens, ``http`` carries every request to other platforms."""
-        adapters = adapters or {HutongAdapter.name: HutongAdapter(http)}
+        adapters = adapters or {name: cls(http) for name, cls in ADAPTERS.items()}
         accounts = ConnectedAccounts(db, vault, adapters)
         jobs = Jobs(db, accounts, certificates)
         queue = Queue(make_huey(settings), jobs.run)
