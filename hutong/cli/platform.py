@@ -105,25 +105,24 @@ def purge() -> None:
     out.print(f"{n} developer record(s) purged of legal-representative data", highlight=False)
 
 
-@platform_app.command("suspend")
-def suspend(
-    client_id: str,
-    reason: Annotated[str, typer.Option(help="Why (the developer sees it).")],
-    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
-) -> None:
-    """Suspend an app: its tokens stop working everywhere and it gets no new ones until unsuspended."""
+Reason = Annotated[str, typer.Option(help="Why (the developer sees it).")]
+Staff = Annotated[str, typer.Option(help="Who decides.")]
+
+
+def _app_status(client_id: str, *, suspend: bool, reason: str, staff: str) -> None:
     with service() as h:
-        a = platform_of(h).apps.suspend(client_id, reason=reason, staff=staff)
+        apps = platform_of(h).apps
+        a = (apps.suspend if suspend else apps.unsuspend)(client_id, reason=reason, staff=staff)
     out.print(f"app {a['client_id']} ({a['name']}): {a['status']}", highlight=False)
+
+
+@platform_app.command("suspend")
+def suspend(client_id: str, reason: Reason, staff: Staff = "staff") -> None:
+    """Suspend an app: its tokens stop working everywhere and it gets no new ones until unsuspended."""
+    _app_status(client_id, suspend=True, reason=reason, staff=staff)
 
 
 @platform_app.command("unsuspend")
-def unsuspend(
-    client_id: str,
-    reason: Annotated[str, typer.Option(help="Why (the developer sees it).")],
-    staff: Annotated[str, typer.Option(help="Who decides.")] = "staff",
-) -> None:
+def unsuspend(client_id: str, reason: Reason, staff: Staff = "staff") -> None:
     """Reinstate a suspended app: the tokens it still holds work again."""
-    with service() as h:
-        a = platform_of(h).apps.unsuspend(client_id, reason=reason, staff=staff)
-    out.print(f"app {a['client_id']} ({a['name']}): {a['status']}", highlight=False)
+    _app_status(client_id, suspend=False, reason=reason, staff=staff)

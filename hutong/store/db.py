@@ -31,8 +31,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision (idempotent)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, the latest by default (idempotent)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:
@@ -46,7 +46,7 @@ def migrate(engine: Engine) -> None:
         try:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
                 if sqlite and (bad := conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
                     raise RuntimeError(f"migration left rows with broken foreign keys: {bad[:5]}")
         finally:

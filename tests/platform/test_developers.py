@@ -486,21 +486,15 @@ def test_odd_unicode_in_appeals_and_notes_is_refused_with_422(platform_factory, 
 def test_upgrade_stretches_the_old_hmacs_and_shortens_the_masks(tmp_path):
     """The migration needs no ID: the old keyed HMAC is stretched in place, so duplicates are still found;
     review decisions survive (no table copy that would cascade-delete them)."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
     from hutong.platform.vault import Vault
     from hutong.store import Database
-    from hutong.store.db import MIGRATIONS, make_engine
+    from hutong.store.db import make_engine, migrate
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+    migrate(engine, "0004")  # a home made before this change
     vault = Vault(tmp_path / "keys")
     old_hmac = vault.fingerprint(REP, purpose="resident-id")
     with engine.begin() as conn:
