@@ -80,6 +80,12 @@ class CreateVideoIn(_Body):
     )
 
 
+class DeletePostIn(_Body):
+    reason: str = Field(
+        min_length=1, max_length=5000, description="Why the post is taken down (shown with it)."
+    )
+
+
 class ShareIn(CreateVideoIn):
     pass
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, err, out, service
 from hutong.cli.output import IdArg
+from hutong.distribute.jobs import parse_when
 from hutong.errors import HutongError
 
 accounts_app = typer.Typer(help="Connected accounts on other platforms (OAuth).", no_args_is_help=True)
@@ -133,16 +134,25 @@ def publish(
     to: Annotated[list[str], typer.Option(help="Connected account(s) to publish to.")],
     caption: Annotated[str, typer.Option(help="The post's text; the licence's attribution is added.")] = "",
     dry_run: Annotated[bool, typer.Option(help="Check everything, publish nothing.")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish at this time, with its time zone: 2026-12-01T20:00+08:00 (cancel before with "
+            "`hutong jobs cancel`)."
+        ),
+    ] = None,  # fmt: skip
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a certified clip to accounts on other platforms: one durable job per account."""
+    when = parse_when(at) if at is not None else None
     if not certificate.is_file():
         raise HutongError(f"{certificate}: no such certificate file")
     with service() as h:
         results = h.distribution.jobs.submit(clip, certificate.read_text(encoding="utf-8"), to, caption=caption,
-                                             dry_run=dry_run)  # fmt: skip
+                                             dry_run=dry_run, at=when)  # fmt: skip
     if as_json:
-        emit_json({"dry_run": dry_run, "targets": [r.as_dict() for r in results]})
+        emit_json({"dry_run": dry_run, "at": when.isoformat() if when else None,
+                   "targets": [r.as_dict() for r in results]})  # fmt: skip
     else:
         for r in results:
             mark = "[green]ok[/]" if r.ok else "[red]refused[/]"
@@ -162,11 +172,10 @@ def jobs_list(
     if as_json:
         emit_json({"jobs": [r.as_dict() for r in rows]})
         return
-    table = Table("job", "account", "clip", "state", "post", "why")
+    table = Table("job", "account", "clip", "state", "not before", "post", "why")
     for r in rows:
-        table.add_row(
-            str(r.id), r.account, Path(r.clip).name, r.state, r.remote_post_id or "—", r.reason[:80]
-        )
+        table.add_row(str(r.id), r.account, Path(r.clip).name, r.state, (r.not_before or "—")[:16],
+                      r.remote_post_id or "—", r.reason[:80])  # fmt: skip
     out.print(table)
 
 

@@ -288,12 +288,16 @@ def licences_revoke(
     """Revoke a licence, and every certificate that rests on it."""
     with service() as h:
         lic, n = h.licences.revoke(code, reason=reason)
+        posts = h.distribution.jobs.take_down_revoked()  # posts made under it: taken down by the worker
     if as_json:
-        emit_json({"licence": lic.as_dict(), "certificates_revoked": n})
+        emit_json({"licence": lic.as_dict(), "certificates_revoked": n, "take_down_jobs": posts})
     else:
         out.print(
             f"revoked {lic.code}; {n} certificate{'s' if n != 1 else ''} revoked with it", highlight=False
         )
+        if posts:
+            out.print(f"{len(posts)} published post(s) to take down: `hutong jobs list --state take_down`",
+                      highlight=False)  # fmt: skip
 
 
 @licences_app.command("list")
@@ -535,7 +539,11 @@ def cert_revoke(jti: str, reason: Annotated[str, typer.Option(help="Why.")] = ""
     """Revoke one certificate."""
     with service() as h:
         c = h.compliance.revoke(jti, reason)
+        posts = h.distribution.jobs.take_down_revoked()
     out.print(f"revoked certificate {c.id}", highlight=False)
+    if posts:
+        out.print(f"{len(posts)} published post(s) to take down: `hutong jobs list --state take_down`",
+                  highlight=False)  # fmt: skip
 
 
 @keys_app.command("rotate")

@@ -48,6 +48,7 @@ class Distribution:
         """An embedded consumer; ``recover`` first queues again whatever a stopped worker left in flight."""
         if recover:
             self.jobs.recover(all_in_flight=not self.shared_queue)
+            self.jobs.take_down_revoked()  # revocations made while no worker ran
         return self.queue.consumer(workers)
 
 

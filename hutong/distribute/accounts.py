@@ -30,6 +30,17 @@ class AccountError(HutongError):
     """An account operation was refused; the message says why and what to do."""
 
 
+class UnknownAccount(AccountError):
+    """No such account, or not one of this creator's (the same answer either way)."""
+
+
+def owner_of(platform_account_id: int) -> str:
+    """The ``creator`` recorded for an account connected through the HTTP API by a signed-in user of this
+    installation (``DistributionAccount.creator``): only that user sees and uses it. The CLI (the operator)
+    records a creator handle of its choosing and sees every account."""
+    return f"user:{platform_account_id}"
+
+
 @dataclass(frozen=True)
 class AccountView:
     id: int
@@ -98,8 +109,11 @@ class ConnectedAccounts:
         adapter: str = "hutong",
         creator: str = "",
         scope: str | None = None,
+        owner: str | None = None,
     ) -> dict:
-        """Step one: the authorization URL to open. Connecting a name that exists reconnects it (same row)."""
+        """Step one: the authorization URL to open. Connecting a name that exists reconnects it (same row).
+        ``owner``: the creator acting (HTTP API); it becomes the account's creator, and another's name is refused."""
+        creator = owner if owner is not None else creator
         name, platform_url = name.strip(), platform_url.strip().rstrip("/")
         if not name or len(name) > 100:
             raise AccountError("an account name (1–100 characters) is required: it is what --to names")
@@ -116,6 +130,8 @@ class ConnectedAccounts:
             row = s.execute(
                 select(DistributionAccount).where(DistributionAccount.name == name)
             ).scalar_one_or_none()
+            if row is not None and owner is not None and row.creator != owner:
+                raise AccountError(f"the account name {name!r} is taken: pick another")
             if row is not None and (row.platform_url != platform_url or row.adapter != adapter):
                 raise AccountError(
                     f"account {name!r} is on {row.platform_url} ({row.adapter}); pick another name for {platform_url}"
@@ -138,10 +154,10 @@ class ConnectedAccounts:
         url = ad.authorization_url(conn, state=state, code_challenge=challenge, scope=scope_asked)
         return {"account": name, "authorization_url": url, "state": state, "platform_name": platform_name}
 
-    def reconnect(self, name: str) -> dict:
+    def reconnect(self, name: str, *, creator: str | None = None) -> dict:
         """:meth:`start` again for an account, with the platform and app it was connected with."""
         with self.db.session() as s:
-            row = self._row(s, name)
+            row = self._row(s, name, creator)
             if not row.client_secret_enc:
                 raise AccountError(
                     f"account {name!r} was removed: connect it anew with the app's client secret"
@@ -151,7 +167,7 @@ class ConnectedAccounts:
         return self.start(name, url, client_id=conn.client_id, client_secret=conn.client_secret,
                           redirect_uri=conn.redirect_uri, adapter=adapter, creator=creator, scope=scope)  # fmt: skip
 
-    def finish(self, redirected: str, *, name: str | None = None) -> AccountView:
+    def finish(self, redirected: str, *, name: str | None = None, creator: str | None = None) -> AccountView:
         """Step two: the URL the platform redirected to (or just its ``code``, with ``name``)."""
         text = redirected.strip()
         if "?" in text or text.startswith(("http://", "https://")):
@@ -170,7 +186,7 @@ class ConnectedAccounts:
                 row = s.execute(
                     select(DistributionAccount).where(DistributionAccount.pending_state == state)
                 ).scalar_one_or_none()
-                if row is None:
+                if row is None or (creator is not None and row.creator != creator):
                     raise AccountError(
                         "this redirect does not answer a pending connection (state differs): start again"
                     )
@@ -180,7 +196,7 @@ class ConnectedAccounts:
                 row = s.execute(
                     select(DistributionAccount).where(DistributionAccount.name == name)
                 ).scalar_one_or_none()
-                if row is None or not row.pending_state:
+                if row is None or not row.pending_state or (creator is not None and row.creator != creator):
                     raise AccountError(f"no pending connection for {name!r}: start it first")
             verifier = self.vault.decrypt(row.pending_verifier_enc, context=f"dist-account:{row.id}:pkce")
             conn, ad, account_id = self._connection(row, with_token=False), self.adapter(row.adapter), row.id
@@ -199,30 +215,31 @@ class ConnectedAccounts:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def list(self) -> list[AccountView]:
+    def list(self, *, creator: str | None = None) -> list[AccountView]:
+        """Accounts; ``creator`` keeps that creator's (None: every account)."""
         with self.db.session() as s:
-            return [
-                _view(r)
-                for r in s.execute(select(DistributionAccount).order_by(DistributionAccount.id)).scalars()
-            ]
+            q = select(DistributionAccount).order_by(DistributionAccount.id)
+            if creator is not None:
+                q = q.where(DistributionAccount.creator == creator)
+            return [_view(r) for r in s.execute(q).scalars()]
 
-    def get(self, name: str) -> AccountView:
+    def get(self, name: str, *, creator: str | None = None) -> AccountView:
         with self.db.session() as s:
-            return _view(self._row(s, name))
+            return _view(self._row(s, name, creator))
 
     @staticmethod
-    def _row(s, name: str) -> DistributionAccount:
+    def _row(s, name: str, creator: str | None = None) -> DistributionAccount:
         row = s.execute(
             select(DistributionAccount).where(DistributionAccount.name == name)
         ).scalar_one_or_none()
-        if row is None:
-            raise AccountError(f"no connected account {name!r} (see `hutong accounts list`)")
+        if row is None or (creator is not None and row.creator != creator):
+            raise UnknownAccount(f"no connected account {name!r} (see `hutong accounts list`)")
         return row
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, creator: str | None = None) -> None:
         """Forget an account: its tokens go; an account with publishing jobs keeps its row (the jobs name it)."""
         with self.db.session() as s:
-            row = self._row(s, name)
+            row = self._row(s, name, creator)
             jobs = s.execute(select(func.count()).where(PublishJob.account_id == row.id)).scalar_one()
             if not jobs:
                 s.delete(row)

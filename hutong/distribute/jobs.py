@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -30,7 +30,10 @@ from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob
 
 log = structlog.get_logger("hutong.distribute")
 IN_FLIGHT = ("uploading", "processing")
-FINAL = ("published", "needs_confirmation", "rejected", "failed", "cancelled")
+FINAL = ("published", "needs_confirmation", "rejected", "failed", "cancelled", "taken_down", "flagged")
+TAKE_DOWN = (
+    "take_down"  # a published post whose certificate was revoked, waiting for the worker to take it down
+)
 LEASE = timedelta(minutes=5)  # a worker holds a job this long without a sign of life before others take it
 MAX_ATTEMPTS = 8
 POLL_SECONDS = 30.0  # a post the platform holds for its own check is read again after this long
@@ -38,6 +41,30 @@ POLL_SECONDS = 30.0  # a post the platform holds for its own check is read again
 
 class PublishError(HutongError):
     """A publish request was refused as a whole (bad certificate, edited clip): nothing was queued."""
+
+
+class UnknownJob(HutongError):
+    """No such job, or not one of this creator's (the same answer, so ids reveal nothing)."""
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """A publish time with an explicit time zone (``2026-12-01T20:00+08:00``), in UTC; a naive time or one
+    in the past is refused, with what to write instead."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise PublishError(
+            f"--at {text!r} is not a time: write it like 2026-12-01T20:00+08:00 (ISO 8601 with its time zone)"
+        ) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise PublishError(
+            f"--at {text!r} has no time zone: say which, e.g. {when.isoformat(timespec='minutes')}+08:00 "
+            "or …Z for UTC"
+        )
+    when = when.astimezone(UTC)
+    if when <= (now or utcnow()):
+        raise PublishError(f"--at {text!r} is in the past ({when:%Y-%m-%d %H:%M} UTC): give a later time")
+    return when
 
 
 def sha256_file(path: Path) -> str:
@@ -77,6 +104,7 @@ class Target:
     state: str | None = None
     duplicate: bool = False
     caption: str = ""
+    not_before: str | None = None  # scheduled: not published before this time (UTC, ISO 8601)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -143,9 +171,21 @@ class Jobs:
         return v.claims or {}, digest
 
     def submit(
-        self, clip: Path, certificate: str, to: list[str], *, caption: str = "", dry_run: bool = False
+        self,
+        clip: Path,
+        certificate: str,
+        to: list[str],
+        *,
+        caption: str = "",
+        dry_run: bool = False,
+        at: datetime | None = None,
+        creator: str | None = None,
     ) -> list[Target]:
-        """Check everything, then make one job per target (an existing one is returned, not doubled)."""
+        """Check everything, then make one job per target (an existing one is returned, not doubled). ``at``
+        (aware, in the future) holds the jobs until then; ``creator`` limits the targets to that creator's
+        accounts (None: the operator, every account)."""
+        if at is not None and (at.tzinfo is None or at <= utcnow()):
+            raise PublishError("the publish time must carry a time zone and be in the future")
         if not to:
             raise PublishError("name at least one connected account (--to)")
         clip = clip.expanduser().resolve()
@@ -157,7 +197,7 @@ class Jobs:
         results: list[Target] = []
         for name in dict.fromkeys(to):
             try:
-                acc = self.accounts.get(name)
+                acc = self.accounts.get(name, creator=creator)
             except AccountError as exc:
                 results.append(Target(name, False, str(exc)))
                 continue
@@ -200,31 +240,45 @@ class Jobs:
             except PublishError as exc:
                 results.append(Target(name, False, str(exc)))
                 continue
+            when = f" at {at.isoformat(timespec='minutes')}" if at else ""
             if dry_run:
                 results.append(
                     Target(
-                        name, True, f"would publish to {acc.platform_name} ({acc.platform_url})", caption=text
-                    )
+                        name,
+                        True,
+                        f"would publish to {acc.platform_name} ({acc.platform_url}){when}",
+                        caption=text,
+                        not_before=at.isoformat() if at else None,
+                    )  # fmt: skip
                 )
                 continue
             results.append(
                 self._create(
-                    acc.id, name, clip, digest, certificate.strip(), str(claims.get("jti", "")), text
+                    acc.id, name, clip, digest, certificate.strip(), str(claims.get("jti", "")), text, at
                 )
             )
         return results
 
     def _create(
-        self, account_id: int, name: str, clip: Path, digest: str, token: str, jti: str, text: str
+        self,
+        account_id: int,
+        name: str,
+        clip: Path,
+        digest: str,
+        token: str,
+        jti: str,
+        text: str,
+        at: datetime | None = None,
     ) -> Target:
+        when = f", scheduled for {at.isoformat(timespec='minutes')}" if at else ""
         try:
             with self.db.session() as s:
                 job = PublishJob(clip_sha256=digest, account_id=account_id, clip_path=str(clip), certificate=token,
-                                 certificate_id=jti, caption=text, state="queued", reason="",
+                                 certificate_id=jti, caption=text, state="queued", reason="", not_before=at,
                                  idempotency_key=f"hutong-{secrets.token_hex(16)}")  # fmt: skip
                 s.add(job)
                 s.flush()
-                s.add(PublishEvent(job_id=job.id, state="queued", message=f"queued for {name}"))
+                s.add(PublishEvent(job_id=job.id, state="queued", message=f"queued for {name}{when}"))
                 job_id = job.id
         except IntegrityError:  # the same clip version to the same account: one job, whatever was asked
             with self.db.session() as s:
@@ -233,23 +287,37 @@ class Jobs:
                 return Target(
                     name, True, f"already submitted as job {job.id} ({job.state})", job.id, job.state, True
                 )
-        self.enqueue(job_id, None)
-        return Target(name, True, f"queued as job {job_id}", job_id, "queued", caption=text)
+        delay = (at - utcnow()).total_seconds() if at else None
+        self.enqueue(job_id, delay)
+        return Target(name, True, f"queued as job {job_id}{when}", job_id, "queued", caption=text,
+                      not_before=at.isoformat() if at else None)  # fmt: skip
 
     # -- reading and steering -------------------------------------------------------------------
 
-    def list(self, state: str | None = None) -> list[JobView]:
+    def list(
+        self, state: str | None = None, *, creator: str | None = None, account: str | None = None
+    ) -> list[JobView]:
+        """Jobs, oldest first; ``creator`` keeps that creator's (None: every job), ``account`` one account's."""
         with self.db.session() as s:
             q = select(PublishJob, DistributionAccount).join(DistributionAccount).order_by(PublishJob.id)
             if state:
                 q = q.where(PublishJob.state == state)
+            if creator is not None:
+                q = q.where(DistributionAccount.creator == creator)
+            if account:
+                q = q.where(DistributionAccount.name == account)
             return [self._view(j, a) for j, a in s.execute(q).all()]
 
-    def show(self, job_id: int) -> JobView:
+    @staticmethod
+    def _owned(s, job_id: int, creator: str | None) -> PublishJob:
+        j = s.get(PublishJob, job_id)
+        if j is None or (creator is not None and s.get(DistributionAccount, j.account_id).creator != creator):
+            raise UnknownJob(f"no publishing job {job_id} (see `hutong jobs list`)")
+        return j
+
+    def show(self, job_id: int, *, creator: str | None = None) -> JobView:
         with self.db.session() as s:
-            j = s.get(PublishJob, job_id)
-            if j is None:
-                raise HutongError(f"no publishing job {job_id} (see `hutong jobs list`)")
+            j = self._owned(s, job_id, creator)
             view = self._view(j, s.get(DistributionAccount, j.account_id))
             events = s.execute(
                 select(PublishEvent).where(PublishEvent.job_id == job_id).order_by(PublishEvent.id)
@@ -257,11 +325,9 @@ class Jobs:
             view.timeline = [{"at": e.at.isoformat(), "state": e.state, "message": e.message} for e in events]
             return view
 
-    def retry(self, job_id: int) -> JobView:
+    def retry(self, job_id: int, *, creator: str | None = None) -> JobView:
         with self.db.session() as s:
-            j = s.get(PublishJob, job_id)
-            if j is None:
-                raise HutongError(f"no publishing job {job_id}")
+            j = self._owned(s, job_id, creator)
             if j.state not in ("failed", "cancelled", "needs_confirmation"):
                 raise HutongError(
                     f"job {job_id} is {j.state}: only failed, cancelled or unconfirmed jobs are retried"
@@ -271,15 +337,89 @@ class Jobs:
         self.enqueue(job_id, None)
         return self.show(job_id)
 
-    def cancel(self, job_id: int) -> JobView:
+    def cancel(self, job_id: int, *, creator: str | None = None) -> JobView:
         with self.db.session() as s:
-            j = s.get(PublishJob, job_id)
-            if j is None:
-                raise HutongError(f"no publishing job {job_id}")
+            j = self._owned(s, job_id, creator)
             if j.state != "queued":
                 raise HutongError(f"job {job_id} is {j.state}: only a queued job can be cancelled")
             self._set(s, j, "cancelled", "cancelled by the creator", reason="cancelled by the creator")
+            j.not_before = None
         return self.show(job_id)
+
+    # -- take-down propagation ------------------------------------------------------------------
+
+    def take_down_revoked(self) -> list[int]:
+        """Every post made under a certificate that has since been revoked (directly, or with the licence it
+        rests on) gets a take-down job: the job moves to ``take_down`` with the revocation's reason on its
+        timeline, durably, and is queued; the worker asks the platform to take the post down. Revocation
+        itself knows nothing of distribution: whoever revokes calls this after (the CLI does), and the
+        worker calls it whenever it (re)starts. Safe to repeat: a job is marked once."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(PublishJob.certificate_id).where(
+                    PublishJob.remote_post_id != "", PublishJob.state.in_(("published", "queued", *IN_FLIGHT))
+                ).distinct()
+            ).scalars().all()  # fmt: skip
+        revoked = {}
+        for jti in rows:
+            st = self.certificates.status_of(jti)
+            if st is not None and st.get("status") == "revoked":
+                revoked[jti] = str(st.get("reason") or "no reason given")
+        marked: list[int] = []
+        if not revoked:
+            return marked
+        with self.db.session() as s:
+            jobs = s.execute(select(PublishJob).where(
+                PublishJob.certificate_id.in_(revoked), PublishJob.remote_post_id != "",
+                PublishJob.state.in_(("published", "queued", *IN_FLIGHT)))).scalars().all()  # fmt: skip
+            for j in jobs:
+                why = f"certificate {j.certificate_id} was revoked: {revoked[j.certificate_id]}"
+                self._set(s, j, TAKE_DOWN, f"{why}; taking post {j.remote_post_id} down", reason=why)
+                j.attempts, j.not_before, j.lease_until = 0, None, None
+                marked.append(j.id)
+        for job_id in marked:
+            self.enqueue(job_id, None)
+        return marked
+
+    def _take_down(self, job: PublishJob) -> str:
+        with self.db.session() as s:
+            account = s.get(DistributionAccount, job.account_id)
+            adapter_name, account_name = account.adapter, account.name
+        adapter = self.accounts.adapter(adapter_name)
+        try:
+            conn = self.accounts.connection(job.account_id)
+            result = adapter.take_down(conn, job.remote_post_id, job.reason)
+        except (AdapterError, AccountError) as exc:
+            err = exc if isinstance(exc, AdapterError) else AdapterError(Outcome.AUTH, str(exc))
+            if (
+                err.outcome is Outcome.RETRY_LATER or err.outcome is Outcome.UNKNOWN
+            ):  # taking down is safe to repeat
+                return self._retry_take_down(job.id, str(err), err.retry_after)
+            return self._final(
+                job.id, "failed",
+                f"the post {job.remote_post_id} on {account_name} could not be taken down ({err}); {job.reason}. "
+                f"Take it down on the platform, or `hutong jobs retry {job.id}` after reconnecting",
+            )  # fmt: skip
+        if result.status == "taken_down":
+            return self._final(job.id, "taken_down", f"post {result.post_id} taken down: {job.reason}",
+                               keep_reason=True)  # fmt: skip
+        return self._final(job.id, "flagged", f"post {result.post_id} flagged on the platform (it does not let "
+                           f"apps take posts down): {job.reason}", keep_reason=True)  # fmt: skip
+
+    def _retry_take_down(self, job_id: int, message: str, retry_after: float | None) -> str:
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            if j.attempts >= MAX_ATTEMPTS:
+                self._set(
+                    s, j, "failed", f"gave up taking the post down after {j.attempts} attempts: {message}"
+                )
+                j.lease_until = None
+                return "failed"
+            delay = retry_after if retry_after is not None else backoff(j.attempts)
+            self._set(s, j, TAKE_DOWN, f"{message}: trying the take-down again in {delay:.0f} s")
+            j.not_before, j.lease_until = utcnow() + timedelta(seconds=delay), None
+        self.enqueue(job_id, delay)
+        return TAKE_DOWN
 
     def recover(self, *, all_in_flight: bool = False) -> list[int]:
         """Queue again every job a worker should be doing: queued ones (their queue message may be lost) and
@@ -288,7 +428,7 @@ class Jobs:
         now = utcnow()
         with self.db.session() as s:
             stale = or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now)
-            rows = s.execute(select(PublishJob).where(PublishJob.state.in_(("queued", *IN_FLIGHT)),
+            rows = s.execute(select(PublishJob).where(PublishJob.state.in_(("queued", TAKE_DOWN, *IN_FLIGHT)),
                                                       true() if all_in_flight else stale)).scalars().all()  # fmt: skip
             plan = []
             for j in rows:
@@ -309,7 +449,7 @@ class Jobs:
         with self.db.session() as s:
             done = s.execute(
                 update(PublishJob)
-                .where(PublishJob.id == job_id, PublishJob.state == "queued",
+                .where(PublishJob.id == job_id, PublishJob.state.in_(("queued", TAKE_DOWN)),
                        or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now),  # nobody holds it
                        or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)))
                 .values(lease_until=now + LEASE, attempts=PublishJob.attempts + 1, updated_at=now)
@@ -324,7 +464,7 @@ class Jobs:
         if job is None:
             return None
         try:
-            return self._run(job)
+            return self._take_down(job) if job.state == TAKE_DOWN else self._run(job)
         except Exception as exc:  # a bug must not leave the job claimed forever
             log.exception("job.crashed", job=job_id)
             with self.db.session() as s:
@@ -485,10 +625,11 @@ class Jobs:
         self.enqueue(job_id, delay)
         return "queued"
 
-    def _final(self, job_id: int, state: str, message: str) -> str:
+    def _final(self, job_id: int, state: str, message: str, *, keep_reason: bool = False) -> str:
         with self.db.session() as s:
             j = s.get(PublishJob, job_id)
-            self._set(s, j, state, message, reason="" if state == "published" else message)
+            reason = None if keep_reason else "" if state == "published" else message
+            self._set(s, j, state, message, reason=reason)
             j.lease_until, j.not_before = None, None
         log.info("job.done", job=job_id, state=state)
         return state

@@ -490,6 +490,24 @@ class Ingest:
         )
         return view
 
+    def delete(self, post_id: str, client_id: str, account_id: int, reason: str) -> dict:
+        """The app that made a post takes it down (its licence was revoked, the user asked): the post's
+        status becomes ``taken_down`` with the reason; asking again answers the same."""
+        reason = _text(reason, "reason", 5000).strip()
+        if not reason:
+            raise PlatformError("say why the post is taken down (reason)", 422)
+        with self.db.session() as s:
+            post = s.get(Post, post_id) if _id(post_id) else None
+            if post is None or post.client_id != client_id or post.account_id != account_id:
+                raise PlatformError(
+                    f"no post {post_id if _id(post_id) else 'with that id'} made by this app for this user",
+                    404,
+                )
+            if post.status == "taken_down":
+                return self.view(post)
+        log.info("post.deleted_by_app", post=post_id, app=client_id)
+        return self.take_down(post_id, f"taken down by the app that posted it: {reason}")
+
     def get(self, post_id: str, client_id: str | None = None) -> dict:
         with self.db.session() as s:
             post = s.get(Post, post_id) if _id(post_id) else None

@@ -459,3 +459,122 @@ def test_invalid_grant_at_the_token_endpoint_is_an_auth_error_but_a_5xx_is_not()
         )
     assert auth.outcome is Outcome.AUTH and "refresh token revoked" in str(auth)
     assert later.outcome is Outcome.RETRY_LATER
+
+
+# -- scheduling ------------------------------------------------------------------------------------
+
+
+def test_publish_time_needs_a_time_zone_and_the_future():
+    from datetime import UTC, datetime
+
+    from hutong.distribute.jobs import parse_when
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_when("2026-12-01T20:00+08:00", now=now) == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert parse_when("2026-12-01T12:00Z", now=now) == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with pytest.raises(PublishError, match=r"has no time zone: say which, e.g. 2026-12-01T20:00\+08:00"):
+        parse_when("2026-12-01T20:00", now=now)
+    with pytest.raises(PublishError, match="is in the past"):
+        parse_when("2026-10-01T20:00+08:00", now=now)
+    with pytest.raises(PublishError, match="is not a time"):
+        parse_when("next tuesday", now=now)
+
+
+def test_scheduled_publish_waits_and_can_be_cancelled(world):
+    h, home = world["h"], world["home_a"]
+    connect(world, "b-later")
+    cert = world["tmp"] / "clip.cert.jws"
+    cert.write_text(world["certs"]["platform-b"])
+    base = ["publish", str(world["clip"]), "--certificate", str(cert), "--to", "b-later", "--json"]
+    naive = cli(home, *base, "--at", "2099-12-01T20:00")
+    assert naive.returncode == 2 and "has no time zone" in naive.stderr, naive.stderr
+    past = cli(home, *base, "--at", "2020-12-01T20:00+08:00")
+    assert past.returncode == 2 and "is in the past" in past.stderr, past.stderr
+    dry = cli(home, *base, "--at", "2099-12-01T20:00+08:00", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert plan["at"] == "2099-12-01T12:00:00+00:00"
+    assert plan["targets"][0]["not_before"] == "2099-12-01T12:00:00+00:00"
+    assert "at 2099-12-01T12:00+00:00" in plan["targets"][0]["message"]
+    assert [j for j in h.distribution.jobs.list() if j.account == "b-later"] == []  # the dry run made nothing
+    r = cli(home, *base, "--at", "2099-12-01T20:00+08:00")
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["targets"][0]["job_id"]
+    view = h.distribution.jobs.show(job_id)
+    assert view.state == "queued" and view.not_before.startswith("2099-12-01T12:00")
+    assert "scheduled for 2099-12-01T12:00+00:00" in view.timeline[0]["message"]
+    assert h.distribution.jobs.run(job_id) is None  # a worker that gets its message early leaves it alone
+    assert h.distribution.jobs.show(job_id).state == "queued"
+    r = cli(home, "jobs", "cancel", str(job_id), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "cancelled", r.stderr
+    assert h.distribution.jobs.run(job_id) is None  # the scheduled message finds it cancelled
+
+
+# -- take-down propagation -------------------------------------------------------------------------
+
+
+def test_an_app_takes_down_its_own_post_on_a_hutong_platform(world):
+    """``POST /open/video/{post_id}/delete``: only the app that made the post, for that user, with a reason."""
+    h = world["h"]
+    main = h.distribution.accounts.get("b-main")
+    token = h.distribution.accounts.connection(main.id).access_token
+    post_id = next(j.remote_post_id for j in h.distribution.jobs.list() if j.account == "b-main")
+    url = f"{world['b_url']}/open/video/{post_id}/delete"
+    assert httpx.post(url, json={"reason": ""}, headers=bearer(token)).status_code == 422
+    assert httpx.post(url, json={"reason": "x", "extra": 1}, headers=bearer(token)).status_code == 422
+    assert httpx.post(url, json={"reason": "licence revoked"}).status_code == 401
+    other_app = httpx.post(  # another app of another developer, acting for the same user: not its post
+        world["b_url"] + "/api/apps",
+        headers=bearer(api_user(world["b_url"], "csp-dev")),
+        json={"name": "Other", "client_type": "confidential", "redirect_uris": [REDIRECT], "scopes": ["video.create"]},
+    ).json()  # fmt: skip
+    from tests.api.conftest import code_grant
+
+    with UserAgent(world["b_url"]) as ua:
+        ua.login("meimei")
+        other = code_grant(ua, other_app, "video.create", REDIRECT)["access_token"]
+    r = httpx.post(url, json={"reason": "licence revoked"}, headers=bearer(other))
+    assert r.status_code == 404 and "made by this app for this user" in r.json()["detail"]
+    r = httpx.post(f"{world['b_url']}/open/video/p_nope/delete", json={"reason": "x"}, headers=bearer(token))
+    assert r.status_code == 404
+    assert dict((p[0], p[1]) for p in b_posts(world))[post_id] == "published"  # nothing changed so far
+
+
+def test_revoking_the_licence_takes_down_every_post_made_under_it(world):
+    """Publish, revoke the licence (`hutong licences revoke`), run the worker: every post made under the
+    licence's certificates is taken down on B, and each job's timeline says why."""
+    h, home = world["h"], world["home_a"]
+    worker = h.distribution.worker(1).start()  # the embedded worker (the module's was stopped above)
+    try:
+        connect(world, "b-down")
+        target = h.distribution.jobs.submit(world["clip"], world["certs"]["platform-b"], ["b-down"])[0]
+        assert wait_state(h, target.job_id, ("published", "failed", "rejected")).state == "published"
+    finally:
+        worker.stop()
+    published = {j.id: j.remote_post_id for j in h.distribution.jobs.list("published")}
+    assert target.job_id in published and len(published) >= 4
+    code = next(lic.code for lic in h.licences.list() if "platform-b" in lic.terms.platforms)
+    r = cli(home, "licences", "revoke", code)
+    assert r.returncode == 2 and "say why" in r.stderr  # a revocation without a reason is refused
+    r = cli(home, "licences", "revoke", code, "--reason", "the holder withdrew the licence", "--json")
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads(r.stdout)["take_down_jobs"]) == sorted(published)
+    assert h.distribution.jobs.show(target.job_id).state == "take_down"  # durable: waits for a worker
+    assert h.distribution.jobs.take_down_revoked() == []  # marked once
+    with h.distribution.worker(1):  # the worker's start-up sweep finds nothing new; the queued ones run
+        for job_id in published:
+            view = wait_state(h, job_id, ("taken_down", "flagged", "failed"))
+            assert view.state == "taken_down", view.timeline
+    view = h.distribution.jobs.show(target.job_id)
+    assert (
+        "the holder withdrew the licence" in view.reason
+        and view.remote_post_id in view.timeline[-1]["message"]
+    )
+    assert [e["state"] for e in view.timeline][-2:] == ["take_down", "taken_down"]
+    posts = {p[0]: p[1] for p in b_posts(world)}
+    assert all(posts[post] == "taken_down" for post in published.values())
+    with sqlite3.connect(world["b"].home / "hutong.db") as db:
+        reason = db.execute("SELECT reason FROM posts WHERE id = ?", (published[target.job_id],)).fetchone()[
+            0
+        ]
+    assert "the holder withdrew the licence" in reason  # B's post carries the reason too

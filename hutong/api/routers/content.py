@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
 from hutong.api import schemas
 from hutong.api.deps import AppCaller, Caller, PlatformDep, app_acting_for_user, bearer_token, errors
@@ -14,6 +14,7 @@ router = APIRouter()
 Uploader = Annotated[AppCaller, Depends(app_acting_for_user("video.create"))]
 Sharer = Annotated[AppCaller, Depends(app_acting_for_user("share.create"))]
 UploadId = Annotated[str, Query(max_length=64)]
+PostId = Annotated[str, Path(max_length=64)]
 RAW_BODY = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
 
@@ -55,6 +56,15 @@ def create_video(body: schemas.CreateVideoIn, caller: Uploader, platform: Platfo
 @router.get("/open/video/{post_id}", tags=["ingest"], responses=errors(401, 403, 404))
 def get_post(post_id: str, caller: Uploader, platform: PlatformDep) -> schemas.PostOut:
     return platform.ingest.get(post_id, caller.client_id)
+
+
+@router.post("/open/video/{post_id}/delete", tags=["ingest"], responses=errors(401, 403, 404))
+def delete_post(
+    post_id: PostId, body: schemas.DeletePostIn, caller: Uploader, platform: PlatformDep
+) -> schemas.PostOut:
+    """Take down a post this app made for this user, saying why (e.g. its licence was revoked). The post stays
+    readable with status ``taken_down`` and the reason; asking again is harmless."""
+    return platform.ingest.delete(post_id, caller.client_id, caller.account_id, body.reason)
 
 
 @router.post("/open/share/create", tags=["share"], responses=errors(401, 403, 404))

@@ -214,10 +214,11 @@ class HutongAdapter(PlatformAdapter):
         )
 
     def take_down(self, conn: Connection, post_id: str, reason: str) -> PostResult:
-        raise AdapterError(
-            Outcome.FAILED,
-            "hutong platforms take posts down on their side; apps cannot (not in the open API)",
-        )
+        """``POST /open/video/{post_id}/delete``: the app that made a post takes it down (repeating it is harmless)."""
+        base = conn.platform_url.rstrip("/")
+        r = self._call("POST", f"{base}/open/video/{post_id}/delete", json={"reason": reason[:5000] or "taken down"},
+                       headers=self._bearer(conn))  # fmt: skip
+        return self._post(conn, r.json())
 
     def _post(self, conn: Connection, body: dict) -> PostResult:
         status = STATUS.get(body.get("status", ""), "processing")
