@@ -74,7 +74,10 @@ def create_app(h: Hutong) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         max_bytes=h.settings.max_body_bytes,
-        overrides={"/open/video/upload_video_part": part_limit},
+        overrides={
+            "/open/video/upload_video_part": part_limit,
+            "/api/distribution/clips": h.settings.max_media_bytes,
+        },  # streamed to disk
     )
     # cookies are per host, not per port: name the session after the issuer so two platforms on one host coexist
     cookie = "hutong_" + hashlib.sha256(issuer.encode()).hexdigest()[:10]

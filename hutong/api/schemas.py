@@ -328,3 +328,118 @@ class IntrospectionOut(_Out):
 class UserInfoOut(_Out):
     model_config = ConfigDict(extra="allow")
     sub: str
+
+
+# -- distribution: a creator's connected accounts on other platforms and publishing jobs -----------------
+
+AccountName = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$", description="What `to` names.")
+JobState = Literal["queued", "uploading", "processing", "published", "needs_confirmation", "rejected", "failed",
+                   "cancelled", "take_down", "taken_down", "flagged"]  # fmt: skip
+
+
+class ConnectIn(_Body):
+    """Connect an account on another platform with this service's app there (OAuth 2.0 code + PKCE)."""
+
+    name: str = AccountName
+    platform_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: str = Field(default="", max_length=500, description="Stored encrypted; never returned.")
+    redirect_uri: str = Field(min_length=8, max_length=2000, pattern=r"^https?://\S+$")
+    adapter: str = Field(default="hutong", min_length=1, max_length=50, pattern=r"^[a-z0-9_-]+$")
+
+
+class FinishIn(_Body):
+    redirected_url: str = Field(
+        min_length=1, max_length=4000, description="The whole URL the platform redirected the browser to."
+    )
+
+
+class PublishIn(_Body):
+    clip_id: str = Field(pattern=r"^[0-9a-f]{64}$", description="What POST /api/distribution/clips returned.")
+    certificate: str = Field(
+        min_length=1, max_length=100_000, description="The clip's certificate (compact JWS)."
+    )
+    to: list[str] = Field(min_length=1, max_length=20, description="Names of your connected accounts.")
+    caption: str = Field(default="", max_length=5000, description="The licence's attribution is added.")
+    at: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Publish at this time, with its time zone: 2026-12-01T20:00+08:00.",
+    )
+    dry_run: bool = Field(default=False, description="Check everything, publish nothing.")
+
+
+class ConnectOut(_Out):
+    account: str
+    authorization_url: str = Field(description="Open it, allow, then send the URL you are sent to (finish).")
+    state: str
+    platform_name: str
+
+
+class ConnectedAccountOut(_Out):
+    name: str
+    adapter: str
+    platform_url: str
+    platform_name: str
+    status: Literal["pending", "connected", "needs_reconnect", "removed"]
+    status_reason: str
+    scope: str
+    expires_at: str | None
+    history: list[dict]
+
+
+class ConnectedAccountsOut(_Out):
+    accounts: list[ConnectedAccountOut]
+
+
+class RemovedAccountOut(_Out):
+    removed: str
+
+
+class ClipOut(_Out):
+    clip_id: str = Field(description="The clip's SHA-256: what publish names.")
+    size: int
+
+
+class TargetOut(_Out):
+    account: str
+    ok: bool
+    message: str
+    job_id: int | None
+    state: str | None
+    duplicate: bool
+    caption: str
+    not_before: str | None
+
+
+class PublishOut(_Out):
+    dry_run: bool
+    at: str | None
+    targets: list[TargetOut]
+
+
+class TimelineEventOut(_Out):
+    at: str
+    state: str
+    message: str
+
+
+class JobOut(_Out):
+    id: int
+    account: str
+    platform_url: str
+    platform_name: str
+    clip_sha256: str
+    certificate_id: str
+    state: JobState
+    reason: str
+    remote_post_id: str
+    attempts: int
+    not_before: str | None
+    created_at: str
+    updated_at: str
+    timeline: list[TimelineEventOut] = Field(description="Empty in lists; every step in GET /jobs/{id}.")
+
+
+class JobsOut(_Out):
+    jobs: list[JobOut]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import httpx
 
 from hutong.config import Settings
-from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccounts
+from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccounts, UnknownAccount, owner_of
 from hutong.distribute.adapters import ADAPTERS, HutongAdapter, Outcome, PlatformAdapter
-from hutong.distribute.jobs import Jobs, JobView, PublishError, Target
+from hutong.distribute.clips import ClipError, Clips, UnknownClip
+from hutong.distribute.jobs import Jobs, JobStateError, JobView, PublishError, Target, UnknownJob
 from hutong.distribute.queue import EmbeddedConsumer, Queue, make_huey
 from hutong.platform.ports import CertificateAuthority
 from hutong.platform.vault import Vault
@@ -22,6 +23,7 @@ class Distribution:
     accounts: ConnectedAccounts
     jobs: Jobs
     queue: Queue
+    clips: Clips  # clips sent over HTTP, content-addressed
     shared_queue: bool  # Redis: other workers may be running, so only expired leases are recovered
 
     @classmethod
@@ -42,7 +44,8 @@ class Distribution:
         jobs = Jobs(db, accounts, certificates)
         queue = Queue(make_huey(settings), jobs.run)
         jobs.enqueue = queue.enqueue
-        return cls(accounts, jobs, queue, bool(settings.redis_url))
+        clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
+        return cls(accounts, jobs, queue, clips, bool(settings.redis_url))
 
     def worker(self, workers: int = 2, *, recover: bool = True) -> EmbeddedConsumer:
         """An embedded consumer; ``recover`` first queues again whatever a stopped worker left in flight."""
@@ -56,10 +59,13 @@ __all__ = [
     "ADAPTERS",
     "AccountError",
     "AccountView",
+    "ClipError",
+    "Clips",
     "ConnectedAccounts",
     "Distribution",
     "EmbeddedConsumer",
     "HutongAdapter",
+    "JobStateError",
     "JobView",
     "Jobs",
     "Outcome",
@@ -67,4 +73,8 @@ __all__ = [
     "PublishError",
     "Queue",
     "Target",
+    "UnknownAccount",
+    "UnknownClip",
+    "UnknownJob",
+    "owner_of",
 ]

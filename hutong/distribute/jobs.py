@@ -47,23 +47,27 @@ class UnknownJob(HutongError):
     """No such job, or not one of this creator's (the same answer, so ids reveal nothing)."""
 
 
-def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+class JobStateError(HutongError):
+    """The job is not in a state that allows this (retrying a published job, cancelling a running one)."""
+
+
+def parse_when(text: str, *, now: datetime | None = None, name: str = "--at") -> datetime:
     """A publish time with an explicit time zone (``2026-12-01T20:00+08:00``), in UTC; a naive time or one
     in the past is refused, with what to write instead."""
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise PublishError(
-            f"--at {text!r} is not a time: write it like 2026-12-01T20:00+08:00 (ISO 8601 with its time zone)"
+            f"{name} {text!r} is not a time: write it like 2026-12-01T20:00+08:00 (ISO 8601 with its time zone)"
         ) from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise PublishError(
-            f"--at {text!r} has no time zone: say which, e.g. {when.isoformat(timespec='minutes')}+08:00 "
+            f"{name} {text!r} has no time zone: say which, e.g. {when.isoformat(timespec='minutes')}+08:00 "
             "or …Z for UTC"
         )
     when = when.astimezone(UTC)
     if when <= (now or utcnow()):
-        raise PublishError(f"--at {text!r} is in the past ({when:%Y-%m-%d %H:%M} UTC): give a later time")
+        raise PublishError(f"{name} {text!r} is in the past ({when:%Y-%m-%d %H:%M} UTC): give a later time")
     return when
 
 
@@ -329,7 +333,7 @@ class Jobs:
         with self.db.session() as s:
             j = self._owned(s, job_id, creator)
             if j.state not in ("failed", "cancelled", "needs_confirmation"):
-                raise HutongError(
+                raise JobStateError(
                     f"job {job_id} is {j.state}: only failed, cancelled or unconfirmed jobs are retried"
                 )
             self._set(s, j, "queued", "retried by the creator", reason="")
@@ -341,7 +345,7 @@ class Jobs:
         with self.db.session() as s:
             j = self._owned(s, job_id, creator)
             if j.state != "queued":
-                raise HutongError(f"job {job_id} is {j.state}: only a queued job can be cancelled")
+                raise JobStateError(f"job {job_id} is {j.state}: only a queued job can be cancelled")
             self._set(s, j, "cancelled", "cancelled by the creator", reason="cancelled by the creator")
             j.not_before = None
         return self.show(job_id)
