@@ -42,7 +42,7 @@ class Distribution:
         adapters = adapters or {name: cls(http) for name, cls in ADAPTERS.items()}
         accounts = ConnectedAccounts(db, vault, adapters)
         jobs = Jobs(db, accounts, certificates)
-        queue = Queue(make_huey(settings), jobs.run)
+        queue = Queue(make_huey(settings), jobs.run, jobs.take_down_revoked)
         jobs.enqueue = queue.enqueue
         clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
         return cls(accounts, jobs, queue, clips, bool(settings.redis_url))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from hutong.config import Settings
 
 TASK = "hutong.publish"
+SWEEP = (
+    "hutong.sweep"  # every minute on a running worker: posts whose certificate was revoked get take-down jobs
+)
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -23,9 +26,13 @@ def make_huey(settings: Settings) -> Huey:
 class Queue:
     """Enqueue job ids; run them with :meth:`consumer` (embedded) or `hutong worker`."""
 
-    def __init__(self, huey: Huey, run: Callable[[int], object]) -> None:
+    def __init__(
+        self, huey: Huey, run: Callable[[int], object], sweep: Callable[[], object] | None = None
+    ) -> None:
         self.huey = huey
         self._task = huey.task(name=TASK)(run)
+        if sweep is not None:
+            huey.periodic_task(crontab(), name=SWEEP)(sweep)
 
     def enqueue(self, job_id: int, delay: float | None = None) -> None:
         if delay and delay > 0:
@@ -45,7 +52,7 @@ class EmbeddedConsumer:
     a test, a server or any thread); ``stop()`` lets running jobs finish."""
 
     def __init__(self, huey: Huey, workers: int) -> None:
-        self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
+        self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                               initial_delay=0.05, backoff=1.5, max_delay=0.5,
                                               scheduler_interval=1, check_worker_health=False)  # fmt: skip
         self._started = False
