@@ -10,6 +10,7 @@ import httpx
 from hutong.config import Settings
 from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccounts
 from hutong.distribute.adapters import ADAPTERS, HutongAdapter, Outcome, PlatformAdapter
+from hutong.distribute.events import EventResult, PlatformEvents
 from hutong.distribute.jobs import Jobs, JobView, PublishError, Target
 from hutong.distribute.queue import EmbeddedConsumer, Queue, make_huey
 from hutong.platform.ports import CertificateAuthority
@@ -23,6 +24,7 @@ class Distribution:
     jobs: Jobs
     queue: Queue
     shared_queue: bool  # Redis: other workers may be running, so only expired leases are recovered
+    events: PlatformEvents
 
     @classmethod
     def create(
@@ -42,7 +44,12 @@ class Distribution:
         jobs = Jobs(db, accounts, certificates)
         queue = Queue(make_huey(settings), jobs.run)
         jobs.enqueue = queue.enqueue
-        return cls(accounts, jobs, queue, bool(settings.redis_url))
+        return cls(accounts, jobs, queue, bool(settings.redis_url), PlatformEvents(db, accounts))
+
+    def platform_event(self, adapter_name: str, headers: dict, body: bytes) -> EventResult:
+        """A webhook from a platform (raw headers and body): verified, applied to its job idempotently.
+        Answer the platform with ``result.status`` and ``result.body``."""
+        return self.events.receive(adapter_name, headers, body)
 
     def worker(self, workers: int = 2, *, recover: bool = True) -> EmbeddedConsumer:
         """An embedded consumer; ``recover`` first queues again whatever a stopped worker left in flight."""
@@ -58,11 +65,13 @@ __all__ = [
     "ConnectedAccounts",
     "Distribution",
     "EmbeddedConsumer",
+    "EventResult",
     "HutongAdapter",
     "JobView",
     "Jobs",
     "Outcome",
     "PlatformAdapter",
+    "PlatformEvents",
     "PublishError",
     "Queue",
     "Target",

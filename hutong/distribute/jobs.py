@@ -422,11 +422,12 @@ class Jobs:
             return self._final(
                 job_id, "rejected", result.reason or "rejected by the platform (no reason given)"
             )
-        if result.status == "needs_confirmation":
+        if result.status == "needs_confirmation":  # a webhook may already have settled it: that stays
             return self._final(
                 job_id,
                 "needs_confirmation",
                 result.reason or "waiting for the user to confirm on the platform",
+                only_from=("queued", *IN_FLIGHT),
             )
         if result.status == "taken_down":
             return self._final(job_id, "failed", f"the post {result.post_id} was taken down: {result.reason}")
@@ -485,9 +486,12 @@ class Jobs:
         self.enqueue(job_id, delay)
         return "queued"
 
-    def _final(self, job_id: int, state: str, message: str) -> str:
+    def _final(self, job_id: int, state: str, message: str, *, only_from: tuple[str, ...] = ()) -> str:
         with self.db.session() as s:
             j = s.get(PublishJob, job_id)
+            if only_from and j.state not in only_from:
+                j.lease_until = None
+                return j.state
             self._set(s, j, state, message, reason="" if state == "published" else message)
             j.lease_until, j.not_before = None, None
         log.info("job.done", job=job_id, state=state)
