@@ -19,7 +19,7 @@ import pytest
 from hutong.api.background import Background, free_port
 from hutong.app import Hutong
 from hutong.config import installation_settings
-from hutong.distribute.adapters import AdapterError, DouyinAdapter, Outcome
+from hutong.distribute.adapters import AdapterError, DouyinAdapter, Outcome, PostResult
 from hutong.distribute.adapters.douyin import DouyinError, split_token
 from hutong.distribute.standins.douyin import DouyinStandin, sign
 from hutong.rights import LicenceTerms
@@ -166,6 +166,10 @@ def test_duplicate_out_of_order_and_forged_webhooks(world):
     answer = h.distribution.platform_event("douyin", *verify)
     assert answer.status == 200 and answer.body == {"challenge": 12345}
     assert late  # (sent, and changed nothing)
+    # the webhook came before the worker recorded the share's answer: the worker leaves the result alone
+    share_answer = PostResult(job.remote_post_id, "needs_confirmation", reason="waiting")
+    assert h.distribution.jobs._result(job.id, share_answer) == "published"
+    assert h.distribution.jobs.show(job.id).state == "published"
 
 
 def test_the_user_cancels_the_share_and_the_job_is_rejected_with_the_reason(world):
@@ -216,10 +220,15 @@ def test_429_and_5xx_on_upload_are_retried(world):
     while time.monotonic() < deadline and "429" not in h.distribution.jobs.show(job).reason:
         time.sleep(0.05)
     standin.fail("/video/part/upload/", 503, times=1)
+    standin.fail(
+        "/share-id/", 504, times=1, retry_after="1"
+    )  # a share_id posts nothing: asked again, not left unknown
     share_of(world, job)
     messages = [e["message"] for e in h.distribution.jobs.show(job).timeline]
     assert any("rate limited (429)" in m and "trying again in 1 s" in m for m in messages), messages
     assert any("Douyin failed (503)" in m for m in messages), messages
+    assert any("Douyin failed (504)" in m for m in messages), messages
+    assert len([s for s in standin.shares.values() if s.open_id == "open-faults"]) == 1  # the 504 made none
     assert h.distribution.jobs.show(job).attempts >= 3
 
 

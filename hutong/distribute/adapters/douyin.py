@@ -14,8 +14,8 @@ Differences from hutong's own API that this adapter handles:
 - an ``access_token`` belongs to one ``open_id`` and every call names it: the adapter keeps
   ``open_id`` with the token (stored as ``open_id␟access_token``, ciphertext at rest like any token);
 - a refresh does not renew the refresh token (``/oauth/renew_refresh_token/`` would): the one we have stays;
-- no idempotency key on the share and no status query by ``share_id``: a share whose answer was lost is
-  left for the creator (``needs_confirmation``), and the state is known only from the webhook;
+- no idempotency key and no status query by ``share_id``: asking for a ``share_id`` posts nothing, so a
+  lost answer is asked again; the outcome is known only from the webhook;
 - no certificate field: the licence's attribution travels in the caption.
 See docs/distribution.md ("Douyin") for the documents followed."""
 
@@ -218,9 +218,11 @@ class DouyinAdapter(PlatformAdapter):
         self, conn: Connection, upload: UploadState, *, caption: str, certificate: str, idempotency_key: str
     ) -> PostResult:
         """Ask for a ``share_id`` bound to the uploaded video: the share waits for the user in the app.
-        ``need_callback=true``: the result comes back by webhook."""
+        ``need_callback=true``: the result comes back by webhook. Not an irreversible call: a ``share_id``
+        posts nothing until the user confirms it, so a lost answer is simply asked again (an orphan share
+        is never confirmed by anyone); the confirmation is the publish, and it arrives once, by webhook."""
         open_id, _ = split_token(conn.access_token)
-        data = self._call("GET", f"{self._base(conn)}/share-id/", irreversible=True,
+        data = self._call("GET", f"{self._base(conn)}/share-id/",
                           headers={"access-token": self._client_token(conn)},
                           params={"need_callback": "true", "client_key": conn.client_id, "open_id": open_id,
                                   "video_id": upload.video_id, "text": caption})  # fmt: skip

@@ -165,8 +165,13 @@ class DouyinStandin:
                 return None
             f.times -= 1
         headers = {"Retry-After": f.retry_after} if f.retry_after is not None else {}
-        return err(2100004, "系统繁忙，请稍后重试 (stand-in fault)", f.status) if f.status >= 500 else JSONResponse(
-            {"message": "rate limited (stand-in fault)"}, status_code=f.status, headers=headers)  # fmt: skip
+        if f.status >= 500:
+            busy = err(2100004, "系统繁忙，请稍后重试 (stand-in fault)", f.status)
+            busy.headers.update(headers)
+            return busy
+        return JSONResponse(
+            {"message": "rate limited (stand-in fault)"}, status_code=f.status, headers=headers
+        )
 
     def _user(self, request: Request) -> str | Response:
         token = request.headers.get("access-token", "")
