@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from hutong.distribute.accounts import AccountError, ConnectedAccounts
 from hutong.distribute.adapters import AdapterError
-from hutong.distribute.adapters.douyin import split_token
 from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob, utcnow
 
 log = structlog.get_logger("hutong.distribute")
@@ -45,7 +44,8 @@ class PlatformEvents:
             adapter = self.accounts.adapter(adapter_name)
         except AccountError as exc:
             return EventResult(404, "refused", str(exc))
-        if not hasattr(adapter, "read_event"):
+        if not hasattr(adapter, "read_event"):  # an adapter that receives webhooks has read_event,
+            # client_key (which app an event is for) and account_user (which user sent it)
             return EventResult(404, "refused", f"{adapter_name} sends no webhooks to this service")
         key = adapter.client_key(body)
         with self.db.session() as s:
@@ -70,9 +70,7 @@ class PlatformEvents:
                 200, "ignored", f"event {event.raw and event.raw.get('event')!r} is not about a share"
             )
         owners = [
-            i
-            for i, c in apps.items()
-            if not event.open_id or split_token(c.access_token)[0] in ("", event.open_id)
+            i for i, c in apps.items() if not event.open_id or adapter.account_user(c) in ("", event.open_id)
         ]
         return self._apply(event, owners)
 

@@ -194,6 +194,12 @@ def test_a_share_never_confirmed_expires_and_a_late_confirmation_still_publishes
     assert job in h.distribution.events.expire(older_than=timedelta(0))
     view = h.distribution.jobs.show(job)
     assert view.state == "rejected" and view.reason.startswith("expired: ") and share in view.reason
+    # signed by the app but sent for another user than the account's: not applied to this job
+    other_user = standin.send(
+        "create_video", KEY, "open-meimei", {"share_id": share, "item_id": "@x"}, SECRET
+    )
+    assert h.distribution.platform_event("douyin", *other_user).status == 404
+    assert h.distribution.jobs.show(job).state == "rejected"
     standin.confirm(share, "publish")  # the user confirms after all: the post exists, the job says so
     assert h.distribution.jobs.show(job).state == "published"
 

@@ -273,6 +273,11 @@ class DouyinAdapter(PlatformAdapter):
         return PlatformEvent("other", **common)
 
     @staticmethod
+    def account_user(conn: Connection) -> str:
+        """The platform's user id of a connected account (``open_id``), to match an event's sender."""
+        return split_token(conn.access_token)[0]
+
+    @staticmethod
     def client_key(body: bytes) -> str:
         try:
             return str(json.loads(body).get("client_key", ""))

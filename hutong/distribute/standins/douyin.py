@@ -46,6 +46,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+__all__ = ["DouyinStandin", "Share", "sign"]
+
 ACCESS_TOKEN_EXPIRED = 2190008  # access_token 过期 (28001008 on newer endpoints)
 ACCESS_TOKEN_INVALID = 2190002
 REFRESH_TOKEN_EXPIRED = 10010
