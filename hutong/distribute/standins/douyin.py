@@ -38,6 +38,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from urllib.parse import urlencode
 
 import httpx
@@ -192,7 +193,9 @@ class DouyinStandin:
             return HTMLResponse("<p>client_key 无效</p>", status_code=400)
         if q.get("redirect_uri") != self.clients[q["client_key"]][1]:
             return HTMLResponse("<p>redirect_uri 与配置不一致</p>", status_code=400)
-        hidden = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in q.items())
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in q.items()
+        )
         return HTMLResponse(f"<form method=post>{hidden}<input name=open_id>"
                             "<button name=decision value=allow>授权</button></form>")  # fmt: skip
 
