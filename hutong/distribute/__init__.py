@@ -11,6 +11,7 @@ from hutong.config import Settings
 from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccounts, UnknownAccount, owner_of
 from hutong.distribute.adapters import ADAPTERS, HutongAdapter, Outcome, PlatformAdapter
 from hutong.distribute.clips import ClipError, Clips, UnknownClip
+from hutong.distribute.events import EventResult, PlatformEvents
 from hutong.distribute.jobs import Jobs, JobStateError, JobView, PublishError, Target, UnknownJob
 from hutong.distribute.queue import EmbeddedConsumer, Queue, make_huey
 from hutong.platform.ports import CertificateAuthority
@@ -25,6 +26,7 @@ class Distribution:
     queue: Queue
     clips: Clips  # clips sent over HTTP, content-addressed
     shared_queue: bool  # Redis: other workers may be running, so only expired leases are recovered
+    events: PlatformEvents
 
     @classmethod
     def create(
@@ -45,7 +47,12 @@ class Distribution:
         queue = Queue(make_huey(settings), jobs.run, jobs.take_down_revoked)
         jobs.enqueue = queue.enqueue
         clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
-        return cls(accounts, jobs, queue, clips, bool(settings.redis_url))
+        return cls(accounts, jobs, queue, clips, bool(settings.redis_url), PlatformEvents(db, accounts))
+
+    def platform_event(self, adapter_name: str, headers: dict, body: bytes) -> EventResult:
+        """A webhook from a platform (raw headers and body): verified, applied to its job idempotently.
+        Answer the platform with ``result.status`` and ``result.body``."""
+        return self.events.receive(adapter_name, headers, body)
 
     def worker(self, workers: int = 2, *, recover: bool = True) -> EmbeddedConsumer:
         """An embedded consumer; ``recover`` first queues again whatever a stopped worker left in flight."""
@@ -64,12 +71,14 @@ __all__ = [
     "ConnectedAccounts",
     "Distribution",
     "EmbeddedConsumer",
+    "EventResult",
     "HutongAdapter",
     "JobStateError",
     "JobView",
     "Jobs",
     "Outcome",
     "PlatformAdapter",
+    "PlatformEvents",
     "PublishError",
     "Queue",
     "Target",

@@ -566,11 +566,12 @@ class Jobs:
             return self._final(
                 job_id, "rejected", result.reason or "rejected by the platform (no reason given)"
             )
-        if result.status == "needs_confirmation":
+        if result.status == "needs_confirmation":  # a webhook may already have settled it: that stays
             return self._final(
                 job_id,
                 "needs_confirmation",
                 result.reason or "waiting for the user to confirm on the platform",
+                only_from=("queued", *IN_FLIGHT),
             )
         if result.status == "taken_down":
             return self._final(job_id, "failed", f"the post {result.post_id} was taken down: {result.reason}")
@@ -629,9 +630,22 @@ class Jobs:
         self.enqueue(job_id, delay)
         return "queued"
 
-    def _final(self, job_id: int, state: str, message: str, *, keep_reason: bool = False) -> str:
+    def _final(
+        self,
+        job_id: int,
+        state: str,
+        message: str,
+        *,
+        keep_reason: bool = False,
+        only_from: tuple[str, ...] = (),
+    ) -> str:
+        """``keep_reason``: the job's reason stays (a take-down keeps why); ``only_from``: change nothing unless
+        the job is still in one of these states (a platform's webhook may have settled it first)."""
         with self.db.session() as s:
             j = s.get(PublishJob, job_id)
+            if only_from and j.state not in only_from:
+                j.lease_until = None
+                return j.state
             reason = None if keep_reason else "" if state == "published" else message
             self._set(s, j, state, message, reason=reason)
             j.lease_until, j.not_before = None, None

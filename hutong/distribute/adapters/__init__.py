@@ -12,6 +12,7 @@ from hutong.distribute.adapters.base import (
     UploadState,
     register,
 )
+from hutong.distribute.adapters.douyin import DouyinAdapter, PlatformEvent
 from hutong.distribute.adapters.hutong import HutongAdapter
 
 __all__ = [
@@ -19,9 +20,11 @@ __all__ = [
     "AdapterError",
     "Capabilities",
     "Connection",
+    "DouyinAdapter",
     "HutongAdapter",
     "Outcome",
     "PlatformAdapter",
+    "PlatformEvent",
     "PostResult",
     "Tokens",
     "UploadState",
