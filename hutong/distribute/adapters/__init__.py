@@ -13,6 +13,7 @@ from hutong.distribute.adapters.base import (
     register,
 )
 from hutong.distribute.adapters.hutong import HutongAdapter
+from hutong.distribute.adapters.youtube import YouTubeAdapter
 
 __all__ = [
     "ADAPTERS",
@@ -26,4 +27,5 @@ __all__ = [
     "Tokens",
     "UploadState",
     "register",
+    "YouTubeAdapter",
 ]
