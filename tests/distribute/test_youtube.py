@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from hutong.api.background import Background, free_port
 from hutong.app import Hutong
@@ -187,6 +188,21 @@ def test_a_worker_that_died_mid_upload_resumes_from_the_session(world):
     assert again.video_id == done.video_id and yt.inserts == before + 1
 
 
+def test_a_session_that_keeps_nothing_is_retried_later_then_resumed(world):
+    h, yt = world["h"], world["yt"]
+    adapter = h.distribution.accounts.adapter("youtube")
+    conn = h.distribution.accounts.connection(_account_id(h, "yt-drop"))
+    saved: list[UploadState] = []
+    before = yt.inserts
+    yt.chunk_answers = [Response(status_code=308) for _ in range(4)]  # "I have nothing", four times over
+    with pytest.raises(AdapterError) as stalled:
+        adapter.upload(conn, world["clip"], checkpoint=saved.append)
+    assert stalled.value.outcome is Outcome.RETRY_LATER and "resumes later" in str(stalled.value)
+    assert yt.inserts == before and saved and not yt.chunk_answers
+    done = adapter.upload(conn, world["clip"], resume=saved[-1])
+    assert yt.inserts == before + 1 and yt.videos[done.video_id]["sha256"] == sha(world["clip"])
+
+
 def test_final_answer_lost_is_resolved_by_the_session_not_a_second_insert(world):
     h, yt = world["h"], world["yt"]
     h.distribution.accounts.finish(connect(world, "yt-lost"))
@@ -243,8 +259,12 @@ def test_rate_limits_and_quota_requeue(world):
         nb = s.get(PublishJob, job_id).not_before
         assert nb.replace(tzinfo=utcnow().tzinfo) > utcnow() + timedelta(minutes=4)
     assert h.distribution.accounts.get("yt-quota").status == "connected"  # a quota is not an auth error
-    yt.answers = [google_error(503, "backendError", "Backend Error")]  # a 5xx on a chunk: asked, then resumed
-    assert drive(h, job_id) == "published" and yt.inserts == before + 1
+    yt.chunk_answers = [
+        google_error(503, "backendError", "Backend Error")
+    ]  # a 5xx on a chunk: asked, resumed
+    assert drive(h, job_id) == "published" and yt.inserts == before + 1 and not yt.chunk_answers
+    view = h.distribution.jobs.show(job_id)  # 429, quota, upload + update, the read that found it processed
+    assert view.attempts == 4 and not any("backendError" in e["message"] for e in view.timeline)
 
 
 def test_youtube_rejects_the_video_with_its_reason(world):

@@ -18,8 +18,8 @@ adapter uses. It serves, on one origin:
 - errors in Google's shape (``{"error": {"code", "message", "errors": [{"reason"}]}}``).
 
 Faults for tests (attributes of :class:`YouTubeStandIn`): ``drop_chunks`` (chunk numbers whose answer is
-dropped after the bytes were kept — the connection closes mid-answer), ``answers`` (queued forced answers
-for the next API calls), ``reject`` (a ``rejectionReason`` for the next video), ``processing_reads`` (how
+dropped after the bytes were kept — the connection closes mid-answer), ``answers`` / ``chunk_answers``
+(forced answers for the next API calls / chunks), ``reject`` (a ``rejectionReason`` for the next video), ``processing_reads`` (how
 many reads show a video still processing), :meth:`revoke_consent`."""
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ class YouTubeStandIn:
         self.chunks = 0
         self.dropped = 0  # answers dropped on purpose
         self.drop_chunks: set[int] = set()
-        self.answers: list[Response] = []
+        self.answers: list[Response] = []  # forced answers to the next API calls (insert, videos)
+        self.chunk_answers: list[
+            Response
+        ] = []  # forced answers to the next chunks (their bytes are not kept)
         self.reject = ""
         self.processing_reads = 1
         self.reads: dict[str, int] = {}
@@ -176,9 +179,10 @@ class YouTubeStandIn:
         auth = request.headers.get("authorization", "")
         return self.access.get(auth[7:]) if auth.startswith("Bearer ") else None
 
-    def _forced(self) -> Response | None:
+    def _forced(self, chunk: bool = False) -> Response | None:
+        queue = self.chunk_answers if chunk else self.answers
         with self.lock:
-            return self.answers.pop(0) if self.answers else None
+            return queue.pop(0) if queue else None
 
     @staticmethod
     def _unauthorized() -> Response:
@@ -248,7 +252,7 @@ class YouTubeStandIn:
             )
         if last + 1 < s.total and len(body) % UNIT:
             return google_error(400, "badContent", "chunks other than the last must be a multiple of 256 KiB")
-        if (forced := self._forced()) is not None:
+        if (forced := self._forced(chunk=True)) is not None:
             return forced
         with self.lock:
             s.data.extend(body)

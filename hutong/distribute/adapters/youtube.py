@@ -289,6 +289,11 @@ class YouTubeAdapter(PlatformAdapter):
                 new = self._offset(r)
                 if new > offset:
                     troubles = 0
+                else:  # YouTube kept nothing of that chunk: try again a few times, then later
+                    troubles += 1
+                    if troubles > 3:
+                        raise AdapterError(Outcome.RETRY_LATER, f"YouTube keeps no more than {new} bytes of the "
+                                           f"upload; the session is kept and the upload resumes later")  # fmt: skip
                 offset = new
                 if checkpoint:
                     checkpoint(UploadState(session, part_size=part, parts_done=offset // part))
