@@ -27,6 +27,7 @@ from hutong.distribute.adapters.youtube import DESCRIPTION_MAX, TAGS_MAX, tags_w
 from hutong.distribute.jobs import FINAL
 from hutong.rights import LicenceTerms
 from hutong.store import PublishJob, utcnow
+from tests.distribute.test_publish import cli
 from tests.distribute.youtube_standin import UNIT, YouTubeStandIn, google_error
 
 HOLDER = "Blender Foundation"
@@ -60,7 +61,7 @@ def world(registered_home, two_work_clip, tmp_path_factory):
     h.distribution.accounts.adapters["youtube"] = YouTubeAdapter(http, chunk_size=UNIT)
     try:
         with Background(standin.app, port):
-            yield {"h": h, "url": url, "yt": standin, "clip": clip, "cert": cert, "http": http}
+            yield {"h": h, "home": home, "url": url, "yt": standin, "clip": clip, "cert": cert, "http": http}
     finally:
         http.close()
         h.close()
@@ -372,6 +373,24 @@ def test_token_endpoint_answers_are_classified():
     down = ad.classify(answer(503, {"error": "backend"}), token_endpoint=True)
     assert revoked.outcome is Outcome.AUTH and "expired or revoked" in str(revoked)
     assert down.outcome is Outcome.RETRY_LATER  # never "needs reconnect" on a 5xx
+
+
+def test_connecting_from_the_command_line(world):
+    url, client = world["url"], "svc.apps.googleusercontent.com"
+    r = cli(world["home"], "accounts", "connect", "yt-cli", url, "--adapter", "youtube", "--client-id", client,
+            "--client-secret", "GOCSPX-secret", "--redirect-uri", REDIRECT, "--start", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    started = json.loads(r.stdout)
+    assert started["platform_name"] == "youtube" and "access_type=offline" in started["authorization_url"]
+    q = {k: v[0] for k, v in parse_qs(urlsplit(started["authorization_url"]).query).items()}
+    back = httpx.post(url + "/o/oauth2/v2/auth", data=q | {"decision": "allow"}).headers["location"]
+    r = cli(world["home"], "accounts", "connect", "yt-cli", "--finish", back, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "connected", r.stderr
+    wrong = cli(world["home"], "accounts", "connect", "yt-bad", url, "--adapter", "tiktok", "--client-id", client,
+                "--client-secret", "x", "--redirect-uri", REDIRECT, "--start")  # fmt: skip
+    assert (
+        wrong.returncode != 0 and "no platform adapter 'tiktok'" in wrong.stderr and "youtube" in wrong.stderr
+    )
 
 
 def test_revoked_consent_needs_reconnect_and_reconnecting_continues(world):
