@@ -44,10 +44,16 @@ class Distribution:
         adapters = adapters or {name: cls(http) for name, cls in ADAPTERS.items()}
         accounts = ConnectedAccounts(db, vault, adapters)
         jobs = Jobs(db, accounts, certificates)
-        queue = Queue(make_huey(settings), jobs.run, jobs.take_down_revoked)
+        events = PlatformEvents(db, accounts)
+
+        def sweep() -> None:  # every minute on a running worker
+            jobs.take_down_revoked()  # posts under a certificate revoked since
+            events.expire()  # shares nobody confirmed in time
+
+        queue = Queue(make_huey(settings), jobs.run, sweep)
         jobs.enqueue = queue.enqueue
         clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
-        return cls(accounts, jobs, queue, clips, bool(settings.redis_url), PlatformEvents(db, accounts))
+        return cls(accounts, jobs, queue, clips, bool(settings.redis_url), events)
 
     def platform_event(self, adapter_name: str, headers: dict, body: bytes) -> EventResult:
         """A webhook from a platform (raw headers and body): verified, applied to its job idempotently.

@@ -222,3 +222,17 @@ def test_send_schedule_cancel_retry_publish(site):
     r = call(site, "meimei", "POST", "/publish", json=body)
     assert r.json()["targets"][0]["duplicate"] is True  # the same clip to the same account: one job
     assert "Traceback" not in site["server"].log.read_text()
+
+
+def test_platform_webhooks_are_verified_before_anything_changes(site):
+    """The address platforms report shares to: an unsigned or forged event changes nothing (403), an
+    adapter that sends no webhooks is 404."""
+    url = site["url"] + "/api/distribution/webhooks/"
+    event = {"event": "create_video", "client_key": "ck_nobody", "from_user_id": "u1",
+             "content": {"share_id": "s1", "item_id": "i1"}}  # fmt: skip
+    r = httpx.post(url + "douyin", json=event, headers={"X-Douyin-Signature": "0" * 40})
+    assert r.status_code == 403 and "refused" in r.text, r.text
+    r = httpx.post(url + "hutong", json=event)
+    assert r.status_code == 404 and "no webhooks" in r.text, r.text
+    r = httpx.post(url + "nosuch", json=event)
+    assert r.status_code == 404, r.text

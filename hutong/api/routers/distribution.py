@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 
 from hutong.api import schemas
 from hutong.api.deps import Caller, HutongDep, PlatformDep, RowId, errors
@@ -167,3 +169,23 @@ def cancel(job_id: RowId, me: Caller, h: HutongDep) -> schemas.JobOut:
     """Cancel a queued job (a scheduled one, before its time)."""
     with _answers():
         return schemas.JobOut(**h.distribution.jobs.cancel(job_id, creator=owner_of(me.id)).as_dict())
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+
+
+@router.post("/webhooks/{adapter}", response_class=JSONResponse, responses={
+    200: {"description": "applied, already applied, or a verification answered", "content": _JSON},
+    403: {"description": "not signed by a connected app", "content": _JSON},
+    404: {"description": "an adapter without webhooks, or a share not known yet", "content": _JSON},
+    **errors()})  # fmt: skip
+async def platform_webhook(
+    adapter: Annotated[str, Path(max_length=40)], request: Request, h: HutongDep
+) -> Response:
+    """Where a platform reports what happened to a share (Douyin: the user confirmed or cancelled). Verified
+    with the platform's signature over the raw body, applied to its job once: duplicates change nothing."""
+    body = await request.body()
+    result = await run_in_threadpool(h.distribution.platform_event, adapter, dict(request.headers), body)
+    return JSONResponse(
+        result.body or {"outcome": result.outcome, "detail": result.message}, status_code=result.status
+    )

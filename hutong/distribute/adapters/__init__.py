@@ -14,6 +14,7 @@ from hutong.distribute.adapters.base import (
 )
 from hutong.distribute.adapters.douyin import DouyinAdapter, PlatformEvent
 from hutong.distribute.adapters.hutong import HutongAdapter
+from hutong.distribute.adapters.youtube import YouTubeAdapter
 
 __all__ = [
     "ADAPTERS",
@@ -29,4 +30,5 @@ __all__ = [
     "Tokens",
     "UploadState",
     "register",
+    "YouTubeAdapter",
 ]
