@@ -10,7 +10,7 @@ import httpx
 from hutong.config import Settings
 from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccounts
 from hutong.distribute.adapters import ADAPTERS, HutongAdapter, Outcome, PlatformAdapter
-from hutong.distribute.jobs import Jobs, JobView, PublishError, Target
+from hutong.distribute.jobs import RECOVER_SECONDS, Jobs, JobView, PublishError, Target
 from hutong.distribute.queue import EmbeddedConsumer, Queue, make_huey
 from hutong.platform.ports import CertificateAuthority
 from hutong.platform.vault import Vault
@@ -48,7 +48,10 @@ class Distribution:
         """An embedded consumer; ``recover`` first queues again whatever a stopped worker left in flight."""
         if recover:
             self.jobs.recover(all_in_flight=not self.shared_queue)
-        return self.queue.consumer(workers)
+        # while it runs, it takes over what a worker that died since left behind (once its lease runs out)
+        return self.queue.consumer(
+            workers, housekeeping=lambda: self.jobs.recover(stale_only=True), every=RECOVER_SECONDS
+        )
 
 
 __all__ = [

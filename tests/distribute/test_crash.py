@@ -86,9 +86,11 @@ def kill_at_a_random_point(home: Path, proc: subprocess.Popen, rng: random.Rando
     return seen or "idle"
 
 
-def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(
-    registered_home, two_work_clip, clip_report, tmp_path
-):
+@pytest.fixture(scope="module")
+def world(registered_home, two_work_clip, clip_report, tmp_path_factory):
+    """A (in this process, no worker) with two accounts on B (a real `hutong serve`), and CLIPS + 1
+    distinct clips certified for B; nothing submitted yet."""
+    tmp_path = tmp_path_factory.mktemp("crash")
     home_a, home_b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(registered_home, home_a)
     pa, pb = free_port(), free_port()
@@ -99,11 +101,11 @@ def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(
                      "platforms": ["platform-b"], "valid_from": "2026-01-01", "valid_until": "2030-01-01",
                      "attribution": "© Blender Foundation, CC BY"}))  # fmt: skip
     clips = []
-    for i in range(CLIPS):
+    for i in range(CLIPS + 1):
         clip = variant(two_work_clip.path, i, tmp_path)
         result = h.compliance.check(clip, "xiaoming", "platform-b", report=clip_report)  # the same streams
         clips.append((clip, h.compliance.certify(result).token))
-    assert len({c.read_bytes() for c, _ in clips}) == CLIPS
+    assert len({c.read_bytes() for c, _ in clips}) == CLIPS + 1
     jwks = h.compliance.jwks()
     keys_site = Starlette(routes=[Route("/.well-known/jwks.json", lambda _r: JSONResponse(jwks))])
     hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b"))
@@ -112,8 +114,6 @@ def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(
     b = start_server(home_b, port=pb, env={"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b",
                                            "HUTONG_UNCERTIFIED": "reject",
                                            "HUTONG_INGEST_PART_BYTES": str(256 * 1024)})  # fmt: skip
-    worker_log = (tmp_path / "worker.log").open("w")
-    proc = None
     try:
         with Background(keys_site, pa):
             dev = api_user(b_url, "csp-dev")
@@ -125,41 +125,54 @@ def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(
             for account, user in zip(ACCOUNTS, ("meimei", "lili"), strict=True):
                 api_user(b_url, user)
                 connect(h, account, b_url, app, user)
-            expected = set()
-            for i, (clip, cert) in enumerate(clips):
-                for account in ACCOUNTS:
-                    caption = f"crash clip {i} for {account}"
-                    [target] = h.distribution.jobs.submit(clip, cert, [account], caption=caption)
-                    assert target.ok and target.job_id, target.message
-                    expected.add(f"{caption}\n© Blender Foundation, CC BY")
-            # the batch is queued (nobody runs it yet); now a worker that is killed again and again
-            rng = random.Random(10)
-            kills: list[str] = []
-            deadline = time.monotonic() + 150
-            while time.monotonic() < deadline:
-                proc = start_worker(home_a, worker_log)
-                if len(kills) >= KILLS:
-                    break
-                seen = kill_at_a_random_point(home_a, proc, rng, ("uploading", "processing")[len(kills) % 2])
-                if seen == "done":
-                    break
-                kills.append(seen)
-            while time.monotonic() < deadline and set(job_states(home_a).values()) != {"published"}:
-                time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
-            proc = None
-            jobs = h.distribution.jobs.list()
-            timelines = [h.distribution.jobs.show(j.id).timeline for j in jobs]
-            with sqlite3.connect(home_b / "hutong.db") as db:
-                posts = [t for (t,) in db.execute("SELECT text FROM posts")]
-            created = b.log.read_text().count("post.created")  # B logs every post it makes
+            yield {"h": h, "b": b, "home_a": home_a, "home_b": home_b, "clips": clips, "tmp": tmp_path}
+    finally:
+        h.close()
+        b.stop()
+
+
+def b_texts(world) -> list[str]:
+    with sqlite3.connect(world["home_b"] / "hutong.db") as db:
+        return [t for (t,) in db.execute("SELECT text FROM posts")]
+
+
+def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(world):
+    h, b, home_a, tmp_path = world["h"], world["b"], world["home_a"], world["tmp"]
+    worker_log = (tmp_path / "worker.log").open("w")
+    proc = None
+    try:
+        expected = set()
+        for i, (clip, cert) in enumerate(world["clips"][:CLIPS]):
+            for account in ACCOUNTS:
+                caption = f"crash clip {i} for {account}"
+                [target] = h.distribution.jobs.submit(clip, cert, [account], caption=caption)
+                assert target.ok and target.job_id, target.message
+                expected.add(f"{caption}\n© Blender Foundation, CC BY")
+        # the batch is queued (nobody runs it yet); now a worker that is killed again and again
+        rng = random.Random(10)
+        kills: list[str] = []
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            proc = start_worker(home_a, worker_log)
+            if len(kills) >= KILLS:
+                break
+            seen = kill_at_a_random_point(home_a, proc, rng, ("uploading", "processing")[len(kills) % 2])
+            if seen == "done":
+                break
+            kills.append(seen)
+        while time.monotonic() < deadline and set(job_states(home_a).values()) != {"published"}:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        proc = None
+        jobs = h.distribution.jobs.list()
+        timelines = [h.distribution.jobs.show(j.id).timeline for j in jobs]
+        posts = b_texts(world)
+        created = b.log.read_text().count("post.created")  # B logs every post it makes
     finally:
         if proc is not None:
             proc.kill()
         worker_log.close()
-        h.close()
-        b.stop()
     log = (tmp_path / "worker.log").read_text()[-3000:]
     assert len(jobs) == CLIPS * len(ACCOUNTS)
     assert {j.state for j in jobs} == {"published"}, ([(j.id, j.state, j.reason) for j in jobs], kills, log)
@@ -178,3 +191,46 @@ def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(
         if e["message"].startswith("recovered")
     )
     assert recovered["uploading"] >= 1 and recovered["processing"] >= 1, (recovered, kills, replays)
+
+
+def test_a_running_worker_takes_over_a_job_whose_worker_died(world):
+    """Regression: on Redis a worker recovered only at its own start, so a job whose worker was killed
+    waited for some worker to start again (forever, if none did). Running workers now look again: a lapsed
+    lease is taken over; a job another worker holds, or one waiting for its retry time, is left alone."""
+    from datetime import timedelta
+
+    from hutong.store import PublishJob, utcnow
+
+    h = world["h"]
+    clip, cert = world["clips"][CLIPS]
+    [target] = h.distribution.jobs.submit(clip, cert, ["b-one"], caption="left by a dead worker")
+    h.distribution.queue.huey.flush()  # its queue message went with the worker that took it
+    with h.db.session() as s:
+        j = s.get(PublishJob, target.job_id)
+        j.state, j.lease_until = "uploading", utcnow() + timedelta(minutes=5)  # a live lease: hands off
+    assert target.job_id not in h.distribution.jobs.recover(stale_only=True)
+    with h.db.session() as s:  # the dead worker's lease runs out
+        s.get(PublishJob, target.job_id).lease_until = utcnow() - timedelta(seconds=1)
+    consumer = h.distribution.queue.consumer(
+        1, housekeeping=lambda: h.distribution.jobs.recover(stale_only=True), every=0.2
+    )
+    with consumer:  # started without recover(): only the periodic pass can find the job
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and h.distribution.jobs.show(target.job_id).state != "published":
+            time.sleep(0.1)
+    view = h.distribution.jobs.show(target.job_id)
+    assert view.state == "published", view.timeline
+    assert any(e["message"].startswith("recovered") for e in view.timeline)
+    assert b_texts(world).count("left by a dead worker\n© Blender Foundation, CC BY") == 1
+    with h.db.session() as s:  # waiting for its retry time (a 429's Retry-After): not a lost job
+        j = s.get(PublishJob, target.job_id)
+        j.state, j.lease_until, j.not_before = "queued", None, utcnow() + timedelta(minutes=10)
+        j.updated_at = utcnow() - timedelta(hours=1)
+    assert target.job_id not in h.distribution.jobs.recover(stale_only=True)
+    with (
+        h.db.session() as s
+    ):  # queued, overdue for longer than a lease, no worker holds it: its message was lost
+        s.get(PublishJob, target.job_id).not_before = utcnow() - timedelta(hours=1)
+    assert target.job_id in h.distribution.jobs.recover(stale_only=True)
+    with h.db.session() as s:
+        s.get(PublishJob, target.job_id).state = "published"
