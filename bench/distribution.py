@@ -9,7 +9,8 @@ trusting the creator service A; one connected account on each), so 3N targets, i
 - the embedded queue run by a ``hutong worker`` process killed with SIGKILL every few seconds and started
   again each time (4 at once);
 - a naive sequential publisher: upload then ``create_video``, one target after another, no queue, no job
-  records (the adapter's calls, nothing else).
+  records (the adapter's calls, nothing else); and the same as a script that notes each target once its post
+  is made and skips noted ones when started again, SIGKILLed every few seconds and restarted.
 
 Each clip is the same small 二创 clip (recognised as using two registered works, then certified by A) with
 its own trailing MP4 ``free`` box: distinct bytes, the same streams. Time to published is measured from the
@@ -314,11 +315,71 @@ def run_naive(world: World, n: int) -> dict:
                errors=failures)  # fmt: skip
 
 
+def naive_child(home: Path, plan: Path, done: Path) -> None:
+    """The naive publisher as a script that can be killed: it notes each target once its post is made, and
+    when started again it skips what it noted (what such scripts do)."""
+    h = Hutong.create(installation_settings(home=home))
+    try:
+        noted = {line.split()[0] for line in done.read_text().splitlines()} if done.exists() else set()
+        adapter = h.distribution.accounts.adapter("hutong")
+        accounts = [h.distribution.accounts.get(p) for p in PLATFORMS]
+        print("naive publisher: ready", flush=True)
+        with done.open("a") as log:
+            for i, clip, cert in json.loads(plan.read_text()):
+                for acc in accounts:
+                    if f"{i}:{acc.name}" in noted:
+                        continue
+                    conn = h.distribution.accounts.connection(acc.id)
+                    up = adapter.upload(conn, Path(clip))
+                    adapter.create_post(conn, UploadState(up.upload_id, up.video_id), caption=f"naivekill {i}\n{ATTRIBUTION}",
+                                        certificate=cert, idempotency_key=secrets.token_hex(16))  # fmt: skip
+                    log.write(f"{i}:{acc.name} {time.time()}\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+    finally:
+        h.close()
+
+
+def run_naive_killed(world: World, n: int, timeout: float) -> dict:
+    fresh(world, "naivekill").close()
+    home, plan, done = world.tmp / "a-naivekill", world.tmp / "naive-plan.json", world.tmp / "naive-done.txt"
+    plan.write_text(json.dumps([[i, str(c), t] for i, (c, t) in enumerate(world.clips)]))
+    log, rng, kills = world.tmp / "naive.log", random.Random(7), 0
+    t0, deadline = time.time(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.distribution", "--naive-child", str(home), str(plan),
+                                 str(done)], env=child_env(home), stdout=log.open("a"), stderr=subprocess.STDOUT)  # fmt: skip
+        starts = kills + 1
+        while proc.poll() is None and log.read_text().count("ready") < starts:
+            time.sleep(0.05)
+        try:
+            proc.wait(KILL_EVERY * rng.uniform(0.5, 1.5))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            kills += 1
+            continue
+        if proc.returncode != 0:
+            raise RuntimeError(f"the naive publisher failed: {log.read_text()[-2000:]}")
+        break
+    first: dict[str, float] = {}
+    for line in done.read_text().splitlines():
+        key, at = line.split()
+        first.setdefault(key, float(at) - t0)
+    times = sorted(first.values())
+    return row(f"naive sequential publisher, SIGKILLed every ~{KILL_EVERY:.0f} s of its life", times,
+               max(times, default=0.0), 3 * n, posts_on_platforms(world, "naivekill", n), kills=kills)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.distribution", description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=200, help="distinct clips (targets: 3 × clips)")
     parser.add_argument("--no-report", action="store_true", help="print the results, write nothing")
+    parser.add_argument("--naive-child", nargs=3, metavar=("HOME", "PLAN", "DONE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.naive_child:
+        naive_child(*(Path(p) for p in args.naive_child))
+        return {}
     if args.clips < 2:
         parser.error("--clips must be at least 2")
     if not shutil.which("redis-server"):
@@ -351,6 +412,7 @@ def main(argv: list[str] | None = None) -> dict:
             run_redis(world, args.clips, timeout),
             run_killed(world, args.clips, timeout),
             run_naive(world, args.clips),
+            run_naive_killed(world, args.clips, timeout),
         ]
     results = {"clips": args.clips, "platforms": len(PLATFORMS), "targets": 3 * args.clips,
                "clip_kb": round(world.clip_bytes / 1024, 1), "rows": rows}  # fmt: skip
@@ -361,4 +423,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    if result := main():
+        print(json.dumps(result, indent=2))
