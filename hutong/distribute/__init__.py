@@ -12,7 +12,15 @@ from hutong.distribute.accounts import AccountError, AccountView, ConnectedAccou
 from hutong.distribute.adapters import ADAPTERS, HutongAdapter, Outcome, PlatformAdapter
 from hutong.distribute.clips import ClipError, Clips, UnknownClip
 from hutong.distribute.events import EventResult, PlatformEvents
-from hutong.distribute.jobs import Jobs, JobStateError, JobView, PublishError, Target, UnknownJob
+from hutong.distribute.jobs import (
+    RECOVER_SECONDS,
+    Jobs,
+    JobStateError,
+    JobView,
+    PublishError,
+    Target,
+    UnknownJob,
+)
 from hutong.distribute.queue import EmbeddedConsumer, Queue, make_huey
 from hutong.platform.ports import CertificateAuthority
 from hutong.platform.vault import Vault
@@ -45,12 +53,7 @@ class Distribution:
         accounts = ConnectedAccounts(db, vault, adapters)
         jobs = Jobs(db, accounts, certificates)
         events = PlatformEvents(db, accounts)
-
-        def sweep() -> None:  # every minute on a running worker
-            jobs.take_down_revoked()  # posts under a certificate revoked since
-            events.expire()  # shares nobody confirmed in time
-
-        queue = Queue(make_huey(settings), jobs.run, sweep)
+        queue = Queue(make_huey(settings), jobs.run)
         jobs.enqueue = queue.enqueue
         clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
         return cls(accounts, jobs, queue, clips, bool(settings.redis_url), events)
@@ -65,7 +68,14 @@ class Distribution:
         if recover:
             self.jobs.recover(all_in_flight=not self.shared_queue)
             self.jobs.take_down_revoked()  # revocations made while no worker ran
-        return self.queue.consumer(workers)
+        return self.queue.consumer(workers, housekeeping=self.housekeeping, every=RECOVER_SECONDS)
+
+    def housekeeping(self) -> None:
+        """Every minute on a running worker: take over what a worker that died left behind (once its lease
+        runs out), take down posts whose certificate was revoked since, expire shares nobody confirmed."""
+        self.jobs.recover(stale_only=True)
+        self.jobs.take_down_revoked()
+        self.events.expire()
 
 
 __all__ = [

@@ -36,6 +36,7 @@ TAKE_DOWN = (
 )
 LEASE = timedelta(minutes=5)  # a worker holds a job this long without a sign of life before others take it
 MAX_ATTEMPTS = 8
+RECOVER_SECONDS = 60.0  # how often a running worker looks for jobs a dead worker left (leases run out)
 POLL_SECONDS = 30.0  # a post the platform holds for its own check is read again after this long
 
 
@@ -425,15 +426,26 @@ class Jobs:
         self.enqueue(job_id, delay)
         return TAKE_DOWN
 
-    def recover(self, *, all_in_flight: bool = False) -> list[int]:
+    def recover(self, *, all_in_flight: bool = False, stale_only: bool = False) -> list[int]:
         """Queue again every job a worker should be doing: queued ones (their queue message may be lost) and
         in-flight ones whose worker died (lease expired; ``all_in_flight`` when no other worker can be running,
-        as at the start of the embedded worker). Safe to repeat: a job is claimed before it runs."""
+        as at the start of the embedded worker). Safe to repeat: a job is claimed before it runs.
+
+        ``stale_only`` is the running workers' periodic pass (:data:`RECOVER_SECONDS`): only jobs that nobody
+        is doing — a lease that ran out, or a queued job past its time for a whole lease (its message lost
+        with a killed worker) — so that jobs waiting their turn do not gather queue messages."""
         now = utcnow()
         with self.db.session() as s:
             stale = or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now)
+            where = true() if all_in_flight else stale
+            if stale_only:
+                lapsed = PublishJob.lease_until < now
+                forgotten = PublishJob.state.in_(("queued", TAKE_DOWN)) & PublishJob.lease_until.is_(None) & (
+                    PublishJob.updated_at < now - LEASE) & or_(PublishJob.not_before.is_(None),
+                                                               PublishJob.not_before < now - LEASE)  # fmt: skip
+                where = or_(lapsed, forgotten)
             rows = s.execute(select(PublishJob).where(PublishJob.state.in_(("queued", TAKE_DOWN, *IN_FLIGHT)),
-                                                      true() if all_in_flight else stale)).scalars().all()  # fmt: skip
+                                                      where)).scalars().all()  # fmt: skip
             plan = []
             for j in rows:
                 if j.state in IN_FLIGHT:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+import structlog
+from huey import Huey, RedisHuey, SqliteHuey
 
 from hutong.config import Settings
 
 TASK = "hutong.publish"
-SWEEP = (
-    "hutong.sweep"  # every minute on a running worker: posts whose certificate was revoked get take-down jobs
-)
+log = structlog.get_logger("hutong.distribute")
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -26,13 +25,9 @@ def make_huey(settings: Settings) -> Huey:
 class Queue:
     """Enqueue job ids; run them with :meth:`consumer` (embedded) or `hutong worker`."""
 
-    def __init__(
-        self, huey: Huey, run: Callable[[int], object], sweep: Callable[[], object] | None = None
-    ) -> None:
+    def __init__(self, huey: Huey, run: Callable[[int], object]) -> None:
         self.huey = huey
         self._task = huey.task(name=TASK)(run)
-        if sweep is not None:
-            huey.periodic_task(crontab(), name=SWEEP)(sweep)
 
     def enqueue(self, job_id: int, delay: float | None = None) -> None:
         if delay and delay > 0:
@@ -43,20 +38,44 @@ class Queue:
     def pending(self) -> int:
         return self.huey.pending_count() + self.huey.scheduled_count()
 
-    def consumer(self, workers: int = 2) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self.huey, workers)
+    def consumer(
+        self, workers: int = 2, *, housekeeping: Callable[[], object] | None = None, every: float = 60.0
+    ) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self.huey, workers, housekeeping=housekeeping, every=every)
 
 
 class EmbeddedConsumer:
     """Huey's consumer threads started inside this process, without its signal handlers (so it can run in
-    a test, a server or any thread); ``stop()`` lets running jobs finish."""
+    a test, a server or any thread); ``stop()`` lets running jobs finish. ``housekeeping`` runs every ``every``
+    seconds while it runs (the jobs a dead worker left behind)."""
 
-    def __init__(self, huey: Huey, workers: int) -> None:
-        self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+    def __init__(
+        self,
+        huey: Huey,
+        workers: int,
+        *,
+        housekeeping: Callable[[], object] | None = None,
+        every: float = 60.0,
+    ) -> None:
+        self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                               initial_delay=0.05, backoff=1.5, max_delay=0.5,
                                               scheduler_interval=1, check_worker_health=False)  # fmt: skip
         self._started = False
         self._lock = threading.Lock()
+        self._housekeeping, self._every = housekeeping, every
+        self._keeper: threading.Thread | None = None
+
+    def _keep(self) -> None:
+        while not self._consumer.stop_flag.wait(self._every):
+            try:
+                self._housekeeping()
+            except Exception:  # noqa: BLE001 — a failed pass (database busy) is tried again next time
+                log.exception("queue.housekeeping_failed")
+
+    def _start_keeper(self) -> None:
+        if self._housekeeping and self._keeper is None:
+            self._keeper = threading.Thread(target=self._keep, name="hutong-recover", daemon=True)
+            self._keeper.start()
 
     def start(self) -> EmbeddedConsumer:
         with self._lock:
@@ -64,6 +83,7 @@ class EmbeddedConsumer:
                 self._consumer.scheduler.start()
                 for _, thread in self._consumer.worker_threads:
                     thread.start()
+                self._start_keeper()
                 self._started = True
         return self
 
@@ -74,6 +94,9 @@ class EmbeddedConsumer:
             self._consumer.stop_flag.set()
             for t in [self._consumer.scheduler] + [t for _, t in self._consumer.worker_threads]:
                 t.join(timeout)
+            if self._keeper is not None:
+                self._keeper.join(timeout)
+                self._keeper = None
             self._started = False
 
     def __enter__(self) -> EmbeddedConsumer:
@@ -84,4 +107,5 @@ class EmbeddedConsumer:
 
     def run_forever(self) -> None:
         """`hutong worker`: Huey's own loop in the main thread, with its signal handlers (INT stops it)."""
+        self._start_keeper()
         self._consumer.run()
