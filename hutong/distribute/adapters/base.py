@@ -9,8 +9,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
+
+import httpx
 
 
 class Outcome(StrEnum):
@@ -150,3 +153,63 @@ def register(cls: type[PlatformAdapter]) -> type[PlatformAdapter]:
         raise ValueError(f"two adapters named {cls.name!r}")
     ADAPTERS[cls.name] = cls
     return cls
+
+
+# -- what every HTTP platform's answers have in common ------------------------------------------------
+
+
+def response_detail(r: httpx.Response) -> str:
+    """The platform's own words for an error answer (OAuth's error_description, hutong's detail, or text)."""
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:500].strip() or r.reason_phrase
+    if isinstance(body, dict):
+        text = body.get("error_description") or body.get("detail") or body.get("error") or body
+        return str(text)[:500]
+    return str(body)[:500]
+
+
+def retry_after(r: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    value = r.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    if value:
+        from datetime import UTC, datetime
+
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def transport_outcome(
+    error: BaseException, *, irreversible: bool, platform: str, call: str, made: str
+) -> AdapterError | None:
+    """The part of :meth:`PlatformAdapter.classify` every HTTP platform shares: unreachable → retry later;
+    no answer → retry later, or outcome unknown on an irreversible ``call`` (``made``: what may now exist);
+    429 → retry later with Retry-After; 5xx → retry later, except a gateway's 502/504 on an irreversible call
+    → unknown. None: the adapter decides (auth, refusals, its own codes)."""
+    name = error.__class__.__name__
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return AdapterError(Outcome.RETRY_LATER, f"{platform} cannot be reached ({name})")
+    if isinstance(error, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError):
+        if irreversible:
+            return AdapterError(Outcome.UNKNOWN, f"no answer to {call} ({name}): {made} may or may not exist")
+        return AdapterError(Outcome.RETRY_LATER, f"no answer from {platform} ({name})")
+    if isinstance(error, httpx.HTTPStatusError):
+        r = error.response
+        code, detail = r.status_code, response_detail(r)
+        if code == 429:
+            return AdapterError(
+                Outcome.RETRY_LATER, f"rate limited (429): {detail}", retry_after=retry_after(r)
+            )
+        if code >= 500:
+            if irreversible and code in (502, 504):
+                return AdapterError(Outcome.UNKNOWN, f"{code} from a gateway on {call}: {detail}")
+            return AdapterError(
+                Outcome.RETRY_LATER, f"{platform} failed ({code}): {detail}", retry_after=retry_after(r)
+            )
+    return None

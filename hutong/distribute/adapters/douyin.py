@@ -43,8 +43,9 @@ from hutong.distribute.adapters.base import (
     Tokens,
     UploadState,
     register,
+    response_detail,
+    transport_outcome,
 )
-from hutong.distribute.adapters.hutong import _detail, _retry_after
 
 SEP = "\u241f"  # between open_id and access token in the stored token
 AUTH_CODES = {2190002, 2190008, 28001003, 28001008, 10008, 10010, 10007, 10013}  # token / grant refused
@@ -327,27 +328,12 @@ class DouyinAdapter(PlatformAdapter):
             if error.token_endpoint:
                 return AdapterError(Outcome.FAILED, f"token endpoint said {error.code}: {error.description}")
             return AdapterError(Outcome.FAILED, f"Douyin said {error.code}: {error.description}")
-        if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-            return AdapterError(Outcome.RETRY_LATER, f"Douyin cannot be reached ({error.__class__.__name__})")
-        if isinstance(error, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError):
-            if irreversible:
-                return AdapterError(Outcome.UNKNOWN, f"no answer to the share request ({error.__class__.__name__}): "
-                                    "a share may or may not exist")  # fmt: skip
-            return AdapterError(Outcome.RETRY_LATER, f"no answer from Douyin ({error.__class__.__name__})")
+        shared = transport_outcome(error, irreversible=irreversible, platform="Douyin",
+                                   call="the share request", made="a share")  # fmt: skip
+        if shared is not None:
+            return shared
         if isinstance(error, httpx.HTTPStatusError):
-            r = error.response
-            code, detail = r.status_code, _detail(r)
-            if code == 429:
-                return AdapterError(
-                    Outcome.RETRY_LATER, f"rate limited (429): {detail}", retry_after=_retry_after(r)
-                )
-            if code >= 500:
-                if irreversible and code in (502, 504):
-                    return AdapterError(
-                        Outcome.UNKNOWN, f"{code} from a gateway on the share request: {detail}"
-                    )
-                return AdapterError(Outcome.RETRY_LATER, f"Douyin failed ({code}): {detail}",
-                                    retry_after=_retry_after(r))  # fmt: skip
+            code, detail = error.response.status_code, response_detail(error.response)
             if code in (401, 403):
                 return AdapterError(Outcome.AUTH, f"Douyin refused the token ({code}): {detail}")
             if code in (409, 413, 415, 422):

@@ -26,38 +26,13 @@ from hutong.distribute.adapters.base import (
     Tokens,
     UploadState,
     register,
+    response_detail,
+    transport_outcome,
 )
 from hutong.errors import PlatformError
 from hutong.platform.interconnect import fetch_manifest
 
 STATUS = {"published": "published", "held": "processing", "rejected": "rejected", "taken_down": "taken_down"}
-
-
-def _detail(r: httpx.Response) -> str:
-    try:
-        body = r.json()
-    except ValueError:
-        return r.text[:500].strip() or r.reason_phrase
-    if isinstance(body, dict):
-        text = body.get("error_description") or body.get("detail") or body.get("error") or body
-        return str(text)[:500]
-    return str(body)[:500]
-
-
-def _retry_after(r: httpx.Response) -> float | None:
-    value = r.headers.get("retry-after", "").strip()
-    if value.isdigit():
-        return float(value)
-    if value:
-        from email.utils import parsedate_to_datetime
-
-        from hutong.store import utcnow
-
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
-        except (TypeError, ValueError):
-            return None
-    return None
 
 
 @register
@@ -250,31 +225,13 @@ class HutongAdapter(PlatformAdapter):
     ) -> AdapterError:
         if isinstance(error, AdapterError):
             return error
-        if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-            return AdapterError(
-                Outcome.RETRY_LATER, f"the platform cannot be reached ({error.__class__.__name__})"
-            )
-        if isinstance(error, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError):
-            if irreversible:
-                return AdapterError(Outcome.UNKNOWN, f"no answer to an irreversible call ({error.__class__.__name__}): "
-                                    "the post may or may not exist")  # fmt: skip
-            return AdapterError(
-                Outcome.RETRY_LATER, f"no answer from the platform ({error.__class__.__name__})"
-            )
+        shared = transport_outcome(error, irreversible=irreversible, platform="the platform",
+                                   call="an irreversible call", made="the post")  # fmt: skip
+        if shared is not None:
+            return shared
         if isinstance(error, httpx.HTTPStatusError):
             r = error.response
-            code, detail = r.status_code, _detail(r)
-            if code == 429:
-                return AdapterError(
-                    Outcome.RETRY_LATER, f"rate limited (429): {detail}", retry_after=_retry_after(r)
-                )
-            if code >= 500:
-                if irreversible and code in (502, 504):
-                    return AdapterError(
-                        Outcome.UNKNOWN, f"{code} from a gateway on an irreversible call: {detail}"
-                    )
-                return AdapterError(Outcome.RETRY_LATER, f"the platform failed ({code}): {detail}",
-                                    retry_after=_retry_after(r))  # fmt: skip
+            code, detail = r.status_code, response_detail(r)
             if token_endpoint:
                 try:
                     err = r.json().get("error", "")

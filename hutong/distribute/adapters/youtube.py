@@ -45,8 +45,8 @@ from hutong.distribute.adapters.base import (
     Tokens,
     UploadState,
     register,
+    retry_after,
 )
-from hutong.distribute.adapters.hutong import _retry_after
 
 GOOGLE_API = "https://www.googleapis.com"
 GOOGLE_AUTH = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -433,20 +433,20 @@ class YouTubeAdapter(PlatformAdapter):
         said = f"{code} {reason}: {message}".replace(" : ", ": ").strip() if reason else f"{code}: {message}"
         if code == 429:
             return AdapterError(
-                Outcome.RETRY_LATER, f"rate limited by YouTube ({said})", retry_after=_retry_after(r)
+                Outcome.RETRY_LATER, f"rate limited by YouTube ({said})", retry_after=retry_after(r)
             )
         if code >= 500:
             if irreversible and code in (502, 504):
                 return AdapterError(
                     Outcome.UNKNOWN, f"{code} from a gateway on an irreversible call: {message}"
                 )
-            return AdapterError(Outcome.RETRY_LATER, f"YouTube failed ({said})", retry_after=_retry_after(r))
+            return AdapterError(Outcome.RETRY_LATER, f"YouTube failed ({said})", retry_after=retry_after(r))
         if token_endpoint:
             if reason in ("invalid_grant", "invalid_client", "unauthorized_client"):
                 return AdapterError(Outcome.AUTH, f"Google refused the grant: {reason}: {message}")
             return AdapterError(Outcome.FAILED, f"Google's token endpoint said {said}")
         if code == 403 and reason in QUOTA_REASONS:
-            wait = _retry_after(r)
+            wait = retry_after(r)
             if wait is None and reason in ("quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"):
                 wait = _until_pacific_midnight()
             return AdapterError(Outcome.RETRY_LATER, f"YouTube quota ({said})", retry_after=wait)
