@@ -23,20 +23,11 @@ from hutong.distribute.adapters import AdapterError, DouyinAdapter, Outcome, Pos
 from hutong.distribute.adapters.douyin import DouyinError, split_token
 from hutong.distribute.standins.douyin import DouyinStandin, sign
 from hutong.rights import LicenceTerms
+from tests.distribute.test_publish import wait_state
 
 KEY, SECRET = "awk1x2y3z4", "dysecret-0123456789"
 REDIRECT = "http://127.0.0.1:9/douyin-cb"
 ATTRIBUTION = "© Blender Foundation, CC BY"
-
-
-def wait_state(h: Hutong, job_id: int, states: tuple[str, ...], timeout: float = 40):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        view = h.distribution.jobs.show(job_id)
-        if view.state in states:
-            return view
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} stayed {view.state}: {view.timeline}")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +86,9 @@ def publish(world, account: str) -> int:
 
 
 def share_of(world, job_id: int) -> str:
-    view = wait_state(world["h"], job_id, ("needs_confirmation", "published", "rejected", "failed"))
+    view = wait_state(
+        world["h"], job_id, ("needs_confirmation", "published", "rejected", "failed"), timeout=40
+    )
     assert view.state == "needs_confirmation", view.timeline
     assert view.remote_post_id in world["standin"].shares
     return view.remote_post_id
