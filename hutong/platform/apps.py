@@ -233,21 +233,21 @@ class Apps:
                 "uscc": dev.uscc,
             }
 
-    def _developer_of(self, s, account_id: int) -> Developer:
-        dev = s.execute(select(Developer).where(Developer.account_id == account_id)).scalar_one_or_none()
-        if dev is None:
-            raise PlatformError("this account is not registered as a developer", 404)
-        return dev
-
     def of_account(self, account_id: int) -> list[dict]:
         with self.db.session() as s:
-            dev_id = self._developer_of(s, account_id).id
+            dev_id = s.execute(
+                select(Developer.id).where(Developer.account_id == account_id)
+            ).scalar_one_or_none()
+        if dev_id is None:
+            raise PlatformError("this account is not registered as a developer", 404)
         return self.of_developer(dev_id)
 
     def require_owned(self, account_id: int, client_id: str) -> None:
         """PlatformError 404 unless the app belongs to this account's developer (no hint either way)."""
         with self.db.session() as s:
-            dev = s.execute(select(Developer).where(Developer.account_id == account_id)).scalar_one_or_none()
-            app = s.execute(select(App).where(App.client_id == client_id)).scalar_one_or_none()
-            if dev is None or app is None or app.developer_id != dev.id:
-                raise PlatformError(f"no app {client_id} of yours", 404)
+            owned = s.execute(
+                select(App.id).join(Developer, Developer.id == App.developer_id)
+                .where(App.client_id == client_id, Developer.account_id == account_id)
+            ).first()  # fmt: skip
+        if owned is None:
+            raise PlatformError(f"no app {client_id} of yours", 404)
