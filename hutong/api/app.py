@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from hutong.api.console import ConsoleRefusal, SignInRequired, render
 from hutong.api.headers import SecurityHeaders
 from hutong.api.limits import BodyLimit
 from hutong.api.routers import ALL
@@ -88,8 +90,14 @@ def create_app(h: Hutong) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired):
+        return RedirectResponse(f"/console?{urlencode({'next': exc.path})}", status_code=303)
+
     @app.exception_handler(PlatformError)
     async def _platform_error(request: Request, exc: PlatformError):
+        if isinstance(exc, ConsoleRefusal) or request.url.path.startswith("/console"):
+            return render(request, None, "console/error.html", status=exc.status, message=str(exc))
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if exc.status == 429:
             headers = {"Retry-After": "5"}
@@ -118,6 +126,8 @@ def create_app(h: Hutong) -> FastAPI:
         for e in exc.errors()[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        if request.url.path.startswith("/console"):  # people get a page, programs the JSON error
+            return render(request, None, "console/error.html", status=422, message="; ".join(parts))
         return _error(422, "invalid_request", "; ".join(parts))
 
     for router in ALL:

@@ -126,3 +126,76 @@ def suspend(client_id: str, reason: Reason, staff: Staff = "staff") -> None:
 def unsuspend(client_id: str, reason: Reason, staff: Staff = "staff") -> None:
     """Reinstate a suspended app: the tokens it still holds work again."""
     _app_status(client_id, suspend=False, reason=reason, staff=staff)
+
+
+roles_app = typer.Typer(help="Console roles: who speaks for a rights holder, acts as a creator, reviews.")
+platform_app.add_typer(roles_app, name="roles")
+HolderOpt = Annotated[
+    list[str] | None, typer.Option("--holder", help="The rights holder's name (as on works).")
+]
+CreatorOpt = Annotated[list[str] | None, typer.Option("--creator", help="A creator handle.")]
+
+
+def _print_membership(username: str, m, as_json: bool) -> None:
+    view = {"username": username, "roles": list(m.roles), "holders": list(m.holders),
+            "creators": list(m.creators), "staff": m.staff, "developer": m.developer}  # fmt: skip
+    if as_json:
+        emit_json(view)
+        return
+    parts = [f"holder {h!r}" for h in m.holders] + [f"creator @{c}" for c in m.creators]
+    parts += ["staff (reviewer)"] * m.staff + ["developer"] * m.developer
+    out.print(f"{username}: {', '.join(parts) or 'no console role'}", highlight=False)
+
+
+def _change_roles(
+    username: str, holders, creators, staff: bool | None, *, grant: bool, as_json: bool
+) -> None:
+    if not holders and not creators and staff is None:
+        raise typer.BadParameter(
+            "name at least one role: --holder NAME, --creator HANDLE, --staff/--no-staff"
+        )
+    with service() as h:
+        roles = platform_of(h).roles
+        change = roles.grant if grant else roles.revoke
+        m = None
+        for name in holders or []:
+            m = change(username, "holder", name)
+        for handle in creators or []:
+            m = change(username, "creator", handle)
+        if staff is not None:
+            m = roles.set_staff(username, staff if grant else False)
+    _print_membership(username, m, as_json)
+
+
+@roles_app.command("grant")
+def roles_grant(
+    username: str,
+    holder: HolderOpt = None,
+    creator: CreatorOpt = None,
+    staff: Annotated[
+        bool | None, typer.Option("--staff/--no-staff", help="Platform staff: reviews developers.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Let an account speak for rights holders, act as creators, or review as staff in the console."""
+    _change_roles(username, holder, creator, staff, grant=True, as_json=as_json)
+
+
+@roles_app.command("revoke")
+def roles_revoke(
+    username: str,
+    holder: HolderOpt = None,
+    creator: CreatorOpt = None,
+    staff: Annotated[bool | None, typer.Option("--staff", help="Take the staff role away.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take console roles away from an account."""
+    _change_roles(username, holder, creator, staff, grant=False, as_json=as_json)
+
+
+@roles_app.command("show")
+def roles_show(username: str, as_json: JsonOpt = False) -> None:
+    """The console roles of an account."""
+    with service() as h:
+        m = platform_of(h).roles.of_username(username)
+    _print_membership(username, m, as_json)

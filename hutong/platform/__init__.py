@@ -21,6 +21,7 @@ from hutong.platform.oauth import OAuthServer
 from hutong.platform.outbound import Outbound
 from hutong.platform.policy import ReviewPolicy
 from hutong.platform.ports import CertificateAuthority, Recogniser
+from hutong.platform.roles import Roles
 from hutong.platform.shares import Shares
 from hutong.platform.vault import Vault
 from hutong.platform.webhooks import Webhooks
@@ -43,6 +44,7 @@ class Platform:
     shares: Shares
     links: Links
     federation: Federation
+    roles: Roles
 
     @classmethod
     def create(
@@ -71,7 +73,7 @@ class Platform:
             settings, policy, text, vault, accounts, Developers(db, policy, vault, bank, settings.home),
             Apps(db, policy, vault, outbound=outbound), OAuthServer(db, policy, id_keys, settings.issuer), directory, webhooks, ingest,
             Shares(db, ingest, webhooks, settings.issuer), Links(settings, db, outbound),
-            Federation(directory, accounts, http, settings.issuer),
+            Federation(directory, accounts, http, settings.issuer), Roles(db),
         )  # fmt: skip
 
 

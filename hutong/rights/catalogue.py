@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from hutong.errors import CatalogueError, HutongError
 from hutong.fingerprint import SignalType, extract
 from hutong.media import MediaInfo, probe, sha256_file
 from hutong.store import CatalogueState, Database, Licence, LicenceWork, Work, WorkFingerprint, utcnow
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 if TYPE_CHECKING:
     from hutong.match import Recognizer
@@ -194,6 +196,17 @@ class Catalogue:
     def list(self) -> list[WorkRecord]:
         with self.db.session() as s:
             return [WorkRecord.of(w) for w in s.execute(select(Work).where(LIVE).order_by(Work.id)).scalars()]
+
+    def page(self, holders: Iterable[str], query: ListQuery) -> Page[WorkRecord]:
+        """One page of the live works of ``holders`` (the console's catalogue), filtered by title."""
+        stmt = (
+            select(Work).where(LIVE, Work.holder.in_(list(holders))).options(selectinload(Work.fingerprints))
+        )
+        if query.text:
+            stmt = stmt.where(contains(Work.title, query.text))
+        columns = {"id": Work.id, "title": Work.title, "duration": Work.duration, "added": Work.created_at}
+        with self.db.session() as s:
+            return page_of(s, stmt, query, columns=columns, default="id", row=WorkRecord.of, tiebreak=Work.id)
 
     def get(self, work_id: int) -> WorkRecord:
         with self.db.session() as s:

@@ -3,6 +3,7 @@
 from hutong.store.db import Database
 from hutong.store.models import (
     Account,
+    AccountRole,
     ApiToken,
     App,
     Base,
@@ -49,6 +50,7 @@ __all__ = [
     "Video",
     "WebhookDelivery",
     "Account",
+    "AccountRole",
     "ApiToken",
     "App",
     "Developer",

@@ -504,6 +504,21 @@ class LinkRestriction(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AccountRole(Base):
+    """What a platform account may do in the console beyond its own: speak for a rights holder (the
+    ``holder`` name on works and licences) or act as a creator (a ``creators.handle``). Staff are
+    ``accounts.is_staff``; developers have a ``developers`` row."""
+
+    __tablename__ = "account_roles"
+    __table_args__ = (UniqueConstraint("account_id", "role", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # holder | creator
+    subject: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # -- distribution: connected accounts on other platforms, publishing jobs -------------------------------
 
 

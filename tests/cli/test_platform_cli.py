@@ -82,3 +82,48 @@ def test_suspend_refuses_unknown_apps_and_a_missing_reason(tmp_path: Path):
     assert r.returncode == 2 and "already active" in r.stderr
     r = hutong(home, "platform", "suspend", app["client_id"], "--reason", "phishing pages")
     assert r.returncode == 0 and "suspended" in r.stdout
+
+
+def test_roles_grant_show_and_revoke_with_clear_refusals(tmp_path: Path):
+    home = tmp_path / "home"
+    h = Hutong.create(get_settings(home=home))
+    try:
+        h.platform.accounts.register("qingshan", "a long enough password")
+        h.creators.add("xiaoming", name="Xiaoming")
+    finally:
+        h.close()
+    r = hutong(
+        home,
+        "platform",
+        "roles",
+        "grant",
+        "qingshan",
+        "--holder",
+        "Studio",
+        "--creator",
+        "@XiaoMing",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert (
+        shown["holders"] == ["Studio"]
+        and shown["creators"] == ["xiaoming"]
+        and shown["roles"] == ["holder", "creator"]
+    )
+    r = hutong(home, "platform", "roles", "grant", "qingshan", "--staff")
+    assert r.returncode == 0 and "staff (reviewer)" in r.stdout
+    # refusals: an unknown account, an unknown creator, no role named, revoking what was never granted
+    r = hutong(home, "platform", "roles", "grant", "nobody", "--holder", "Studio")
+    assert r.returncode != 0 and "no account 'nobody'" in r.stderr and "Traceback" not in r.stderr
+    r = hutong(home, "platform", "roles", "grant", "qingshan", "--creator", "ghost")
+    assert r.returncode != 0 and "no creator with handle 'ghost'" in r.stderr
+    r = hutong(home, "platform", "roles", "grant", "qingshan")
+    assert r.returncode != 0 and "name at least one role" in r.stderr
+    r = hutong(home, "platform", "roles", "revoke", "qingshan", "--holder", "Other Studio")
+    assert r.returncode != 0 and "has no holder role for 'Other Studio'" in r.stderr
+    r = hutong(home, "platform", "roles", "revoke", "qingshan", "--holder", "Studio", "--staff", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["roles"] == ["creator"]
+    shown = json.loads(hutong(home, "platform", "roles", "show", "qingshan", "--json").stdout)
+    assert shown == {"username": "qingshan", "roles": ["creator"], "holders": [], "creators": ["xiaoming"],
+                     "staff": False, "developer": False}  # fmt: skip

@@ -1,0 +1,7 @@
+"""The web console under ``/console``: one module per role (rights holder, creator, platform reviewer,
+developer) and the shared sign-in and home. Server-rendered; htmx swaps parts of pages. Each module's
+router is ``APIRouter(prefix="/console/…", include_in_schema=False)``: pages, not part of the API contract."""
+
+from hutong.api.routers.console import holder, home
+
+ROUTERS = [home.router, holder.router]

@@ -1,0 +1,35 @@
+"""Console roles: which platform accounts speak for a rights holder or act as a creator.
+
+Revision ID: 0011_console
+Revises: 0008
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from hutong.store.models import UTCDateTime
+
+revision = "0011_console"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "account_roles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "role", "subject"),
+    )
+    op.create_index("ix_account_roles_account_id", "account_roles", ["account_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_account_roles_account_id", table_name="account_roles")
+    op.drop_table("account_roles")
