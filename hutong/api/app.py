@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from hutong.api.console import ConsoleRefusal, SignInRequired, render
-from hutong.api.headers import SecurityHeaders
+from hutong.api.headers import SecurityHeaders, ServerTiming
 from hutong.api.limits import BodyLimit
 from hutong.api.routers import ALL
 from hutong.api.web import WEB, templates
@@ -88,6 +88,7 @@ def create_app(h: Hutong) -> FastAPI:
         https_only=issuer.startswith("https://"), max_age=8 * 3600,
     )  # fmt: skip
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)  # outermost: counts every other layer
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
     @app.exception_handler(SignInRequired)

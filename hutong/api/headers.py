@@ -4,6 +4,8 @@ only: the pages and /docs load nothing from elsewhere and run no inline script."
 
 from __future__ import annotations
 
+import time
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -32,3 +34,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class ServerTiming:
+    """``Server-Timing: app;dur=<ms>`` on every response: the time from the request's arrival to the start of
+    the answer, as browsers' developer tools show it and as bench/console.py measures the console."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def timed(message):
+            if message["type"] == "http.response.start":
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"server-timing", took)]}
+            await send(message)
+
+        await self.app(scope, receive, timed)

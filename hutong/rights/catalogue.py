@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from hutong.errors import CatalogueError, HutongError
 from hutong.fingerprint import SignalType, extract
@@ -67,6 +67,17 @@ class WorkRecord:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class WorkSummary:
+    """A work as a list shows it (no fingerprint counts: a page of them is one query)."""
+
+    work_id: int
+    title: str
+    holder: str
+    duration: float
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -197,16 +208,18 @@ class Catalogue:
         with self.db.session() as s:
             return [WorkRecord.of(w) for w in s.execute(select(Work).where(LIVE).order_by(Work.id)).scalars()]
 
-    def page(self, holders: Iterable[str], query: ListQuery) -> Page[WorkRecord]:
+    def page(self, holders: Iterable[str], query: ListQuery) -> Page[WorkSummary]:
         """One page of the live works of ``holders`` (the console's catalogue), filtered by title."""
-        stmt = (
-            select(Work).where(LIVE, Work.holder.in_(list(holders))).options(selectinload(Work.fingerprints))
+        stmt = select(Work.id, Work.title, Work.holder, Work.duration, Work.created_at).where(
+            LIVE, Work.holder.in_(list(holders))
         )
         if query.text:
             stmt = stmt.where(contains(Work.title, query.text))
         columns = {"id": Work.id, "title": Work.title, "duration": Work.duration, "added": Work.created_at}
         with self.db.session() as s:
-            return page_of(s, stmt, query, columns=columns, default="id", row=WorkRecord.of, tiebreak=Work.id)
+            return page_of(
+                s, stmt, query, columns=columns, default="id", row=lambda r: WorkSummary(*r), tiebreak=Work.id
+            )
 
     def get(self, work_id: int) -> WorkRecord:
         with self.db.session() as s:

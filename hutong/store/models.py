@@ -59,6 +59,10 @@ class Work(Base):
     __table_args__ = (
         # the same file is registered once among live works; after a removal it may be registered again
         Index("ix_works_sha256", "sha256", unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE),
+        # a holder's catalogue in the console, sorted by each column it offers, without sorting the table
+        Index("ix_works_holder_title", "holder", "title", sqlite_where=_LIVE, postgresql_where=_LIVE),
+        Index("ix_works_holder_duration", "holder", "duration", sqlite_where=_LIVE, postgresql_where=_LIVE),
+        Index("ix_works_holder_created", "holder", "created_at", sqlite_where=_LIVE, postgresql_where=_LIVE),
         {"sqlite_autoincrement": True},
     )
 
