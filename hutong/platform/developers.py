@@ -539,7 +539,7 @@ class Developers:
                    "rule": ReviewDecision.rule, "developer": Developer.display_name}  # fmt: skip
         with self.db.session() as s:
             return page_of(
-                s, stmt, query, columns=columns, default="at" if not open_appeals else "id",
+                s, stmt, query, columns=columns, default="id",
                 tiebreak=ReviewDecision.id,
                 row=lambda r: ReviewRow(developer_view(r[1]), self._view(r[0]), r[0].appeal_text),
             )  # fmt: skip

@@ -32,8 +32,6 @@ from tests.web.conftest import (
     text_of,
 )
 
-PASSWORD = "console password 1"
-
 
 class Receiver:
     """An app's webhook endpoint: keeps what it is sent."""
@@ -65,7 +63,7 @@ def setup(tmp_path_factory):
     apps = {}
     for name in ("alice", "bob"):
         add_person(h, name)
-        acc = h.platform.accounts.authenticate(name, PASSWORD).id
+        acc = h.platform.roles.of_username(name).account_id
         h.platform.developers.register_individual(acc, name.title() + " Labs")
         view, secret = h.platform.apps.register(
             h.platform.developers.verified_developer_id(acc), name=f"{name.title()}'s app", client_type="confidential",

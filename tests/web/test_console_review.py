@@ -45,13 +45,11 @@ def setup(tmp_path_factory):
     add_person(h, "xiaoming", creator="xiaoming")
     add_person(h, "nobody")
     add_person(h, "devco")
-    h.platform.developers.register_individual(
-        h.platform.accounts.authenticate("devco", "console password 1").id, "Devco"
-    )
+    h.platform.developers.register_individual(h.platform.roles.of_username("devco").account_id, "Devco")
     ids = {}
     for n in range(1, 5):
         add_person(h, f"ent{n}")
-        acc = h.platform.accounts.authenticate(f"ent{n}", "console password 1").id
+        acc = h.platform.roles.of_username(f"ent{n}").account_id
         ids[n] = h.platform.developers.register_enterprise(
             acc, display_name=f"Studio {n}", company_name=f"青山影业{n}有限公司", uscc=uscc(n), route="resident_id",
             legal_rep_name=REP_NAME, legal_rep_id=REP_ID,
@@ -62,7 +60,7 @@ def setup(tmp_path_factory):
         (2, "the code was typed by our agent"),
     ):
         add_person(h, f"copy{n}")
-        acc = h.platform.accounts.authenticate(f"copy{n}", "console password 1").id
+        acc = h.platform.roles.of_username(f"copy{n}").account_id
         h.platform.developers.register_enterprise(acc, display_name=f"Copy {n}", company_name="青山影业1有限公司",
                                                   uscc=uscc(1), route="micro_deposit", bank_account="6222021234567890")  # fmt: skip
         rejected = next(d for d in h.platform.developers.decisions(acc) if d.outcome == "rejected")
