@@ -179,19 +179,19 @@ class Developers:
             d.at, d.appeal_status, d.appeal_resolution,
         )  # fmt: skip
 
-    def _verify(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+    def _verify(self, s: Session, dev: Developer, rule: str, reason: str, by: str = "policy") -> None:
         dev.status, dev.verified_at = "verified", utcnow()
         if dev.legal_rep_tag is None and dev.legal_rep_id_enc is not None:  # a rejection overturned
             rep = self.vault.decrypt(dev.legal_rep_id_enc, context=f"developer:{dev.id}:id")
             dev.legal_rep_tag = self.vault.legal_rep_tag(rep)
-        self._decide(s, dev, "developer", "approved", rule, reason)
+        self._decide(s, dev, "developer", "approved", rule, reason, by)
         if dev.kind == "enterprise" and self.policy.developers.delete_legal_rep_data_after_days == 0:
             self._erase(dev)
 
-    def _reject(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+    def _reject(self, s: Session, dev: Developer, rule: str, reason: str, by: str = "policy") -> None:
         dev.status = "rejected"
         dev.legal_rep_tag = None  # a rejected enterprise does not count for the one-person limit
-        self._decide(s, dev, "developer", "rejected", rule, reason)
+        self._decide(s, dev, "developer", "rejected", rule, reason, by)
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -564,7 +564,9 @@ class Developers:
             d.appeal_status, d.appeal_resolution = ("overturned" if overturn else "upheld"), note.strip()
             dev = s.get(Developer, d.developer_id)
             if overturn and d.subject == "developer":
-                self._verify(s, dev, d.rule, f"decision overturned on appeal by {staff}: {note.strip()}")
+                self._verify(
+                    s, dev, d.rule, f"decision overturned on appeal by {staff}: {note.strip()}", staff[:64]
+                )
             return self._view(d)
 
     def decide_pending(self, developer_id: int, *, approve: bool, note: str, staff: str) -> dict:
@@ -575,9 +577,9 @@ class Developers:
             if dev is None or dev.status != "pending":
                 raise PlatformError(f"developer {developer_id} is not pending review", 404)
             if approve:
-                self._verify(s, dev, "verified", f"manual review by {staff}: {note}")
+                self._verify(s, dev, "verified", f"manual review by {staff}: {note}", staff[:64])
             else:
-                self._reject(s, dev, "legal-rep-limit", f"manual review by {staff}: {note}")
+                self._reject(s, dev, "legal-rep-limit", f"manual review by {staff}: {note}", staff[:64])
             return developer_view(dev)
 
     # -- legal-representative data ---------------------------------------------------------------

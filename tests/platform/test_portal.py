@@ -46,6 +46,8 @@ def test_the_pending_queue_shows_masked_data_and_the_rule_that_sent_each_there(q
         row.developer["id"], approve=True, note="the same family's studios", staff="li"
     )
     assert queue.developers.pending_page(ListQuery()).total == 1
+    manual = queue.developers.decisions_page(ListQuery(text="the same family")).items
+    assert [r.decision.decided_by for r in manual] == ["li"]  # who decided, not "policy"
 
 
 def test_decisions_page_filters_sorts_and_takes_two_statements_at_any_size(queue):

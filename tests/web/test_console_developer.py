@@ -321,3 +321,15 @@ def test_in_chromium_join_create_rotate_and_redeliver(setup, browser):
         page.click("nav.subnav >> text=Interconnection manifest")
         expect(page.locator("h1")).to_contain_text("opens to other platforms")
         assert not axe_violations(page)
+
+
+def test_every_developer_page_reads_in_chinese(setup):
+    server, apps, _, _ = setup
+    p = Person(server.url, "alice", **{"Accept-Language": "zh-CN"})
+    for path in _pages(apps["alice"][0]):
+        r = p.page(path, follow_redirects=True)
+        assert r.status_code == 200 and '<html lang="zh-CN">' in r.text and "%(" not in r.text, path
+    assert "权限及其审核" in p.page(f"/console/developer/apps/{apps['alice'][0]}").text
+    assert "已向 100% 的账户开放" in p.page("/console/developer/manifest").text
+    join = Person(server.url, "reviewer", **{"Accept-Language": "zh-CN"}).page("/console/developer/join")
+    assert join.status_code == 200 and "成为开发者" in join.text, join.headers.get("location")

@@ -187,6 +187,7 @@ def test_rejecting_with_a_note_uses_the_same_service_as_the_cli(setup):
     assert "Studio 4 rejected." in after and "1–2 of 2" in after
     decided = text_of(p.page("/console/review/decisions?q=fifth studio").text)
     assert "manual review by reviewer: the same person, a fifth studio" in decided and "rejected" in decided
+    assert "by reviewer · policy" in decided  # the decision names its reviewer
 
 
 def test_all_decisions_page_sort_and_filter_in_one_list(server):
@@ -287,3 +288,12 @@ def test_in_chromium_a_reviewer_approves_a_developer_and_resolves_an_appeal(setu
             page.click(f"nav.subnav >> text={sub}")
             page.wait_for_load_state()
             assert not axe_violations(page), sub
+
+
+def test_every_review_page_reads_in_chinese(server):
+    p = Person(server.url, "reviewer", **{"Accept-Language": "zh-CN"})
+    for path in PAGES:
+        r = p.page(path)
+        assert r.status_code == 200 and '<html lang="zh-CN">' in r.text and "%(" not in r.text, path
+    assert "等待审核的开发者" in p.page("/console/review/queue").text
+    assert "受信任的证书签发方" in p.page("/console/review/issuers").text
