@@ -63,8 +63,8 @@ class Platform:
         vault = Vault(settings.keys_dir / "data")
         bank = FakeBank(settings.home / "fake-bank")
         id_keys = KeyRing(settings.keys_dir / "oidc", alg="RS256")
-        directory = Directory(db, vault, settings, certificates.jwks, http)
         outbound = Outbound.from_settings(settings)  # link cards and webhooks reach public addresses only
+        directory = Directory(db, vault, settings, certificates.jwks, http, outbound)
         webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout, outbound=outbound)  # fmt: skip
         ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of)

@@ -6,7 +6,7 @@ import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hutong.errors import PlatformError
 from hutong.platform.accounts import token_hash
@@ -16,6 +16,7 @@ from hutong.platform.policy import ReviewPolicy
 from hutong.platform.vault import Vault
 from hutong.platform.webhooks import new_secret
 from hutong.store import App, Database, Developer, ReviewDecision
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 MAX_REDIRECTS = 10
 
@@ -60,6 +61,13 @@ def check_redirect_uri(uri: str) -> str:
     raise PlatformError(f"redirect URI {uri!r}: must be https, or http on a loopback address", 422)
 
 
+def _redirect_uris(redirect_uris: list[str]) -> list[str]:
+    uris = [check_redirect_uri(u) for u in redirect_uris]
+    if len(set(uris)) != len(uris) or len(uris) > MAX_REDIRECTS:
+        raise PlatformError(f"redirect_uris: up to {MAX_REDIRECTS}, each once", 422)
+    return uris
+
+
 class Apps:
     def __init__(
         self,
@@ -89,9 +97,7 @@ class Apps:
             raise PlatformError("name: 1-200 characters", 422)
         if client_type not in ("confidential", "public"):
             raise PlatformError("client_type: confidential or public", 422)
-        uris = [check_redirect_uri(u) for u in redirect_uris]
-        if len(set(uris)) != len(uris) or len(uris) > MAX_REDIRECTS:
-            raise PlatformError(f"redirect_uris: up to {MAX_REDIRECTS}, each once", 422)
+        uris = _redirect_uris(redirect_uris)
         unknown = sorted(set(scopes) - set(self.policy.scopes))
         if unknown:
             raise PlatformError(
@@ -251,3 +257,79 @@ class Apps:
             ).first()  # fmt: skip
         if owned is None:
             raise PlatformError(f"no app {client_id} of yours", 404)
+
+    # -- the developer portal: a developer's own apps, always looked up through the owner ---------------
+
+    def _owned(self, s, account_id: int, client_id: str) -> App:
+        app = s.execute(
+            select(App).join(Developer, Developer.id == App.developer_id)
+            .where(App.client_id == client_id, Developer.account_id == account_id)
+        ).scalar_one_or_none()  # fmt: skip
+        if app is None:
+            raise PlatformError(f"no app {client_id[:80]} of yours", 404)
+        return app
+
+    def page_of_account(self, account_id: int, query: ListQuery) -> Page[dict]:
+        """One page of this account's developer's apps; text filter on the name or client id."""
+        stmt = (
+            select(App)
+            .join(Developer, Developer.id == App.developer_id)
+            .where(Developer.account_id == account_id)
+        )
+        if query.text:
+            stmt = stmt.where(contains(App.name, query.text) | contains(App.client_id, query.text))
+        if status := query.filters.get("status"):
+            stmt = stmt.where(App.status == status)
+        columns = {"name": App.name, "created": App.created_at, "status": App.status}
+        with self.db.session() as s:
+            return page_of(s, stmt, query, columns=columns, default="created", row=self.view, tiebreak=App.id)
+
+    def owned(self, account_id: int, client_id: str) -> dict:
+        """The app with the review of each scope it asked for (the latest decision on each) and the
+        decisions on the app itself (suspensions); 404 unless it is this account's."""
+        with self.db.session() as s:
+            app = self._owned(s, account_id, client_id)
+            prefix = f"app:{app.client_id}"
+            latest = (
+                select(func.max(ReviewDecision.id))
+                .where(
+                    ReviewDecision.developer_id == app.developer_id, ReviewDecision.subject.startswith(prefix)
+                )
+                .group_by(ReviewDecision.subject)
+            )
+            rows = s.execute(
+                select(ReviewDecision).where(ReviewDecision.id.in_(latest)).order_by(ReviewDecision.subject)
+            ).scalars()
+            scopes, standing = [], []
+            for d in rows:
+                entry = {"outcome": d.outcome, "rule": d.rule, "rule_text": self.policy.rule(d.rule),
+                         "reason": d.reason, "at": d.at, "decision_id": d.id, "appeal_status": d.appeal_status}  # fmt: skip
+                if d.subject == prefix:
+                    standing.append(entry)
+                else:
+                    scopes.append({"scope": d.subject[len(prefix) + 1 :], **entry})
+            view = self.view(app)
+            view["has_webhook_secret"] = app.webhook_secret_enc is not None
+            return {**view, "scope_reviews": scopes, "standing": standing}
+
+    def set_redirect_uris(self, account_id: int, client_id: str, redirect_uris: list[str]) -> dict:
+        """Replace the app's redirect URIs (checked as at registration; at least one)."""
+        uris = _redirect_uris([u for u in (x.strip() for x in redirect_uris) if u])
+        if not uris:
+            raise PlatformError(
+                "redirect_uris: at least one (an app with none could not sign anyone in)", 422
+            )
+        with self.db.session() as s:
+            app = self._owned(s, account_id, client_id)
+            app.redirect_uris = uris
+            return self.view(app)
+
+    def rotate_secret(self, account_id: int, client_id: str) -> str:
+        """A new client secret for a confidential app, returned once; the old one stops working at once."""
+        with self.db.session() as s:
+            app = self._owned(s, account_id, client_id)
+            if app.client_type != "confidential":
+                raise PlatformError("a public client has no client secret to rotate", 409)
+            secret = secrets.token_urlsafe(32)
+            app.client_secret_hash = token_hash(secret)
+            return secret

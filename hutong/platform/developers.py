@@ -37,6 +37,7 @@ from hutong.platform.ids import (
 from hutong.platform.policy import ReviewPolicy
 from hutong.platform.vault import Vault
 from hutong.store import Database, Developer, ReviewDecision, utcnow
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.platform")
 ATTESTATION_ALGS = ["Ed25519", "ES256", "RS256"]
@@ -92,6 +93,27 @@ class DecisionView:
         d = dict(self.__dict__)
         d["at"] = self.at.isoformat()
         return d
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A decision as a reviewer's list shows it: the developer (masked), the decision, the appeal's text."""
+
+    developer: dict
+    decision: DecisionView
+    appeal_text: str
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A developer waiting for a reviewer (masked), with the decision that sent them to review."""
+
+    developer: dict
+    decision: DecisionView | None
+
+
+DECISION_OUTCOMES = ("approved", "rejected", "pending", "suspended")
+APPEAL_STATES = {"open": "open", "upheld": "upheld", "overturned": "overturned", "none": ""}
 
 
 def developer_view(d: Developer) -> dict:
@@ -157,19 +179,19 @@ class Developers:
             d.at, d.appeal_status, d.appeal_resolution,
         )  # fmt: skip
 
-    def _verify(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+    def _verify(self, s: Session, dev: Developer, rule: str, reason: str, by: str = "policy") -> None:
         dev.status, dev.verified_at = "verified", utcnow()
         if dev.legal_rep_tag is None and dev.legal_rep_id_enc is not None:  # a rejection overturned
             rep = self.vault.decrypt(dev.legal_rep_id_enc, context=f"developer:{dev.id}:id")
             dev.legal_rep_tag = self.vault.legal_rep_tag(rep)
-        self._decide(s, dev, "developer", "approved", rule, reason)
+        self._decide(s, dev, "developer", "approved", rule, reason, by)
         if dev.kind == "enterprise" and self.policy.developers.delete_legal_rep_data_after_days == 0:
             self._erase(dev)
 
-    def _reject(self, s: Session, dev: Developer, rule: str, reason: str) -> None:
+    def _reject(self, s: Session, dev: Developer, rule: str, reason: str, by: str = "policy") -> None:
         dev.status = "rejected"
         dev.legal_rep_tag = None  # a rejected enterprise does not count for the one-person limit
-        self._decide(s, dev, "developer", "rejected", rule, reason)
+        self._decide(s, dev, "developer", "rejected", rule, reason, by)
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -456,6 +478,72 @@ class Developers:
             d.appeal_text, d.appeal_status = why, "open"
             return self._view(d)
 
+    # -- the reviewer's lists: one count and one page query each, joined, sorted and filtered in SQL ----
+
+    def pending_page(self, query: ListQuery) -> Page[PendingRow]:
+        """Developers waiting for manual review, with the decision that sent them there (masked data only).
+        Filters: ``kind`` (individual, enterprise), ``route``; text: name, company or USCC."""
+        latest = (
+            select(func.max(ReviewDecision.id))
+            .where(ReviewDecision.developer_id == Developer.id, ReviewDecision.subject == "developer")
+            .correlate(Developer)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Developer, ReviewDecision)
+            .outerjoin(ReviewDecision, ReviewDecision.id == latest)
+            .where(Developer.status == "pending")
+        )
+        if kind := query.filters.get("kind"):
+            stmt = stmt.where(Developer.kind == kind)
+        if route := query.filters.get("route"):
+            stmt = stmt.where(Developer.route == route)
+        if query.text:
+            stmt = stmt.where(
+                contains(Developer.display_name, query.text)
+                | contains(Developer.company_name, query.text)
+                | contains(Developer.uscc, query.text)
+            )
+        columns = {"id": Developer.id, "name": Developer.display_name, "applied": Developer.created_at}
+        with self.db.session() as s:
+            return page_of(
+                s, stmt, query, columns=columns, default="applied", tiebreak=Developer.id,
+                row=lambda r: PendingRow(developer_view(r[0]), self._view(r[1]) if r[1] is not None else None),
+            )  # fmt: skip
+
+    def decisions_page(self, query: ListQuery, *, open_appeals: bool = False) -> Page[ReviewRow]:
+        """Every review decision (or only those with an open appeal), with its developer. Filters:
+        ``outcome``, ``rule``, ``appeal`` (open, upheld, overturned, none), ``about`` (developer, app);
+        text: the reason, the subject or the developer's name."""
+        stmt = select(ReviewDecision, Developer).join(Developer, Developer.id == ReviewDecision.developer_id)
+        f = query.filters
+        if open_appeals:
+            stmt = stmt.where(ReviewDecision.appeal_status == "open")
+        elif f.get("appeal") in APPEAL_STATES:
+            stmt = stmt.where(ReviewDecision.appeal_status == APPEAL_STATES[f["appeal"]])
+        if outcome := f.get("outcome"):
+            stmt = stmt.where(ReviewDecision.outcome == outcome)
+        if rule := f.get("rule"):
+            stmt = stmt.where(ReviewDecision.rule == rule)
+        if f.get("about") == "developer":
+            stmt = stmt.where(ReviewDecision.subject == "developer")
+        elif f.get("about") == "app":
+            stmt = stmt.where(ReviewDecision.subject.startswith("app:"))
+        if query.text:
+            stmt = stmt.where(
+                contains(ReviewDecision.reason, query.text)
+                | contains(ReviewDecision.subject, query.text)
+                | contains(Developer.display_name, query.text)
+            )
+        columns = {"id": ReviewDecision.id, "at": ReviewDecision.at, "outcome": ReviewDecision.outcome,
+                   "rule": ReviewDecision.rule, "developer": Developer.display_name}  # fmt: skip
+        with self.db.session() as s:
+            return page_of(
+                s, stmt, query, columns=columns, default="id",
+                tiebreak=ReviewDecision.id,
+                row=lambda r: ReviewRow(developer_view(r[1]), self._view(r[0]), r[0].appeal_text),
+            )  # fmt: skip
+
     def open_appeals(self) -> list[tuple[dict, DecisionView]]:
         with self.db.session() as s:
             rows = s.execute(
@@ -476,7 +564,9 @@ class Developers:
             d.appeal_status, d.appeal_resolution = ("overturned" if overturn else "upheld"), note.strip()
             dev = s.get(Developer, d.developer_id)
             if overturn and d.subject == "developer":
-                self._verify(s, dev, d.rule, f"decision overturned on appeal by {staff}: {note.strip()}")
+                self._verify(
+                    s, dev, d.rule, f"decision overturned on appeal by {staff}: {note.strip()}", staff[:64]
+                )
             return self._view(d)
 
     def decide_pending(self, developer_id: int, *, approve: bool, note: str, staff: str) -> dict:
@@ -487,9 +577,9 @@ class Developers:
             if dev is None or dev.status != "pending":
                 raise PlatformError(f"developer {developer_id} is not pending review", 404)
             if approve:
-                self._verify(s, dev, "verified", f"manual review by {staff}: {note}")
+                self._verify(s, dev, "verified", f"manual review by {staff}: {note}", staff[:64])
             else:
-                self._reject(s, dev, "legal-rep-limit", f"manual review by {staff}: {note}")
+                self._reject(s, dev, "legal-rep-limit", f"manual review by {staff}: {note}", staff[:64])
             return developer_view(dev)
 
     # -- legal-representative data ---------------------------------------------------------------

@@ -23,6 +23,7 @@ from hutong.compliance.certificate import (
 from hutong.config import Settings
 from hutong.errors import CertificateError, PlatformError
 from hutong.keys import KeyRing
+from hutong.platform.outbound import Outbound
 from hutong.platform.vault import Vault
 from hutong.store import Database, IdentityProvider, TrustedIssuer, utcnow
 
@@ -42,8 +43,12 @@ def _check_url(url: str, what: str) -> str:
 class Directory:
     """Who this platform trusts, and cached copies of their published keys."""
 
-    def __init__(self, db: Database, vault: Vault, settings: Settings, own_jwks, http: httpx.Client) -> None:
+    def __init__(
+        self, db: Database, vault: Vault, settings: Settings, own_jwks, http: httpx.Client, outbound: Outbound
+    ) -> None:
+        """``outbound``: the address policy a manifest URL given by staff must pass before it is fetched."""
         self.db, self.vault, self.settings, self._own_jwks, self.http = db, vault, settings, own_jwks, http
+        self.outbound = outbound
         self._jwks: dict[str, tuple[float, dict]] = {}
         self._status: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
@@ -58,6 +63,26 @@ class Directory:
                 raise PlatformError(f"{issuer} is already trusted", 409)
             s.add(TrustedIssuer(issuer=issuer, jwks_url=jwks_url, note=note))
         return {"issuer": issuer, "jwks_url": jwks_url}
+
+    def trust_manifest(self, url: str, note: str = "") -> dict:
+        """Trust the certificate issuer of the platform at ``url`` as its signed interconnection manifest
+        describes it (issuer and keys), after checking that the manifest is signed by the keys that platform
+        publishes and names that platform itself as issuer."""
+        base = _check_url(url.strip(), "manifest URL")
+        self.outbound.check(base, "manifest URL")  # staff typed it: the same address policy as webhooks
+        body = fetch_manifest(self.http, base)
+        issuer = str(body.get("issuer", "")).rstrip("/")
+        if issuer != base:
+            raise PlatformError(
+                f"the manifest at {base} names {issuer!r} as its issuer: trust a platform at its own address",
+                422,
+            )
+        jwks = (body.get("certificate_issuer") or {}).get("jwks") or f"{issuer}/.well-known/jwks.json"
+        if not isinstance(jwks, str) or not jwks.startswith(issuer + "/"):
+            raise PlatformError(
+                f"the manifest's certificate keys ({str(jwks)[:200]!r}) are not at {issuer}", 422
+            )
+        return self.trust(issuer, jwks, note)
 
     def distrust(self, issuer: str) -> None:
         with self.db.session() as s:

@@ -35,7 +35,8 @@ from hutong.platform.outbound import (
     read_capped,
     text_encoding,
 )
-from hutong.store import Database, LinkRestriction
+from hutong.store import Account, Database, LinkRestriction
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.links")
 MAX_REDIRECTS = 3
@@ -228,6 +229,26 @@ class Links:
                 .order_by(LinkRestriction.id)
             ).scalars()
             return [{"url": r.url, "rule": r.rule, "reason": r.reason, "at": r.at.isoformat()} for r in rows]
+
+    def restrictions_page(self, query: ListQuery) -> Page[dict]:
+        """The restriction log for the platform's reviewers: every restricted link with its rule and reason,
+        and who posted it. Filter ``rule`` (blocklist, private-address); text: the URL or the reason."""
+        stmt = select(LinkRestriction, Account.username).outerjoin(
+            Account, Account.id == LinkRestriction.account_id
+        )
+        if rule := query.filters.get("rule"):
+            stmt = stmt.where(LinkRestriction.rule == rule)
+        if query.text:
+            stmt = stmt.where(
+                contains(LinkRestriction.url, query.text) | contains(LinkRestriction.reason, query.text)
+            )
+        columns = {"at": LinkRestriction.at, "rule": LinkRestriction.rule, "url": LinkRestriction.url}
+        with self.db.session() as s:
+            return page_of(
+                s, stmt, query, columns=columns, default="at", tiebreak=LinkRestriction.id,
+                row=lambda r: {"id": r[0].id, "url": r[0].url, "rule": r[0].rule, "reason": r[0].reason,
+                               "at": r[0].at, "username": r[1] or "", "client_id": r[0].client_id},
+            )  # fmt: skip
 
 
 def _charset(params: str, body: bytes) -> str:

@@ -31,9 +31,11 @@ from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
+from hutong.errors import PlatformError
 from hutong.platform.outbound import AddressRefused, Deadline, Outbound, Unresolvable, parse_target
 from hutong.platform.vault import Vault
 from hutong.store import App, Database, WebhookDelivery, utcnow
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.webhooks")
 NO_ANSWER = "could not deliver (no HTTP answer)"
@@ -193,6 +195,54 @@ class Webhooks:
                  "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}
                 for d in rows
             ]  # fmt: skip
+
+    # -- the developer portal (the caller has checked that the app is the developer's) -------------
+
+    @staticmethod
+    def _row(d: WebhookDelivery) -> dict:
+        return {"id": d.id, "event": d.event, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+                "log": d.log, "data": d.payload, "created_at": d.created_at, "delivered_at": d.delivered_at}  # fmt: skip
+
+    def deliveries_page(self, client_id: str, query: ListQuery) -> Page[dict]:
+        """One page of the app's delivery log. Filter ``status`` (pending, delivered, failed); text: the
+        event type."""
+        stmt = select(WebhookDelivery).where(WebhookDelivery.client_id == client_id)
+        if status := query.filters.get("status"):
+            stmt = stmt.where(WebhookDelivery.status == status)
+        if query.text:
+            stmt = stmt.where(contains(WebhookDelivery.event, query.text))
+        columns = {"id": WebhookDelivery.id, "event": WebhookDelivery.event, "status": WebhookDelivery.status,
+                   "attempts": WebhookDelivery.attempts}  # fmt: skip
+        with self.db.session() as s:
+            return page_of(
+                s, stmt, query, columns=columns, default="id", row=self._row, tiebreak=WebhookDelivery.id
+            )
+
+    def send_test(self, client_id: str) -> int:
+        """Queue a ``webhook.test`` event, for a developer to see their endpoint receive and verify one."""
+        delivery_id = self.enqueue(
+            client_id, "webhook.test", {"message": "a test delivery from the developer portal"}
+        )
+        if delivery_id is None:
+            raise PlatformError("the app has no webhook URL: give it one when you register it", 409)
+        return delivery_id
+
+    def redeliver(self, client_id: str, delivery_id: int) -> int:
+        """Send a finished delivery (delivered or given up on) again: a new delivery with the same event and
+        data, so the log keeps what happened to the first; returns its id."""
+        with self.db.session() as s:
+            d = s.get(WebhookDelivery, delivery_id)
+            if d is None or d.client_id != client_id:
+                raise PlatformError(f"no delivery {delivery_id} of this app", 404)
+            if d.status == "pending":
+                raise PlatformError(
+                    f"delivery {delivery_id} is still being tried: wait for it to finish", 409
+                )
+            event, payload = d.event, d.payload
+        new_id = self.enqueue(client_id, event, payload)
+        if new_id is None:
+            raise PlatformError("the app has no webhook URL any more", 409)
+        return new_id
 
 
 class Worker:

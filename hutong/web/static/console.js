@@ -29,4 +29,10 @@
     var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) { e.preventDefault(); }
   }, true);
+
+  // a button of a form with several (approve / reject) may ask on its own
+  document.addEventListener("submit", function (e) {
+    var msg = e.submitter && e.submitter.getAttribute && e.submitter.getAttribute("data-confirm");
+    if (msg && !e.target.getAttribute("data-confirm") && !window.confirm(msg)) { e.preventDefault(); }
+  }, true);
 })();

@@ -2,6 +2,7 @@
 developer) and the shared sign-in and home. Server-rendered; htmx swaps parts of pages. Each module's
 router is ``APIRouter(prefix="/console/…", include_in_schema=False)``: pages, not part of the API contract."""
 
-from hutong.api.routers.console import holder, home
+from hutong.api.routers.console import developer, holder, home, review
 
 ROUTERS = [home.router, holder.router]
+ROUTERS += [review.router, developer.router]
