@@ -233,17 +233,20 @@ class ClipChecks:
         return frame_png(source, seg["ref_start"] + frac * (seg["ref_end"] - seg["ref_start"]))
 
     def _moment(self, check_id: str, n: int, seg: dict, source: str) -> float:
-        """Where in the segment to show (as a fraction): of a few moments, the work's busiest picture (the
-        largest PNG), so a fade to black or a cut is not what the creator is shown. Both sides use it."""
+        """Where in the segment to show (as a fraction): the middle, unless the work is (nearly) black
+        there (a fade or a cut: its PNG is small), then the first of a few other moments that is not."""
         key = (check_id, n)
         if key not in self._moments:
             if not source:
                 return 0.5
-            sizes = {f: len(frame_png(source, seg["ref_start"] + f * (seg["ref_end"] - seg["ref_start"]), width=96))
-                     for f in (0.5, 0.25, 0.75)}  # fmt: skip
+            candidates = (0.5, 0.35, 0.65, 0.2, 0.8)
+            sizes = [len(frame_png(source, seg["ref_start"] + f * (seg["ref_end"] - seg["ref_start"]), width=96))
+                     for f in candidates]  # fmt: skip
             if len(self._moments) > 4096:
                 self._moments.clear()
-            self._moments[key] = max(sizes, key=lambda f: sizes[f])
+            self._moments[key] = next(
+                f for f, size in zip(candidates, sizes, strict=True) if size >= 0.6 * max(sizes)
+            )
         return self._moments[key]
 
     def fixes(self, c: CheckView) -> list[Fix]:

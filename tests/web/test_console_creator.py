@@ -6,7 +6,9 @@ in Chromium the whole flow on a real 二创 clip (upload → timeline → what t
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 
 from hutong.api.background import free_port
 from hutong.app import Hutong
+from hutong.compliance import c2pa_manifest
 from hutong.config import installation_settings
 from hutong.rights import LicenceTerms
 from hutong.store import ClipCheck
@@ -39,24 +42,29 @@ def world(registered_home, two_work_clip, tmp_path_factory):
     shutil.copy(two_work_clip.path, clip)
 
     h = Hutong.create(installation_settings(home=home_a, issuer=a_url, platform_name="creator-service"))
-    h.creators.add("xiaoming", name="Xiao Ming", verified=True)
-    add_person(h, "xiaoming", creator="xiaoming")
-    add_person(h, "xiaohong", creator="xiaohong")
-    add_person(h, "qingshan", holder=HOLDER)
-    add_person(h, "reviewer", staff=True)
-    add_person(h, "nobody")
-    # Sintel (work 2) only: the clip's Big Buck Bunny part is unlicensed until the holder extends the licence
-    lic = h.licences.grant(HOLDER, LicenceTerms.parse({
-        "works": [2], "scope": {"kind": "verified"}, "platforms": ["platform-b", "douyin"],
-        "valid_from": "2026-01-01", "valid_until": "2030-01-01", "attribution": "© Blender Foundation, CC BY"}))  # fmt: skip
-
     hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b"))
     hb.platform.directory.trust(a_url, note="creator console test")
     hb.close()
-    b = start_server(home_b, port=pb, env={"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b",
-                                           "HUTONG_UNCERTIFIED": "reject"})  # fmt: skip
-    a = worker = None
+    # both servers start while the people and the licence are made (the database is read per request)
+    pool = ThreadPoolExecutor(2)
+    starting_b = pool.submit(start_server, home_b, port=pb, env={
+        "HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b", "HUTONG_UNCERTIFIED": "reject"})  # fmt: skip
+    starting_a = pool.submit(start_server, home_a, port=pa, env={
+        "HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "creator-service", "HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES)})  # fmt: skip
+    worker = None
     try:
+        h.creators.add("xiaoming", name="Xiao Ming", verified=True)
+        add_person(h, "xiaoming", creator="xiaoming")
+        add_person(h, "xiaohong", creator="xiaohong")
+        add_person(h, "qingshan", holder=HOLDER)
+        add_person(h, "reviewer", staff=True)
+        add_person(h, "nobody")
+        # Sintel (work 2) only: the clip's Big Buck Bunny part is unlicensed until the holder extends the licence
+        lic = h.licences.grant(HOLDER, LicenceTerms.parse({
+            "works": [2], "scope": {"kind": "verified"}, "platforms": ["platform-b", "douyin"],
+            "valid_from": "2026-01-01", "valid_until": "2030-01-01", "attribution": "© Blender Foundation, CC BY"}))  # fmt: skip
+        b = starting_b.result()
+        a = starting_a.result()
         dev = api_user(b_url, "csp-dev")
         httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
                    headers=bearer(dev))  # fmt: skip
@@ -71,16 +79,15 @@ def world(registered_home, two_work_clip, tmp_path_factory):
             ua.login("meimei")
             back = ua.submit(ua.get(started["authorization_url"]).text, "/oauth/authorize", button="allow")
         assert h.distribution.accounts.finish(back.headers["location"]).status == "connected"
-        a = start_server(home_a, port=pa, env={"HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "creator-service",
-                                               "HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES)})  # fmt: skip
         worker = h.distribution.worker(1).start()
         yield {"h": h, "url": a_url, "b": b, "clip": clip, "licence": lic.code, "a": a}
     finally:
         if worker:
             worker.stop()
-        if a:
-            a.stop()
-        b.stop()
+        pool.shutdown()  # waits for both starts
+        for starting in (starting_a, starting_b):
+            if not starting.exception():
+                starting.result().stop()
         h.close()
 
 
@@ -197,6 +204,8 @@ def test_a_check_shows_each_verdict_in_plain_words_and_what_to_change(world, che
     listing = text_of(p.page("/console/creator/checks?compliant=no").text)
     assert "river_remix.mp4" in listing and "1–1 of 1" in listing
     assert "river_remix.mp4" not in text_of(p.page("/console/creator/checks?compliant=yes").text)
+    zh = Person(world["url"], "xiaoming", **{"Accept-Language": "zh-CN"})
+    assert "不合规" in zh.page(f"/console/creator/checks/{check_id}").text
     part = p.page(
         "/console/creator/checks?sort=name", headers={"HX-Request": "true", "HX-Target": "listing"}
     ).text
@@ -271,7 +280,8 @@ def test_in_chromium_upload_timeline_certificate_and_publish(world, browser, che
         page.fill("textarea[name=caption]", "河边的混剪")
         page.click("text=Check first (nothing is published)")
         expect(page.locator(".targets")).to_contain_text("would publish to platform-b")
-        page.check("input[name=to][value=b-main]")
+        expect(page.locator("input[name=to][value=b-main]")).to_be_checked()  # what was asked stays
+        expect(page.locator("textarea[name=caption]")).to_have_value("河边的混剪")
         page.once("dialog", lambda d: d.accept())
         page.click("form >> button:text-is('Publish')")
         expect(page.locator(".targets")).to_contain_text("queued as job")
@@ -285,12 +295,13 @@ def test_in_chromium_upload_timeline_certificate_and_publish(world, browser, che
         page.click("nav.subnav >> text=Publishing jobs")
         expect(page.locator("#listing")).to_contain_text("b-main")
         assert not axe_violations(page)
-    # B really has the post, with the licence's credit in its caption
-    with httpx.Client(base_url=world["b"].url) as b:
-        assert b.get("/.well-known/openid-configuration").status_code == 200
+    # B really has the post, with the caption and the credit the licence asks for
+    with sqlite3.connect(world["b"].home / "hutong.db") as db:
+        posts = db.execute("SELECT text FROM posts").fetchall()
+    assert len(posts) == 1 and "河边的混剪" in posts[0][0] and "© Blender Foundation, CC BY" in posts[0][0]
 
 
-def test_a_clip_edited_after_certification_is_refused_on_publish(world, checked):
+def test_a_clip_edited_after_certification_is_refused_on_publish(world, checked, tmp_path):
     """Run last: it changes the stored clip's bytes, as an edit after certification would."""
     h = world["h"]
     cover_both_works(h, world["licence"])
@@ -305,9 +316,13 @@ def test_a_clip_edited_after_certification_is_refused_on_publish(world, checked)
     assert other.page(f"/console/creator/certificates/{c.certificate_id}.jws").status_code == 404
     for j in h.distribution.jobs.page(["xiaoming"], ListQuery()).items:
         assert other.page(f"/console/creator/jobs/{j.id}").status_code == 404
-    shutil.copyfile(
-        CARS, c.clip_path
-    )  # the picture and sound changed (bytes added at the end would not count)
+    copy = p.page(f"/console/creator/certificates/{c.certificate_id}.c2pa.mp4")
+    assert copy.status_code == 200 and copy.headers["content-type"] == "video/mp4"
+    embedded = tmp_path / "copy.mp4"
+    embedded.write_bytes(copy.content)
+    assert c2pa_manifest.read(embedded).token == h.compliance.get(c.certificate_id).token
+    # an edit changes the picture and sound (bytes added at the end would not count)
+    shutil.copyfile(CARS, c.clip_path)
     r = p.post(f"/console/creator/checks/{c.id}/publish", {"to": "b-main", "dry_run": "1"})
     assert r.status_code == 422, text_of(r.text)[-1500:]
     assert "the certificate does not hold for" in text_of(r.text) and "clip-mismatch" in text_of(r.text)

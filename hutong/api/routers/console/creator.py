@@ -226,8 +226,12 @@ def publish(request: Request, h: HutongDep, seat: CreatorSeat, check_id: CheckId
         targets = h.distribution.jobs.submit(Path(c.clip_path), token, to, caption=caption, dry_run=bool(dry_run),
                                              creator=c.creator)  # fmt: skip
     except (PublishError, AccountError) as exc:
-        return _check_page(request, h, seat, check_id, status=422, publish_error=str(exc))
-    return _check_page(request, h, seat, check_id, targets=targets, dry_run=bool(dry_run))
+        return _check_page(
+            request, h, seat, check_id, status=422, publish_error=str(exc), caption=caption, chosen=to
+        )
+    # after a dry run the form keeps what was asked, so publishing is one click more
+    return _check_page(request, h, seat, check_id, targets=targets, dry_run=bool(dry_run), caption=caption,
+                       chosen=to if dry_run else [])  # fmt: skip
 
 
 @router.get("/jobs", response_class=HTMLResponse)
