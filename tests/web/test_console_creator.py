@@ -59,6 +59,9 @@ def world(registered_home, two_work_clip, tmp_path_factory):
         add_person(h, "qingshan", holder=HOLDER)
         add_person(h, "reviewer", staff=True)
         add_person(h, "nobody")
+        add_person(h, "duo", creator="duo-a")  # a person acting for two creator names
+        h.creators.add("duo-b")
+        h.platform.roles.grant("duo", "creator", "duo-b")
         # Sintel (work 2) only: the clip's Big Buck Bunny part is unlicensed until the holder extends the licence
         lic = h.licences.grant(HOLDER, LicenceTerms.parse({
             "works": [2], "scope": {"kind": "verified"}, "platforms": ["platform-b", "douyin"],
@@ -183,6 +186,17 @@ def test_bad_uploads_get_a_readable_refusal_and_leave_nothing(world):
         )
     leftovers = list((world["a"].home / "distribution" / "clips").glob(".upload-*"))
     assert not leftovers
+
+
+def test_a_person_with_several_creator_names_picks_one(world):
+    p = Person(world["url"], "duo")
+    form = p.page("/console/creator/upload").text
+    assert '<option value="duo-a">@duo-a</option>' in form and '<option value="duo-b">@duo-b</option>' in form
+    r = upload(p, b"not read", name="a.mp4")
+    assert r.status_code == 422 and "Choose which of your creator names" in text_of(r.text)
+    r = p.http.post("/console/creator/upload", params={"name": "a.mp4", "platform": "douyin", "creator": "duo-b"},
+                    content=b"not a film", headers={"X-CSRF-Token": p.csrf})  # fmt: skip
+    assert r.status_code == 422 and "a.mp4 is not a video" in text_of(r.text)  # duo-b accepted, the file not
 
 
 def test_a_check_shows_each_verdict_in_plain_words_and_what_to_change(world, checked):
