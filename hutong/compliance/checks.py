@@ -13,16 +13,24 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import structlog
 from sqlalchemy import select
 
 from hutong.compliance.policy import FORBIDDEN, LICENSED
 from hutong.compliance.report import timeline_svg
 from hutong.compliance.service import CheckResult, Compliance, IssuedCertificate
-from hutong.errors import HutongError, MediaError
+from hutong.errors import CertificateError, HutongError, MediaError
 from hutong.match.service import MatchReport, Segment
 from hutong.media import frame_png, probe, sha256_file
 from hutong.store import Certificate, ClipCheck, Database, Work, utcnow
 from hutong.store.paging import ListQuery, Page, contains, page_of
+
+log = structlog.get_logger("hutong.checks")
+
+
+def _named(exc: Exception, clip: Path, name: str) -> str:
+    """A reason as the creator reads it: the file named as uploaded, never its path on the server."""
+    return str(exc).replace(str(clip), name)
 
 
 class CheckError(HutongError):
@@ -136,7 +144,11 @@ class ClipChecks:
         try:
             result = self.compliance.check(clip, creator, platform, monetised=monetised)
         except HutongError as exc:
-            self._save(check_id, state="failed", reason=str(exc))
+            self._save(check_id, state="failed", reason=_named(exc, clip, name))
+            return
+        except Exception:  # a fault, not the clip's: the page must not poll "checking" for ever
+            log.exception("check.failed", check=check_id)
+            self._save(check_id, state="failed", reason="recognition failed on this server; try again later")
             return
         self._save_result(check_id, result, name)
 
@@ -289,7 +301,10 @@ class ClipChecks:
         if c.certificate_id:
             cert = self.compliance.get(c.certificate_id)
             return IssuedCertificate(cert.token, {"jti": cert.id})
-        issued = self.compliance.certify(self._result(c))
+        try:
+            issued = self.compliance.certify(self._result(c))
+        except CertificateError as exc:
+            raise CheckError(_named(exc, Path(c.clip_path), c.name)) from None
         self._save(check_id, certificate_id=issued.claims["jti"])
         return issued
 

@@ -214,7 +214,7 @@ def test_a_check_shows_each_verdict_in_plain_words_and_what_to_change(world, che
         assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert p.page(f"/console/creator/checks/{check_id}/frames/9/clip.png").status_code == 404
     r = p.post(f"/console/creator/checks/{check_id}/certificate")
-    assert r.status_code == 422 and "not compliant, no certificate issued" in text_of(r.text)
+    assert r.status_code == 422 and "river_remix.mp4: not compliant, no certificate issued" in text_of(r.text)
     listing = text_of(p.page("/console/creator/checks?compliant=no").text)
     assert "river_remix.mp4" in listing and "1–1 of 1" in listing
     assert "river_remix.mp4" not in text_of(p.page("/console/creator/checks?compliant=yes").text)
@@ -339,4 +339,4 @@ def test_a_clip_edited_after_certification_is_refused_on_publish(world, checked,
     shutil.copyfile(CARS, c.clip_path)
     r = p.post(f"/console/creator/checks/{c.id}/publish", {"to": "b-main", "dry_run": "1"})
     assert r.status_code == 422, text_of(r.text)[-1500:]
-    assert "the certificate does not hold for" in text_of(r.text) and "clip-mismatch" in text_of(r.text)
+    assert "the certificate does not hold for river_remix.mp4: clip-mismatch" in text_of(r.text)

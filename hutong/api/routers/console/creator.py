@@ -226,8 +226,10 @@ def publish(request: Request, h: HutongDep, seat: CreatorSeat, check_id: CheckId
         targets = h.distribution.jobs.submit(Path(c.clip_path), token, to, caption=caption, dry_run=bool(dry_run),
                                              creator=c.creator)  # fmt: skip
     except (PublishError, AccountError) as exc:
+        # the reason names the file as the creator uploaded it, not where or under which hash it is kept
+        reason = str(exc).replace(c.clip_path, c.name).replace(Path(c.clip_path).name, c.name)
         return _check_page(
-            request, h, seat, check_id, status=422, publish_error=str(exc), caption=caption, chosen=to
+            request, h, seat, check_id, status=422, publish_error=reason, caption=caption, chosen=to
         )
     # after a dry run the form keeps what was asked, so publishing is one click more
     return _check_page(request, h, seat, check_id, targets=targets, dry_run=bool(dry_run), caption=caption,
