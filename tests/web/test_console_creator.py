@@ -330,6 +330,7 @@ def test_a_clip_edited_after_certification_is_refused_on_publish(world, checked,
     assert other.page(f"/console/creator/certificates/{c.certificate_id}.jws").status_code == 404
     for j in h.distribution.jobs.page(["xiaoming"], ListQuery()).items:
         assert other.page(f"/console/creator/jobs/{j.id}").status_code == 404
+    assert "b-main" not in other.page("/console/creator/jobs").text
     copy = p.page(f"/console/creator/certificates/{c.certificate_id}.c2pa.mp4")
     assert copy.status_code == 200 and copy.headers["content-type"] == "video/mp4"
     embedded = tmp_path / "copy.mp4"
