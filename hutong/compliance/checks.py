@@ -10,7 +10,7 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -26,6 +26,9 @@ from hutong.store import Certificate, ClipCheck, Database, Work, utcnow
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.checks")
+STALE = timedelta(
+    minutes=30
+)  # a check "checking" for longer was cut off (recognition takes seconds to minutes)
 
 
 def _named(exc: Exception, clip: Path, name: str) -> str:
@@ -197,6 +200,11 @@ class ClipChecks:
             c = s.get(ClipCheck, check_id.strip()[:32])
             if c is None or c.creator not in set(creators):
                 raise UnknownCheck(f"no check {check_id} among yours")
+            if c.state == "checking" and utcnow() - c.updated_at > STALE:  # its server stopped mid-way
+                c.state, c.reason = (
+                    "failed",
+                    "the check was interrupted (the server stopped): upload the clip again",
+                )
             return CheckView.of(c)
 
     def timeline(self, check_id: str, creators: Iterable[str]) -> str:

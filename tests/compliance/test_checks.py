@@ -2,10 +2,12 @@
 another platform without a second recognition, what to change, ownership, and a clip that cannot be read."""
 
 import shutil
+from datetime import timedelta
 
 import pytest
 
 from hutong.compliance.checks import CheckError, UnknownCheck
+from hutong.store import ClipCheck, utcnow
 from hutong.store.paging import ListQuery
 from tests.compliance.conftest import grant
 
@@ -71,3 +73,13 @@ def test_bad_clips_are_refused_or_fail_with_the_reason(rights, stored, tmp_path)
     rights.checks.run(c.id)
     c = rights.checks.get(c.id, ["alice"])
     assert c.state == "failed" and "gone.mp4" in c.reason and str(stored) not in c.reason
+
+
+def test_a_check_cut_off_by_a_stopped_server_says_so(rights, stored):
+    c = rights.checks.start(stored, name="remix.mp4", creator="alice", platform="douyin", monetised=False,
+                            account_id=1)  # fmt: skip
+    assert rights.checks.get(c.id, ["alice"]).state == "checking"
+    with rights.db.session() as s:  # as if its server stopped an hour ago, mid-recognition
+        s.get(ClipCheck, c.id).updated_at = utcnow() - timedelta(hours=1)
+    c = rights.checks.get(c.id, ["alice"])
+    assert c.state == "failed" and "upload the clip again" in c.reason
