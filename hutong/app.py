@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
 from hutong.distribute import Distribution
@@ -64,6 +65,7 @@ class Hutong:
         self.creators, self.licences = Creators(db), Licences(db)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
+        self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, http: httpx.Client | None = None) -> Hutong:

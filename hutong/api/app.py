@@ -79,6 +79,7 @@ def create_app(h: Hutong) -> FastAPI:
         overrides={
             "/open/video/upload_video_part": part_limit,
             "/api/distribution/clips": h.settings.max_media_bytes,
+            "/console/creator/upload": h.settings.max_media_bytes,
         },  # streamed to disk
     )
     # cookies are per host, not per port: name the session after the issuer so two platforms on one host coexist

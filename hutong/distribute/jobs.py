@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from hutong.distribute.adapters import AdapterError, Outcome, UploadState
 from hutong.errors import HutongError
 from hutong.platform.ports import CertificateAuthority
 from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob, utcnow
+from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.distribute")
 IN_FLIGHT = ("uploading", "processing")
@@ -312,6 +313,31 @@ class Jobs:
             if account:
                 q = q.where(DistributionAccount.name == account)
             return [self._view(j, a) for j, a in s.execute(q).all()]
+
+    def page(self, creators: Iterable[str], query: ListQuery) -> Page[JobView]:
+        """One page of the jobs on ``creators``' accounts (the console), filtered by account or caption text
+        and by ``state``, ``account`` and ``clip`` (a clip's SHA-256)."""
+        stmt = (
+            select(PublishJob, DistributionAccount)
+            .join(DistributionAccount)
+            .where(DistributionAccount.creator.in_(list(creators)))
+        )
+        if query.text:
+            stmt = stmt.where(
+                or_(contains(DistributionAccount.name, query.text), contains(PublishJob.caption, query.text))
+            )
+        f = query.filters
+        if f.get("state"):
+            stmt = stmt.where(PublishJob.state == f["state"])
+        if f.get("account"):
+            stmt = stmt.where(DistributionAccount.name == f["account"])
+        if f.get("clip"):
+            stmt = stmt.where(PublishJob.clip_sha256 == f["clip"])
+        columns = {"id": PublishJob.id, "state": PublishJob.state, "account": DistributionAccount.name,
+                   "platform": DistributionAccount.platform_name, "updated": PublishJob.updated_at}  # fmt: skip
+        with self.db.session() as s:
+            return page_of(s, stmt, query, columns=columns, default="id", row=lambda r: self._view(r[0], r[1]),
+                           tiebreak=PublishJob.id)  # fmt: skip
 
     @staticmethod
     def _owned(s, job_id: int, creator: str | None) -> PublishJob:

@@ -10,6 +10,7 @@ from hutong.store.models import (
     CatalogueState,
     Certificate,
     CertificateLicence,
+    ClipCheck,
     Creator,
     Developer,
     DistributionAccount,
@@ -38,6 +39,7 @@ from hutong.store.models import (
 
 __all__ = [
     "DistributionAccount",
+    "ClipCheck",
     "PublishEvent",
     "PublishJob",
     "FederatedIdentity",

@@ -594,3 +594,33 @@ class PublishEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(24))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- console: a creator's checks -------------------------------------------------------------------------
+
+
+class ClipCheck(Base):
+    """A clip a creator uploaded in the console and what checking it found: the recognition report (kept,
+    so another platform or a certificate needs no second recognition), the decision and the timeline."""
+
+    __tablename__ = "clip_checks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    creator: Mapped[str] = mapped_column(String(64), index=True)  # the creator handle it was checked for
+    account_id: Mapped[int] = mapped_column(Integer)  # the platform account that uploaded it
+    name: Mapped[str] = mapped_column(String(255))  # the file name as uploaded
+    clip_path: Mapped[str] = mapped_column(String(4096))
+    clip_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    duration: Mapped[float] = mapped_column(default=0.0)
+    platform: Mapped[str] = mapped_column(String(100))
+    monetised: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="checking")  # checking | done | failed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    compliant: Mapped[bool | None] = mapped_column()
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+    decision: Mapped[dict] = mapped_column(JSON, default=dict)
+    timeline: Mapped[str] = mapped_column(Text, default="")  # the SVG picture
+    certificate_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -36,3 +36,67 @@
     if (msg && !e.target.getAttribute("data-confirm") && !window.confirm(msg)) { e.preventDefault(); }
   }, true);
 })();
+
+// Creator: a clip is uploaded as the request body with a progress bar (streamed to disk on the server),
+// then the browser goes to the check's page, which follows recognition by itself (htmx polling).
+(function () {
+  "use strict";
+  function say(form, text, bad) {
+    var out = form.querySelector(".upload-status");
+    out.textContent = text;
+    out.className = "upload-status" + (bad ? " error" : "");
+  }
+  function reason(xhr, fallback) {
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var p = doc.querySelector("main .error, main p");
+      if (p && p.textContent.trim()) { return p.textContent.trim(); }
+      var json = JSON.parse(xhr.responseText);
+      return json.detail || fallback;
+    } catch (err) { return fallback; }
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-upload")) { return; }
+    e.preventDefault();
+    var file = form.querySelector("input[type=file]").files[0];
+    if (!file) { return; }
+    if (file.size === 0) { say(form, form.getAttribute("data-empty"), true); return; }
+    if (file.size > Number(form.getAttribute("data-max-bytes"))) { say(form, form.getAttribute("data-too-large"), true); return; }
+    var q = new URLSearchParams();
+    q.set("name", file.name);
+    ["creator", "platform"].forEach(function (n) { var el = form.elements[n]; if (el && el.value) { q.set(n, el.value); } });
+    if (form.elements.monetised && form.elements.monetised.checked) { q.set("monetised", "true"); }
+    var bar = form.querySelector("progress");
+    form.querySelector(".upload-progress").hidden = false;
+    form.querySelector("button[type=submit]").disabled = true;
+    say(form, "", false);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.getAttribute("data-upload") + "?" + q.toString());
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("X-CSRF-Token", form.elements.csrf.value);
+    xhr.upload.addEventListener("progress", function (p) {
+      if (p.lengthComputable) { bar.value = Math.round(100 * p.loaded / p.total); }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status < 400 && xhr.responseURL.indexOf("/console/creator/checks/") >= 0) {
+        bar.value = 100;
+        window.location.assign(xhr.responseURL);
+        return;
+      }
+      form.querySelector("button[type=submit]").disabled = false;
+      say(form, reason(xhr, form.getAttribute("data-failed")), true);
+    });
+    xhr.addEventListener("error", function () {
+      form.querySelector("button[type=submit]").disabled = false;
+      say(form, form.getAttribute("data-failed"), true);
+    });
+    xhr.send(file);
+  });
+
+  // a button that does something that cannot be undone (publish) asks first; its sibling (check first) does not
+  document.addEventListener("submit", function (e) {
+    var msg = e.submitter && e.submitter.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  }, true);
+})();

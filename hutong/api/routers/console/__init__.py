@@ -2,7 +2,6 @@
 developer) and the shared sign-in and home. Server-rendered; htmx swaps parts of pages. Each module's
 router is ``APIRouter(prefix="/console/…", include_in_schema=False)``: pages, not part of the API contract."""
 
-from hutong.api.routers.console import developer, holder, home, review
+from hutong.api.routers.console import creator, developer, holder, home, review
 
-ROUTERS = [home.router, holder.router]
-ROUTERS += [review.router, developer.router]
+ROUTERS = [home.router, holder.router, creator.router, review.router, developer.router]
