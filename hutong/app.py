@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from hutong.compliance.service import Compliance
+from hutong.compliance.uses import Uses
 from hutong.config import Settings, get_settings
 from hutong.distribute import Distribution
 from hutong.errors import HutongError
@@ -20,6 +21,7 @@ from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
 from hutong.rights import Catalogue, Creators, Licences
+from hutong.rights.holdings import Holdings, Registrations
 from hutong.store import Database
 
 
@@ -64,6 +66,12 @@ class Hutong:
         self.creators, self.licences = Creators(db), Licences(db)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
+        # the rights holder's console: uploads registered in the background, thumbnails, uses of works
+        self.registrations = Registrations(
+            self.catalogue, settings.home / "works", max_bytes=settings.max_media_bytes
+        )
+        self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
+        self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer)
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, http: httpx.Client | None = None) -> Hutong:
@@ -97,5 +105,6 @@ class Hutong:
         )
 
     def close(self) -> None:
+        self.registrations.close()
         self.http.close()
         self.db.dispose()
