@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
+from hutong.app import Hutong
+from hutong.config import Settings
 from hutong.rights.terms import LicenceTerms
 from hutong.store import Certificate, DistributionAccount, Licence, Post, PublishJob, Video, Work
+from tests.api.conftest import free_port, start_server
 from tests.web.conftest import (
     Person,
     add_person,
@@ -24,7 +27,6 @@ from tests.web.conftest import (
     local_hutong,
     screenshot,
     sign_in,
-    start_console,
     text_of,
 )
 
@@ -42,7 +44,10 @@ TERMS = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("holder") / "home"
-    h = local_hutong(home)
+    port = free_port()  # the issuer is chosen before the server starts: posts here name it
+    home.mkdir(parents=True)
+    (home / "issuer").write_text(f"http://127.0.0.1:{port}\n")
+    h = Hutong.create(Settings(home=home, issuer=f"http://127.0.0.1:{port}"))
     add_person(h, "studio", holder=STUDIO)
     add_person(h, "rival", holder=OTHER)
     add_person(h, "xiaoming", creator="xiaoming")
@@ -73,7 +78,7 @@ def server(tmp_path_factory):
         s.execute(insert(PublishJob), [dict(clip_sha256="1" * 64, account_id=acc, clip_path="/c.mp4", certificate="t",
                   certificate_id=jti, state="published", idempotency_key="k", remote_post_id="rp_1")])  # fmt: skip
     h.close()
-    srv = start_console(home, env={"HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES)})
+    srv = start_server(home, port=port, env={"HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES)})
     srv.ids = {"bunny": bunny.work_id, "sintel": sintel.work_id, "jti": jti}
     yield srv
     srv.stop()
@@ -333,7 +338,10 @@ def test_uses_are_listed_filtered_and_charted(server):
     p = Person(server.url, "studio")
     r = p.page("/console/holder/uses")
     text = text_of(r.text)
-    assert "certificate" in text and "post on this platform" in text and "post on another platform" in text
+    rows = re.findall(r"<tr><td>.*?</tr>", r.text.split('<table class="uses">')[1], re.S)
+    kinds = sorted(text_of(row).split("》 ")[1].split(" ")[0] for row in rows)
+    assert len(rows) == 3 and kinds == ["certificate", "post", "post"], kinds
+    assert "post on this platform" in text_of(rows[0] + rows[1] + rows[2])
     assert "bilibili" in text and "@xiaoming" in text and "Sintel" not in text
     assert r.text.count('role="img"') == 2 and "Uses per work" in text and "Uses per platform" in text
     assert "The numbers as a table" in text
@@ -423,8 +431,10 @@ def test_a_holder_adds_a_work_licenses_it_and_looks_at_its_uses_in_chromium(serv
         page.get_by_role("link", name="Uses").click()
         expect(page.locator("figure.chart")).to_have_count(2)
         page.select_option("select[name=kind]", "distribution")
-        expect(page.locator("#listing tbody tr")).to_have_count(1)
+        expect(page.locator("#listing table.uses tbody tr")).to_have_count(1)
+        expect(page.locator("#listing table.uses")).to_contain_text("post on another platform")
+        expect(page).to_have_url(re.compile(r"kind=distribution"))
         page.select_option("select[name=kind]", "")
-        expect(page.locator("#listing tbody tr")).to_have_count(3)
+        expect(page.locator("#listing table.uses tbody tr")).to_have_count(3)
         assert axe_violations(page) == []
         screenshot(page, "holder-uses")
