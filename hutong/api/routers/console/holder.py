@@ -318,6 +318,7 @@ def chart(counts: list[UseCount], by: str, others: str, any_platform: str) -> di
     peak = max(sum(grid[(b, s)] for s in series) for b in buckets) or 1
     width, height, left, bottom = 640, 220, 40, 28
     slot = (width - left - 8) / len(buckets)
+    bar = min(48.0, max(1.0, slot * 0.7))  # one day of uses is a bar, not a wall
     bars = []
     for i, b in enumerate(buckets):
         y = height - bottom
@@ -326,8 +327,8 @@ def chart(counts: list[UseCount], by: str, others: str, any_platform: str) -> di
             if n:
                 h = (height - bottom - 12) * n / peak
                 y -= h
-                bars.append({"x": round(left + i * slot + slot * 0.15, 1), "y": round(y, 1),
-                             "w": round(max(1.0, slot * 0.7), 1), "h": round(h, 1),
+                bars.append({"x": round(left + i * slot + (slot - bar) / 2, 1), "y": round(y, 1),
+                             "w": round(bar, 1), "h": round(h, 1),
                              "colour": PALETTE[j % len(PALETTE)], "label": f"{b:%Y-%m-%d} · {s}: {n}"})  # fmt: skip
     every = max(1, len(buckets) // 8)
     ticks = [{"x": round(left + i * slot + slot / 2, 1), "text": f"{b:%m-%d}" if unit != "month" else f"{b:%Y-%m}"}
