@@ -167,7 +167,10 @@ def wait_registration(p: Person, html: str) -> str:
     job = re.search(r"/console/holder/works/registrations/([\w-]+)", html)
     assert job, html
     for _ in range(120):
-        r = p.page(f"/console/holder/works/registrations/{job.group(1)}", headers={"HX-Request": "true"})
+        r = p.page(
+            f"/console/holder/works/registrations/{job.group(1)}",
+            headers={"HX-Request": "true", "HX-Target": "registration"},
+        )
         assert r.status_code == 200
         if 'hx-trigger="every 1s"' not in r.text:  # done or failed: it stops polling
             return text_of(r.text)
@@ -219,6 +222,31 @@ def test_an_upload_is_registered_in_the_background_and_refusals_leave_nothing(se
     r = p.http.post("/console/holder/works/upload?filename=a.mp4&holder=" + OTHER, content=b"1",
                     headers={"X-CSRF-Token": p.csrf})  # fmt: skip
     assert r.status_code == 403
+
+
+def test_without_script_the_form_uploads_and_the_registration_has_its_own_page(server):
+    p = Person(server.url, "studio")
+    p.page("/console/holder/works")
+    kept = uploads(server)
+    files = {"file": ("notes.mkv", b"plain text, not a film" * 50, "video/x-matroska")}
+    r = p.http.post("/console/holder/works/upload", data={"csrf": "forged"}, files=files)
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = p.http.post(
+        "/console/holder/works/upload", data={"csrf": p.csrf}, files={"file": ("", b"", "video/mp4")}
+    )
+    assert r.status_code == 400 and "Choose a video or audio file first" in text_of(r.text)
+    r = p.http.post("/console/holder/works/upload", data={"csrf": p.csrf, "title": "Notes"}, files=files)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/holder/works/registrations/")
+    for _ in range(60):
+        page = p.page(r.headers["location"])
+        if 'hx-trigger="every 1s"' not in page.text:
+            break
+        time.sleep(0.5)
+    assert page.text.lstrip().startswith("<!doctype html>")  # a whole page, not the part htmx swaps
+    assert "Not registered: “notes.mkv”: not a media file FFmpeg can read" in html.unescape(
+        text_of(page.text)
+    )
+    assert uploads(server) == kept
 
 
 def test_a_works_page_shows_facts_thumbnails_licences_and_removal(server):
@@ -394,6 +422,7 @@ def test_a_holder_adds_a_work_licenses_it_and_looks_at_its_uses_in_chromium(serv
         page.fill("input[name=title]", "The Rink")
         page.get_by_role("button", name="Upload and register").click()
         expect(page.locator("#registration")).to_contain_text("Registered: 《The Rink》", timeout=60_000)
+        expect(page.locator("#upload-bar")).to_have_js_property("value", 100)  # the upload reported progress
         assert axe_violations(page) == []
         screenshot(page, "holder-works")
 

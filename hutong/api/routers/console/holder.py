@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.datastructures import UploadFile
 
 from hutong.api.console import ConsoleRefusal, HolderSeat, ListDep, render, render_list
 from hutong.api.deps import HutongDep
@@ -46,45 +47,76 @@ def holder_works(request: Request, h: HutongDep, seat: HolderSeat, query: ListDe
                        max_bytes=h.settings.max_media_bytes)  # fmt: skip
 
 
-@router.post("/works/upload", response_class=HTMLResponse)
-async def holder_upload(request: Request, h: HutongDep, seat: HolderSeat):
-    """The file's bytes are the body (console.js sends them with upload progress); the title, holder and
-    file name come in the query string. Answers the registration's status part, which then polls itself."""
-    check_csrf(request, "")
-    _ = seat.viewer.gettext
-    params = request.query_params
-    holder = params.get("holder") or seat.membership.holders[0]
-    if holder not in seat.membership.holders:
-        raise ConsoleRefusal(_("You do not act for that rights holder."), 403)
-    filename = unquote(params.get("filename", ""))[:300] or "upload"
+async def _store(h, chunks, filename: str):
+    """Write an upload to disk as it arrives; anything that goes wrong removes what was written."""
     writer = h.registrations.writer(filename)
     try:
-        async for chunk in request.stream():
+        async for chunk in chunks:
             writer.write(chunk)
-        path = writer.finish()
+        return writer.finish()
     except HutongError as exc:
         writer.abort()
         raise ConsoleRefusal(str(exc), 413 if writer.size > writer.max_bytes else 400) from None
     except BaseException:
         writer.abort()  # the connection was lost or the body was over the limit: keep nothing
         raise
+
+
+async def _parts(upload: UploadFile):
+    while chunk := await upload.read(1 << 20):
+        yield chunk
+
+
+@router.post("/works/upload", response_class=HTMLResponse)
+async def holder_upload(request: Request, h: HutongDep, seat: HolderSeat):
+    """With script, the file's bytes are the body (console.js sends them with upload progress) and the
+    title, holder and file name come in the query string: the answer is the registration's status part,
+    which then polls itself. Without script, the form itself (multipart): the answer is a redirect to the
+    registration's page."""
+    _ = seat.viewer.gettext
+    form = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=6)
+        params = form
+        check_csrf(request, str(form.get("csrf", "")))
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise ConsoleRefusal(_("Choose a video or audio file first."), 400)
+        filename = upload.filename
+    else:
+        params = request.query_params
+        check_csrf(request, "")
+        filename = unquote(params.get("filename", ""))
+    holder = str(params.get("holder") or seat.membership.holders[0])
+    if holder not in seat.membership.holders:
+        raise ConsoleRefusal(_("You do not act for that rights holder."), 403)
+    filename = filename[:300] or "upload"
+    try:
+        path = await _store(h, _parts(upload) if form else request.stream(), filename)
+    finally:
+        if form:
+            await form.close()  # the spooled copy the multipart parser kept
     try:
         job = h.registrations.start(
-            path, title=params.get("title", "")[:600], holder=holder, filename=filename
+            path, title=str(params.get("title", ""))[:600], holder=holder, filename=filename
         )
     except HutongError as exc:
         raise ConsoleRefusal(str(exc), 400) from None
+    if form:
+        return RedirectResponse(f"/console/holder/works/registrations/{job.id}", status_code=303)
     return render(request, seat, "console/holder/_registration.html", job=job, status=202)
 
 
 @router.get("/works/registrations/{job_id}", response_class=HTMLResponse)
 def holder_registration(request: Request, h: HutongDep, seat: HolderSeat,
                         job_id: Annotated[str, Path(max_length=40)]):  # fmt: skip
+    """The status part for htmx's polling; a whole page for a browser without script."""
     try:
         job = h.registrations.get(job_id, seat.membership.holders)
     except HutongError as exc:
         raise _refused(exc) from None
-    return render(request, seat, "console/holder/_registration.html", job=job)
+    return render(request, seat, "console/holder/registration.html", part="console/holder/_registration.html",
+                  parts=("registration",), job=job)  # fmt: skip
 
 
 @router.get("/works/{work_id}", response_class=HTMLResponse)
