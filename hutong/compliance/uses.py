@@ -2,8 +2,8 @@
 those certificates, and posts published to other platforms through distribution. One row per use and work,
 read in SQL (a union of the three), so the console pages through tens of thousands of uses.
 
-A certificate is tied to works through the licences it rests on (``certificate_licences`` → ``licence_works``):
-a certificate under a licence naming several works counts as a use of each."""
+A certificate is tied to the works it covers (``certificate_works``, the works its token names); a clip using
+two of the holder's works is a use of each."""
 
 from __future__ import annotations
 
@@ -13,18 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import String, cast, func, literal, select, union
+from sqlalchemy import String, cast, func, literal, select, union_all
 
-from hutong.store import (
-    Certificate,
-    CertificateLicence,
-    Database,
-    DistributionAccount,
-    LicenceWork,
-    Post,
-    PublishJob,
-    Work,
-)
+from hutong.store import Certificate, Database, DistributionAccount, Post, PublishJob, Work
+from hutong.store.models import CertificateWork
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
 KINDS = ("certificate", "post", "distribution")
@@ -72,9 +64,8 @@ class Uses:
     def _union(self, holders: list[str]):
         def of_works(stmt):
             return (
-                stmt.join(CertificateLicence, CertificateLicence.certificate_id == Certificate.id)
-                .join(LicenceWork, LicenceWork.licence_id == CertificateLicence.licence_id)
-                .join(Work, Work.id == LicenceWork.work_id)
+                stmt.join(CertificateWork, CertificateWork.certificate_id == Certificate.id)
+                .join(Work, Work.id == CertificateWork.work_id)
                 .where(Work.holder.in_(holders))
             )
 
@@ -119,7 +110,7 @@ class Uses:
             .join(DistributionAccount, DistributionAccount.id == PublishJob.account_id)
             .join(Certificate, Certificate.id == PublishJob.certificate_id)
         )
-        return union(certificates, posts, distributed).subquery("uses")
+        return union_all(certificates, posts, distributed).subquery("uses")
 
     def _filtered(self, holders: Iterable[str], query: ListQuery):
         u = self._union(list(holders))
