@@ -11,9 +11,9 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import String, cast, func, literal, select, union_all
+from sqlalchemy import Date, String, cast, func, literal, select, union_all
 
 from hutong.store import Certificate, Database, DistributionAccount, Post, PublishJob, Work
 from hutong.store.models import CertificateWork
@@ -140,18 +140,60 @@ class Uses:
         with self.db.session() as s:
             return page_of(s, stmt, query, columns=columns, default="at", row=Use.of, tiebreak=u.c.ref)
 
-    def counts(self, holders: Iterable[str], query: ListQuery) -> list[UseCount]:
-        """Uses per day, work and platform under the same filters (what the chart draws); a certificate
+    def counts(self, holders: Iterable[str], query: ListQuery) -> tuple[str, list[UseCount]]:
+        """Uses per period, work and platform under the same filters (what the chart draws): the period is
+        a day, week or month, whichever gives at most about 30 between the first use and the last, and the
+        database groups by it, so the answer stays small however many uses there are. A certificate
         covering several platforms counts once for each."""
+        holders = list(holders)
         u, stmt = self._filtered(holders, query)
         f = stmt.subquery()
-        day = func.date(f.c.at)
-        grouped = select(day, f.c.work_title, f.c.platform, func.count()).group_by(
-            day, f.c.work_title, f.c.platform
-        )
         totals: Counter = Counter()
         with self.db.session() as s:
-            for d, title, platform, n in s.execute(grouped):
+            first, last = s.execute(select(func.min(f.c.at), func.max(f.c.at))).one()
+            if first is None:
+                return "day", []
+            unit = period(first.date(), last.date())
+            start = self._period_start(unit, f.c.at)
+            grouped = select(start, f.c.work_id, f.c.platform, func.count()).group_by(
+                start, f.c.work_id, f.c.platform
+            )
+            titles = dict(s.execute(select(Work.id, Work.title).where(Work.holder.in_(holders))).all())
+            for d, work_id, platform, n in s.execute(grouped):
                 for p in platforms_of(platform):
-                    totals[(date.fromisoformat(str(d)[:10]), title, p)] += n
-        return [UseCount(d, t, p, n) for (d, t, p), n in sorted(totals.items())]
+                    totals[(date.fromisoformat(str(d)[:10]), titles.get(work_id, str(work_id)), p)] += n
+        return unit, [UseCount(d, t, p, n) for (d, t, p), n in sorted(totals.items())]
+
+    def _period_start(self, unit: str, at):
+        """The first day of the period holding ``at``, in SQL (UTC days; weeks start on Monday)."""
+        if self.db.engine.dialect.name == "postgresql":
+            if unit == "day":
+                return cast(func.timezone("UTC", at), Date)
+            return cast(func.date_trunc(unit, func.timezone("UTC", at)), Date)
+        if unit == "week":
+            return func.date(at, "weekday 0", "-6 days")
+        return func.strftime("%Y-%m-01", at) if unit == "month" else func.date(at)
+
+
+def period(first: date, last: date) -> str:
+    span = (last - first).days + 1
+    return "day" if span <= 31 else "week" if span <= 31 * 7 else "month"
+
+
+def period_of(unit: str, d: date) -> date:
+    if unit == "week":
+        return d - timedelta(days=d.weekday())
+    return d.replace(day=1) if unit == "month" else d
+
+
+def periods(unit: str, first: date, last: date) -> list[date]:
+    """Every period from the one holding ``first`` to the one holding ``last``."""
+    out, d = [], period_of(unit, first)
+    while d <= last:
+        out.append(d)
+        d = (
+            d + timedelta(days=1 if unit == "day" else 7)
+            if unit != "month"
+            else (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+        )
+    return out

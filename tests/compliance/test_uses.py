@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import insert
 
+from hutong.compliance.uses import periods
 from hutong.store import Certificate, DistributionAccount, PublishJob, Work, utcnow
 from hutong.store.db import make_engine, migrate
 from hutong.store.models import CertificateWork
@@ -60,9 +61,38 @@ def test_uses_are_one_row_per_covered_work_and_never_another_holders(app):
     assert app.uses.page([STUDIO], ListQuery(filters={"kind": "post"})).total == 0
     assert app.uses.page([STUDIO], ListQuery(filters={"work": "9" * 30})).total == 5  # not an id: ignored
     assert {u.ref for u in app.uses.page([OTHER], ListQuery()).items} == {"c3"}
-    counts = app.uses.counts([STUDIO], ListQuery())
-    assert sum(c.count for c in counts) == 5 and {c.platform for c in counts} == {"douyin", "bilibili"}
-    assert len({c.day for c in counts}) == 2
+    unit, counts = app.uses.counts([STUDIO], ListQuery())
+    assert unit == "day" and sum(c.count for c in counts) == 5
+    assert {c.platform for c in counts} == {"douyin", "bilibili"} and len({c.day for c in counts}) == 2
+    assert app.uses.counts([STUDIO], ListQuery(filters={"kind": "post"})) == ("day", [])
+
+
+def test_long_spans_are_counted_per_week_or_month_in_the_database(app):
+    rows(app)
+    now = utcnow()
+    with app.db.session() as s:  # a year of certificates over work 2: 53 weeks, so months
+        for i in range(0, 365, 5):
+            at = now - timedelta(days=i)
+            s.add(Certificate(id=f"y{i}", clip_sha256="0" * 64, creator="xm", platforms=["*"], kid="k",
+                              issued_at=at, expires_at=at, token="t"))  # fmt: skip
+            s.flush()
+            s.add(CertificateWork(certificate_id=f"y{i}", work_id=2))
+    unit, counts = app.uses.counts([STUDIO], ListQuery(filters={"work": "2"}))
+    assert unit == "month" and all(c.day.day == 1 for c in counts)
+    assert sum(c.count for c in counts) == 73 + 2 and len({c.day for c in counts}) in (12, 13)
+    unit, counts = app.uses.counts(
+        [STUDIO], ListQuery(filters={"work": "2", "kind": "certificate"}, text="xm")
+    )
+    assert unit == "month"
+    with app.db.session() as s:
+        s.execute(sa.delete(CertificateWork).where(CertificateWork.certificate_id.like("y%")))
+        s.add_all(CertificateWork(certificate_id=f"y{i}", work_id=1) for i in range(0, 100, 5))  # 95 days
+    unit, counts = app.uses.counts([STUDIO], ListQuery(filters={"work": "1"}))
+    assert unit == "week" and all(c.day.weekday() == 0 for c in counts)
+    assert periods("week", date(2026, 1, 7), date(2026, 1, 20)) == [date(2026, 1, 5), date(2026, 1, 12),
+                                                                      date(2026, 1, 19)]  # fmt: skip
+    assert periods("month", date(2026, 11, 30), date(2027, 1, 1)) == [date(2026, 11, 1), date(2026, 12, 1),
+                                                                       date(2027, 1, 1)]  # fmt: skip
 
 
 def test_the_migration_fills_in_the_works_of_certificates_issued_before_it(tmp_path):

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from hutong.api.console import ConsoleRefusal, HolderSeat, ListDep, render, render_list
 from hutong.api.deps import HutongDep
 from hutong.api.web import check_csrf
-from hutong.compliance.uses import KINDS, UseCount
+from hutong.compliance.uses import KINDS, UseCount, periods
 from hutong.errors import HutongError
 from hutong.rights.holdings import THUMBNAILS, LicenceForm, NotYours
 
@@ -305,34 +305,12 @@ PALETTE = ("#1f5fa8", "#c2571a", "#2e7d32", "#8e3b8e", "#8a6d00", "#00838f", "#b
 MAX_SERIES = 6  # more works or platforms than this: the rest are drawn together as "others"
 
 
-def _buckets(days: list[date]) -> tuple[str, list[date]]:
-    """Days, weeks or months, whichever gives at most about 30 bars between the first and last use."""
-    first, last = min(days), max(days)
-    span = (last - first).days + 1
-    if span <= 31:
-        return "day", [first + timedelta(days=i) for i in range(span)]
-    if span <= 31 * 7:
-        start = first - timedelta(days=first.weekday())
-        return "week", [start + timedelta(weeks=i) for i in range((last - start).days // 7 + 1)]
-    months, d = [], first.replace(day=1)
-    while d <= last:
-        months.append(d)
-        d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return "month", months
-
-
-def _bucket_of(unit: str, d: date) -> date:
-    if unit == "week":
-        return d - timedelta(days=d.weekday())
-    return d.replace(day=1) if unit == "month" else d
-
-
-def chart(counts: list[UseCount], by: str, others: str, any_platform: str) -> dict | None:
+def chart(unit: str, counts: list[UseCount], by: str, others: str, any_platform: str) -> dict | None:
     """Stacked bars of uses over time, one colour per work or platform (``by``): geometry for the SVG and
     the same numbers for the table beside it."""
     if not counts:
         return None
-    unit, buckets = _buckets([c.day for c in counts])
+    buckets = periods(unit, min(c.day for c in counts), max(c.day for c in counts))
 
     def key(c: UseCount) -> str:
         return c.work_title if by == "work" else (any_platform if c.platform == "*" else c.platform)
@@ -346,7 +324,7 @@ def chart(counts: list[UseCount], by: str, others: str, any_platform: str) -> di
     grid = {(b, s): 0 for b in buckets for s in series}
     for c in counts:
         name = key(c) if key(c) in shown else others
-        grid[(_bucket_of(unit, c.day), name)] += c.count
+        grid[(c.day, name)] += c.count
     peak = max(sum(grid[(b, s)] for s in series) for b in buckets) or 1
     width, height, left, bottom = 640, 220, 40, 28
     slot = (width - left - 8) / len(buckets)
@@ -378,9 +356,9 @@ def holder_uses(request: Request, h: HutongDep, seat: HolderSeat, query: ListDep
     holders = seat.membership.holders
     page = h.uses.page(holders, query)
     _ = seat.viewer.gettext
-    counts = h.uses.counts(holders, query)
-    charts = [(_("Uses per work"), chart(counts, "work", _("others"), _("any platform"))),
-              (_("Uses per platform"), chart(counts, "platform", _("others"), _("any platform")))]  # fmt: skip
+    unit, counts = h.uses.counts(holders, query)
+    charts = [(_("Uses per work"), chart(unit, counts, "work", _("others"), _("any platform"))),
+              (_("Uses per platform"), chart(unit, counts, "platform", _("others"), _("any platform")))]  # fmt: skip
     works = h.holdings.works(holders)
     return render_list(request, seat, "console/holder/uses.html", "console/holder/_uses_table.html", page,
                        charts=charts, works=works, kinds=KINDS)  # fmt: skip
