@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -32,6 +32,7 @@ from hutong.store import (
 )
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
+KEEP_FINISHED = timedelta(days=1)
 THUMBNAILS = 6  # frames shown along a work's timeline
 THUMB_WIDTH = 240
 LIVE_POST_STATES = ("published", "queued", "uploading", "processing")  # as distribute.jobs.take_down_revoked
@@ -122,6 +123,7 @@ class Registrations:
             secrets.token_urlsafe(12), holder, name, filename[:300], path.stat().st_size, utcnow()
         )
         with self._lock:
+            self._forget_old()
             self._jobs[job.id] = job
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hutong-register")
@@ -143,6 +145,12 @@ class Registrations:
         else:
             job.work_id, job.state = work.work_id, "done"
         job.finished_at = utcnow()
+
+    def _forget_old(self) -> None:
+        """Finished registrations are kept a day (a page left open still reads its answer), then dropped."""
+        cutoff = utcnow() - KEEP_FINISHED
+        for key in [k for k, j in self._jobs.items() if j.finished_at and j.finished_at < cutoff]:
+            del self._jobs[key]
 
     def get(self, job_id: str, holders: Iterable[str]) -> Registration:
         job = self._jobs.get(job_id)

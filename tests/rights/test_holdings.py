@@ -4,6 +4,7 @@ errors), uploads that leave nothing partial, background registration, thumbnails
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -86,6 +87,12 @@ def test_registration_runs_in_the_background_and_a_refusal_removes_the_upload(re
     assert list(regs.folder.iterdir()) == []
     with pytest.raises(NotYours):
         regs.get(job.id, ["Someone Else"])
+    done.finished_at -= timedelta(days=2)  # a day after it finished, a new registration forgets it
+    w = regs.writer("again.mp4")
+    w.write(WORK_FILES[0].read_bytes())
+    wait(regs, regs.start(w.finish(), title="Again", holder=HOLDER, filename="again.mp4"), [HOLDER])
+    with pytest.raises(NotYours):
+        regs.get(job.id, [HOLDER])
     w = regs.writer("x.mp4")
     w.write(b"1")
     with pytest.raises(CatalogueError, match="empty"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -86,7 +85,7 @@ async def holder_upload(request: Request, h: HutongDep, seat: HolderSeat):
     else:
         params = request.query_params
         check_csrf(request, "")
-        filename = unquote(params.get("filename", ""))
+        filename = params.get("filename", "")
     holder = str(params.get("holder") or seat.membership.holders[0])
     if holder not in seat.membership.holders:
         raise ConsoleRefusal(_("You do not act for that rights holder."), 403)
