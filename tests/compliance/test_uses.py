@@ -16,8 +16,10 @@ from hutong.store import Certificate, DistributionAccount, PublishJob, Work, utc
 from hutong.store.db import make_engine, migrate
 from hutong.store.models import CertificateWork
 from hutong.store.paging import ListQuery
+from tests.store import test_postgres
 
 STUDIO, OTHER = "Studio", "Other"
+pg_url = test_postgres.pg_url  # a PostgreSQL server for this module (skipped where none is installed)
 
 
 def token(works: list[int]) -> str:
@@ -111,3 +113,31 @@ def test_the_migration_fills_in_the_works_of_certificates_issued_before_it(tmp_p
             ("old", 1)
         ]
     engine.dispose()
+
+
+def test_uses_and_their_periods_on_postgres(pg_url, tmp_path):
+    from hutong.app import Hutong
+    from hutong.config import get_settings
+
+    h = Hutong.create(get_settings(home=tmp_path / "home", database_url=pg_url))
+    try:
+        rows(h)
+        page = h.uses.page([STUDIO], ListQuery(per_page=50, sort="platform"))
+        assert sorted((u.kind, u.ref, u.work_id) for u in page.items) == [
+            ("certificate", "c1", 1), ("certificate", "c1", 2), ("certificate", "c2", 1),
+            ("distribution", "1", 1), ("distribution", "1", 2)]  # fmt: skip
+        assert h.uses.page([STUDIO], ListQuery(filters={"platform": "douyin"})).total == 3
+        unit, counts = h.uses.counts([STUDIO], ListQuery())
+        assert unit == "day" and sum(c.count for c in counts) == 5
+        with h.db.session() as s:
+            at = utcnow() - timedelta(days=100)
+            s.add(Certificate(id="old", clip_sha256="0" * 64, creator="xm", platforms=["*"], kid="k", issued_at=at,
+                              expires_at=at, token="t"))  # fmt: skip
+            s.flush()
+            s.add(CertificateWork(certificate_id="old", work_id=1))
+        unit, counts = h.uses.counts([STUDIO], ListQuery())
+        assert (
+            unit == "week" and all(c.day.weekday() == 0 for c in counts) and sum(c.count for c in counts) == 6
+        )
+    finally:
+        h.close()
