@@ -192,6 +192,8 @@ def test_an_upload_is_registered_in_the_background_and_refusals_leave_nothing(se
     assert "Registered: 《Cars》 is work" in done
     kept = uploads(server)
     assert len(kept) == 1 and kept[0].endswith(".mp4")
+    r = p.page(first, headers={"HX-Request": "true", "HX-Target": "registration"})
+    assert r.headers["HX-Trigger"] == "work-registered" and r.text.lstrip().startswith('<div id="registration"')
     # the same file again: the catalogue's own reason, and the second copy is not kept
     status, html = upload(p, SAMPLES / "cars_unregistered.mp4", "cars again.mp4")
     assert status == 202
@@ -423,6 +425,7 @@ def test_a_holder_adds_a_work_licenses_it_and_looks_at_its_uses_in_chromium(serv
         page.get_by_role("button", name="Upload and register").click()
         expect(page.locator("#registration")).to_contain_text("Registered: 《The Rink》", timeout=60_000)
         expect(page.locator("#upload-bar")).to_have_js_property("value", 100)  # the upload reported progress
+        expect(page.locator("#listing")).to_contain_text("The Rink")  # the list shows the new work at once
         assert axe_violations(page) == []
         screenshot(page, "holder-works")
 

@@ -52,6 +52,8 @@
     var el = document.importNode(fresh, true);
     old.replaceWith(el);
     if (window.htmx) { window.htmx.process(el); }
+    // registered before the answer came back: the list of works shows it now (later, htmx's HX-Trigger does)
+    if (el.getAttribute("data-state") === "done") { document.body.dispatchEvent(new Event("work-registered")); }
   }
 
   function sayUploadError(text) {

@@ -114,8 +114,11 @@ def holder_registration(request: Request, h: HutongDep, seat: HolderSeat,
         job = h.registrations.get(job_id, seat.membership.holders)
     except HutongError as exc:
         raise _refused(exc) from None
-    return render(request, seat, "console/holder/registration.html", part="console/holder/_registration.html",
-                  parts=("registration",), job=job)  # fmt: skip
+    response = render(request, seat, "console/holder/registration.html", part="console/holder/_registration.html",
+                      parts=("registration",), job=job)  # fmt: skip
+    if job.state == "done":
+        response.headers["HX-Trigger"] = "work-registered"  # the list of works on the page shows it
+    return response
 
 
 @router.get("/works/{work_id}", response_class=HTMLResponse)
