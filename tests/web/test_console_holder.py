@@ -193,7 +193,9 @@ def test_an_upload_is_registered_in_the_background_and_refusals_leave_nothing(se
     kept = uploads(server)
     assert len(kept) == 1 and kept[0].endswith(".mp4")
     r = p.page(first, headers={"HX-Request": "true", "HX-Target": "registration"})
-    assert r.headers["HX-Trigger"] == "work-registered" and r.text.lstrip().startswith('<div id="registration"')
+    assert r.headers["HX-Trigger"] == "work-registered" and r.text.lstrip().startswith(
+        '<div id="registration"'
+    )
     # the same file again: the catalogue's own reason, and the second copy is not kept
     status, html = upload(p, SAMPLES / "cars_unregistered.mp4", "cars again.mp4")
     assert status == 202
