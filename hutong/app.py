@@ -13,6 +13,7 @@ import httpx
 
 from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
+from hutong.compliance.uses import Uses
 from hutong.config import Settings, get_settings
 from hutong.distribute import Distribution
 from hutong.errors import HutongError
@@ -21,6 +22,7 @@ from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
 from hutong.rights import Catalogue, Creators, Licences
+from hutong.rights.holdings import Holdings, Registrations
 from hutong.store import Database
 
 
@@ -66,6 +68,12 @@ class Hutong:
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
         self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
+        # the rights holder's console: uploads registered in the background, thumbnails, uses of works
+        self.registrations = Registrations(
+            self.catalogue, settings.home / "works", max_bytes=settings.max_media_bytes
+        )
+        self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
+        self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer)
 
     @classmethod
     def create(cls, settings: Settings | None = None, *, http: httpx.Client | None = None) -> Hutong:
@@ -99,5 +107,6 @@ class Hutong:
         )
 
     def close(self) -> None:
+        self.registrations.close()
         self.http.close()
         self.db.dispose()

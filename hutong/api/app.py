@@ -55,6 +55,7 @@ def create_app(h: Hutong) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
+        h.registrations.sweep()  # uploads a crash left half-written
         worker.start()
         try:
             yield
@@ -80,6 +81,7 @@ def create_app(h: Hutong) -> FastAPI:
             "/open/video/upload_video_part": part_limit,
             "/api/distribution/clips": h.settings.max_media_bytes,
             "/console/creator/upload": h.settings.max_media_bytes,
+            "/console/holder/works/upload": h.settings.max_media_bytes,
         },  # streamed to disk
     )
     # cookies are per host, not per port: name the session after the issuer so two platforms on one host coexist

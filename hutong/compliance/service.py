@@ -27,6 +27,7 @@ from hutong.rights.creators import CreatorRecord, Creators
 from hutong.rights.licences import LicenceRecord, Licences
 from hutong.rights.terms import ANY_PLATFORM
 from hutong.store import Certificate, CertificateLicence, Database, Work, utcnow
+from hutong.store.models import CertificateWork
 
 STATUS_LIFETIME = timedelta(days=1)  # how long a status document may be relied on before fetching anew
 SAME_LENGTH = 1.0  # a re-encoded copy keeps the certified clip's length to within this many seconds
@@ -189,6 +190,8 @@ class Compliance:
             )  # fmt: skip
             cert.licences = [CertificateLicence(licence_id=i) for i in sorted(set(ids.values()))]
             s.add(cert)
+            s.flush()  # the certificate's row first: the works it covers point at it
+            s.add_all(CertificateWork(certificate_id=jti, work_id=w) for w in sorted(works))
         return IssuedCertificate(token, claims)
 
     def get(self, jti: str) -> Certificate:

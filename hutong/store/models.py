@@ -624,3 +624,16 @@ class ClipCheck(Base):
     certificate_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CertificateWork(Base):
+    """Which works a certificate covers (its token's ``works``): where a rights holder's works are used."""
+
+    __tablename__ = "certificate_works"
+
+    certificate_id: Mapped[str] = mapped_column(
+        ForeignKey("certificates.id", ondelete="CASCADE"), primary_key=True
+    )
+    work_id: Mapped[int] = mapped_column(
+        ForeignKey("works.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
