@@ -161,11 +161,21 @@ def axe_violations(page) -> list[dict]:
 
 
 def screenshot(page, name: str) -> Path:
-    """Kept as docs/console/<name>.png: the pictures in docs/console.md are these."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Every run takes the picture; with ``HUTONG_UPDATE_SCREENSHOTS=1`` it replaces docs/console/<name>.png
+    (the pictures docs/console.md shows), otherwise it goes to a temporary folder so a test run leaves the
+    checkout clean."""
+    folder = SCREENSHOTS if os.environ.get("HUTONG_UPDATE_SCREENSHOTS") == "1" else _scratch()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000  # a real picture of a page, not an empty one
     return path
+
+
+def _scratch() -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "hutong-console-screenshots"
 
 
 def clean_env() -> dict:
