@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hutong.errors import RightsError
-from hutong.store import Creator, Database
+from hutong.store import Account, Creator, Database
 
 HANDLE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 KINDS = ("individual", "organisation")
@@ -84,6 +84,48 @@ class Creators:
             c = find_creator(s, handle)
             c.verified = verified
             return CreatorRecord.of(c)
+
+    def link(self, handle: str, username: str | None) -> CreatorRecord:
+        """The platform account (user name) this creator signs in as (None: none). That user then publishes
+        the clips certified to this creator, and to the members of this organisation."""
+        with self.db.session() as s:
+            c = find_creator(s, handle)
+            account_id = None
+            if username is not None:
+                account_id = s.execute(
+                    select(Account.id).where(Account.username == username)
+                ).scalar_one_or_none()
+                if account_id is None:
+                    raise RightsError(f"no platform account {username!r}")
+            c.account_id = account_id
+            return CreatorRecord.of(c)
+
+    def acting_for(self, account_id: int) -> set[str]:
+        """The handles a signed-in platform account may publish for: the creators linked to it, and every
+        member of an organisation linked to it."""
+        with self.db.session() as s:
+            own = s.execute(select(Creator).where(Creator.account_id == account_id)).scalars().all()
+            handles = {c.handle for c in own}
+            orgs = [c.id for c in own if c.kind == "organisation"]
+            if orgs:
+                members = s.execute(select(Creator.handle).where(Creator.organisation_id.in_(orgs))).scalars()
+                handles.update(members)
+            return handles
+
+    def acting_for_handle(self, handle: str) -> set[str]:
+        """The same for a creator named by handle: that creator, and an organisation's members."""
+        with self.db.session() as s:
+            c = s.execute(
+                select(Creator).where(Creator.handle == handle.strip().lstrip("@").lower())
+            ).scalar_one_or_none()
+            if c is None:
+                return set()
+            handles = {c.handle}
+            if c.kind == "organisation":
+                handles.update(
+                    s.execute(select(Creator.handle).where(Creator.organisation_id == c.id)).scalars()
+                )
+            return handles
 
     def get(self, handle: str) -> CreatorRecord:
         with self.db.session() as s:

@@ -115,6 +115,8 @@ class Creator(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id", ondelete="RESTRICT"))
     verified: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the platform account this creator signs in as: what they publish over HTTP must be certified to them
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
 
     organisation: Mapped[Creator | None] = relationship(remote_side=[id])
 
@@ -559,6 +561,9 @@ class PublishJob(Base):
     remote_video_id: Mapped[str] = mapped_column(String(200), default="")
     remote_post_id: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(default=0)
+    rate_waits: Mapped[int] = mapped_column(
+        default=0, server_default="0"
+    )  # slowed down by the platform or us
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
