@@ -13,12 +13,13 @@ import httpx
 
 from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
-from hutong.distribute import Distribution
+from hutong.distribute import Distribution, policy_client
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
+from hutong.platform.outbound import Outbound
 from hutong.rights import Catalogue, Creators, Licences
 from hutong.store import Database
 
@@ -92,10 +93,15 @@ class Hutong:
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
+            creators=self.creators,
             vault=self.platform.vault,
-            http=self.http,
+            http=policy_client(
+                Outbound.from_settings(self.settings)
+            ),  # its own: the policy on every connection
         )
 
     def close(self) -> None:
+        if "distribution" in self.__dict__:
+            self.distribution.http.close()
         self.http.close()
         self.db.dispose()
