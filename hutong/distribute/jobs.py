@@ -137,6 +137,9 @@ class JobView:
     created_at: str
     updated_at: str
     timeline: list[dict] = field(default_factory=list)
+    parts_done: int = 0  # upload progress: parts the platform accepted (of part_size bytes each)
+    part_size: int = 0
+    uploaded: bool = False  # the platform has the whole file
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -774,4 +777,5 @@ class Jobs:
 
         return JobView(j.id, a.name, a.platform_url, a.platform_name, j.clip_path, j.clip_sha256, j.certificate_id,
                        j.state, j.reason, j.remote_post_id, j.attempts, iso(j.not_before), j.created_at.isoformat(),
-                       j.updated_at.isoformat())  # fmt: skip
+                       j.updated_at.isoformat(), parts_done=j.remote_parts_done, part_size=j.remote_part_size,
+                       uploaded=bool(j.remote_video_id))  # fmt: skip

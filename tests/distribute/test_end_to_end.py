@@ -312,6 +312,19 @@ def test_a_creator_publishes_only_their_own_certified_clips(world):
     assert by["b-mcn"]["ok"], by["b-mcn"]["message"]  # an organisation publishes for its members
 
 
+def test_publish_waits_with_progress_and_prints_one_json_object(world):
+    """`hutong publish --wait --json`: stays until the job settles (progress bars go to a terminal's stderr,
+    never to stdout), then prints exactly one JSON object with the settled jobs."""
+    cert = world["tmp"] / "clip2.cert.jws"
+    cert.write_text(world["certs"][1])
+    r = hutong_cli(world["home_a"], "publish", str(world["clips"][1]), "--certificate", str(cert), "--to", "yt",
+                   "--wait", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)  # the whole of stdout is one JSON object
+    assert body["targets"][0]["ok"] and [j["state"] for j in body["jobs"]] == ["published"]
+    assert body["jobs"][0]["uploaded"] and body["jobs"][0]["remote_post_id"]
+
+
 def test_clips_sent_over_http_are_deleted_once_no_job_needs_them(world):
     h = world["h"]
     clips = h.distribution.clips
