@@ -92,7 +92,6 @@ def test_an_address_the_platform_names_later_is_checked_too(site, tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\1" * 4096)
     before = len(site["seen"])
-    with client(LOOPBACK) as http:
-        with pytest.raises(AddressRefusedError, match=r"10\.255\.255\.1"):
-            YouTubeAdapter(http).upload(conn(site["url"]), clip)
+    with client(LOOPBACK) as http, pytest.raises(AddressRefusedError, match=r"10\.255\.255\.1"):
+        YouTubeAdapter(http).upload(conn(site["url"]), clip)
     assert site["seen"][before:] == ["/upload/youtube/v3/videos"]  # the session was asked for; nothing else
