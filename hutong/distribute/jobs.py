@@ -373,7 +373,7 @@ class Jobs:
                     f"job {job_id} is {j.state}: only failed, cancelled or unconfirmed jobs are retried"
                 )
             self._set(s, j, "queued", "retried by the creator", reason="")
-            j.attempts, j.not_before, j.lease_until = 0, None, None
+            j.attempts, j.rate_waits, j.not_before, j.lease_until = 0, 0, None, None
         self.enqueue(job_id, None)
         return self.show(job_id)
 
@@ -426,7 +426,7 @@ class Jobs:
             for j in jobs:
                 why = f"certificate {j.certificate_id} was revoked: {revoked[j.certificate_id]}"
                 self._set(s, j, TAKE_DOWN, f"{why}; taking post {j.remote_post_id} down", reason=why)
-                j.attempts, j.not_before, j.lease_until = 0, None, None
+                j.attempts, j.rate_waits, j.not_before, j.lease_until = 0, 0, None, None
                 marked.append(j.id)
         for job_id in marked:
             self.enqueue(job_id, None)
@@ -707,7 +707,7 @@ class Jobs:
             return self._slow_down(job_id, f"{exc}: trying again in {delay:.0f} s", delay)
         if attempts - waits >= MAX_ATTEMPTS:
             return self._final(job_id, "failed", f"gave up after {attempts - waits} attempts: {exc}")
-        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts - waits)
         return self._requeue(job_id, f"{exc}: trying again in {delay:.0f} s", delay)
 
     def _idempotent(self, adapter_name: str, job_id: int) -> bool:

@@ -37,6 +37,7 @@ from hutong.app import Hutong
 from hutong.compliance.certificate import peek
 from hutong.config import installation_settings
 from hutong.distribute.standins.douyin import DouyinStandin
+from hutong.errors import HutongError
 from hutong.rights import LicenceTerms
 from hutong.store import PublishJob, utcnow
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
@@ -310,6 +311,12 @@ def test_a_creator_publishes_only_their_own_certified_clips(world):
         and "issued to @xiaoming, but 'b-hong' is xiaohong's account" in by["b-hong"]["message"]
     )
     assert by["b-mcn"]["ok"], by["b-mcn"]["message"]  # an organisation publishes for its members
+    with pytest.raises(HutongError, match="no platform account 'nobody'"):
+        world["h"].creators.link("xiaoming", "nobody")
+    with pytest.raises(HutongError, match="no creator @ghost"):
+        world["h"].creators.link("ghost", "meimei")
+    r = hutong_cli(home, "creators", "link", "xiaoming")
+    assert r.returncode == 2 and "name the platform account" in r.stderr
 
 
 def test_publish_waits_with_progress_and_prints_one_json_object(world):
@@ -323,6 +330,29 @@ def test_publish_waits_with_progress_and_prints_one_json_object(world):
     body = json.loads(r.stdout)  # the whole of stdout is one JSON object
     assert body["targets"][0]["ok"] and [j["state"] for j in body["jobs"]] == ["published"]
     assert body["jobs"][0]["uploaded"] and body["jobs"][0]["remote_post_id"]
+
+
+def test_the_workers_live_table_shows_uploads_in_flight(world):
+    """What `hutong worker` draws on a terminal: the jobs uploading now, with how much the platform has."""
+    from rich.console import Console
+
+    from hutong.cli.distribute import _in_flight
+
+    h = world["h"]
+    job_id = next(j.id for j in h.distribution.jobs.list("failed") if j.account == "yt-fail")
+    size = world["clips"][0].stat().st_size
+    with h.db.session() as s:  # as if it were uploading now, half the clip accepted
+        row = s.get(PublishJob, job_id)
+        row.state, row.remote_part_size, row.remote_parts_done = "uploading", size // 4, 2
+    try:
+        console = Console(record=True, width=150)
+        console.print(_in_flight(h))
+        text = console.export_text()
+    finally:
+        with h.db.session() as s:
+            s.get(PublishJob, job_id).state = "failed"
+    line = next(x for x in text.splitlines() if "yt-fail" in x)
+    assert "uploading" in line and " 50%" in line and "clip.mp4" in line, text
 
 
 def test_clips_sent_over_http_are_deleted_once_no_job_needs_them(world):
