@@ -252,6 +252,8 @@ def test_rejected_with_the_platforms_reason(world):
     assert view.state == "rejected" and "louder than our rules allow" in view.reason, view.timeline
     r = hutong_cli(world["home_c"], "platform", "release", held.remote_post_id)
     assert r.returncode == 2 and "not held" in r.stderr  # decided once
+    r = hutong_cli(world["home_c"], "platform", "release", "p_nosuchpost")
+    assert r.returncode == 2 and "no post p_nosuchpost" in r.stderr
 
 
 def test_failed_with_the_platforms_own_text_and_429s_requeue(world):
