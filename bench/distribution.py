@@ -8,6 +8,10 @@ trusting the creator service A; one connected account on each), so 3N targets, i
   once each);
 - the embedded queue run by a ``hutong worker`` process killed with SIGKILL every few seconds and started
   again each time (4 at once);
+- Redis with one of its 2 workers killed every few seconds and started again: the other takes over the
+  killed one's jobs once their lease lapses (``--lease``, default 10 s here; 5 min by default in a
+  deployment, ``HUTONG_DISTRIBUTION_LEASE_SECONDS``). A lease that lapses under a live worker only means a
+  second worker runs the job too: the create is replayed with the same Idempotency-Key, never doubled;
 - a naive sequential publisher: upload then ``create_video``, one target after another, no queue, no job
   records (the adapter's calls, nothing else); and the same as a script that notes each target once its post
   is made and skips noted ones when started again, SIGKILLed every few seconds and restarted.
@@ -17,6 +21,10 @@ its own trailing MP4 ``free`` box: distinct bytes, the same streams. Time to pub
 job's submission to its ``published`` step; throughput is targets / (last published − first submitted).
 ``duplicates`` and ``lost`` are counted on the platforms themselves: posts per target beyond one, and
 targets without a post. Writes docs/benchmarks-distribution.json and regenerates docs/benchmarks.md.
+
+The platforms are on loopback, which the outbound address policy refuses by default: the benchmark allows
+it (``HUTONG_OUTBOUND_ALLOW_NETWORKS``), and lifts the per-account limit of posts a minute (every target
+here is one of three accounts: ``HUTONG_DISTRIBUTION_ACCOUNT_PER_MINUTE=0``).
 """
 
 from __future__ import annotations
@@ -61,6 +69,13 @@ PLATFORMS = ("bench-p1", "bench-p2", "bench-p3")
 ATTRIBUTION = "© Blender Foundation, CC BY"
 REDIRECT = "http://127.0.0.1:9/cb"
 KILL_EVERY = 3.0  # seconds between SIGKILLs in the crash run
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+# every hutong process of the benchmark: loopback platforms allowed, no per-account limit of ours
+BENCH_ENV = {
+    "HUTONG_OUTBOUND_ALLOW_NETWORKS": json.dumps(LOOPBACK),
+    "HUTONG_DISTRIBUTION_ACCOUNT_PER_MINUTE": "0",
+}
+BENCH_SETTINGS = {"outbound_allow_networks": LOOPBACK, "distribution_account_per_minute": 0}
 FINAL = ("published", "needs_confirmation", "rejected", "failed", "cancelled")
 
 
@@ -72,11 +87,12 @@ class World:
     clips: list[tuple[Path, str]]
     servers: list = field(default_factory=list)  # (platform name, Server)
     clip_bytes: int = 0
+    lease: float = 10.0  # seconds (HUTONG_DISTRIBUTION_LEASE_SECONDS) in the Redis and killed runs
 
 
 def child_env(home: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")}
-    return env | {"HUTONG_HOME": str(home), **extra}
+    return env | BENCH_ENV | {"HUTONG_HOME": str(home), **extra}
 
 
 def make_clips(h: Hutong, folder: Path, n: int) -> list[tuple[Path, str]]:
@@ -114,7 +130,8 @@ def start_platform(world: World, name: str, stack: contextlib.ExitStack, h: Huto
     hb.platform.directory.trust(world.a_url, note="distribution benchmark")
     hb.close()
     server = start_server(home, port=port, env={"HUTONG_ISSUER": url, "HUTONG_PLATFORM_NAME": name,
-                                                "HUTONG_UNCERTIFIED": "reject"})  # fmt: skip
+                                                "HUTONG_UNCERTIFIED": "reject",
+                                                "HUTONG_DISTRIBUTION_IN_SERVE": "false"})  # fmt: skip
     stack.callback(server.stop)
     world.servers.append((name, server))
     dev = api_user(url, "benchdev")
@@ -195,7 +212,7 @@ def wait_final(h: Hutong, total: int, timeout: float, tick=None) -> None:
 def fresh(world: World, mode: str, **settings) -> Hutong:
     home = world.tmp / f"a-{mode}"
     shutil.copytree(world.base, home)
-    return Hutong.create(installation_settings(home=home, **settings))
+    return Hutong.create(installation_settings(home=home, **BENCH_SETTINGS, **settings))
 
 
 def start_worker(home: Path, log: Path, workers: int, **env: str) -> subprocess.Popen:
@@ -225,21 +242,45 @@ def run_embedded(world: World, n: int, timeout: float) -> dict:
                posts_on_platforms(world, "embedded", n))  # fmt: skip
 
 
-def run_redis(world: World, n: int, timeout: float) -> dict:
+def run_redis(world: World, n: int, timeout: float, *, kill: bool = False) -> dict:
+    """2 `hutong worker` processes on Redis; ``kill``: one of them SIGKILLed every few seconds of its life
+    and started again (the other takes its jobs over once their lease lapses)."""
+    mode = "rediskill" if kill else "redis"
     port = free_port()
     redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
-    h = fresh(world, "redis", redis_url=url)
+    lease = str(world.lease)
+    h = fresh(world, mode, redis_url=url, distribution_lease_seconds=world.lease)
     procs = []
+    rng, kills, state = random.Random(11), [0], {"next": None, "starts": 1}
+    env = {"HUTONG_REDIS_URL": url, "HUTONG_DISTRIBUTION_LEASE_SECONDS": lease}
+    logs = [world.tmp / f"{mode}-worker-{k}.log" for k in range(2)]
+
+    def tick() -> None:  # the first worker dies every few seconds of its life; the second lives on
+        if not kill:
+            return
+        proc, log = procs[0]
+        if state["next"] is None:
+            if log.read_text().count("publishing worker:") >= state["starts"]:
+                state["next"] = time.monotonic() + KILL_EVERY * rng.uniform(0.5, 1.5)
+            return
+        if time.monotonic() >= state["next"]:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            kills[0] += 1
+            procs[0], state["next"] = (start_worker(h.settings.home, log, 2, **env), log), None
+            state["starts"] += 1
+
     try:
-        for k in range(2):
-            log = world.tmp / f"redis-worker-{k}.log"
-            procs.append((start_worker(h.settings.home, log, 2, HUTONG_REDIS_URL=url), log))
+        for log in logs:
+            procs.append((start_worker(h.settings.home, log, 2, **env), log))
         wait_ready(procs)
-        submit_all(h, world, "redis")
-        wait_final(h, 3 * n, timeout)
+        submit_all(h, world, mode, tick)
+        wait_final(h, 3 * n, timeout, tick)
         times, span, _ = job_times(h)
+        with h.db.session() as s:
+            msgs = [m for (m,) in s.execute(select(PublishEvent.message)).all()]
     finally:
         for proc, _ in procs:
             proc.send_signal(signal.SIGINT)
@@ -249,9 +290,14 @@ def run_redis(world: World, n: int, timeout: float) -> dict:
         h.close()
         redis.terminate()
         redis.wait(10)
-    return row(
-        "Redis, 2 `hutong worker` processes × 2", times, span, 3 * n, posts_on_platforms(world, "redis", n)
-    )
+    counted = posts_on_platforms(world, mode, n)
+    if not kill:
+        return row("Redis, 2 `hutong worker` processes × 2", times, span, 3 * n, counted)
+    recovered = sum(m.startswith("recovered") for m in msgs)
+    replays = sum("no second post" in m for m in msgs)
+    return row(f"Redis, one of 2 `hutong worker`s SIGKILLed every ~{KILL_EVERY:.0f} s of its life "
+               f"(lease {world.lease:g} s)", times, span, 3 * n, counted, kills=kills[0], recovered=recovered,
+               replayed_creates=replays)  # fmt: skip
 
 
 def run_killed(world: World, n: int, timeout: float) -> dict:
@@ -318,7 +364,7 @@ def run_naive(world: World, n: int) -> dict:
 def naive_child(home: Path, plan: Path, done: Path) -> None:
     """The naive publisher as a script that can be killed: it notes each target once its post is made, and
     when started again it skips what it noted (what such scripts do)."""
-    h = Hutong.create(installation_settings(home=home))
+    h = Hutong.create(installation_settings(home=home, **BENCH_SETTINGS))
     try:
         noted = {line.split()[0] for line in done.read_text().splitlines()} if done.exists() else set()
         adapter = h.distribution.accounts.adapter("hutong")
@@ -375,6 +421,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.distribution", description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=200, help="distinct clips (targets: 3 × clips)")
     parser.add_argument("--no-report", action="store_true", help="print the results, write nothing")
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=10.0,
+        help="seconds a worker holds a job without a sign of life, in the Redis runs (default 10)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=("embedded", "redis", "killed", "rediskill", "naive", "naivekill"),
+        help="run only these rows (default: all)",
+    )
     parser.add_argument("--naive-child", nargs=3, metavar=("HOME", "PLAN", "DONE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.naive_child:
@@ -393,10 +451,11 @@ def main(argv: list[str] | None = None) -> dict:
         pa = free_port()
         a_url = f"http://127.0.0.1:{pa}"
         base = tmp / "a"
-        h = Hutong.create(installation_settings(home=base, issuer=a_url, platform_name="creator-service"))
+        h = Hutong.create(installation_settings(home=base, issuer=a_url, platform_name="creator-service",
+                                                **BENCH_SETTINGS))  # fmt: skip
         try:
             clips = make_clips(h, tmp, args.clips)
-            world = World(tmp, base, a_url, clips, clip_bytes=clips[0][0].stat().st_size)
+            world = World(tmp, base, a_url, clips, clip_bytes=clips[0][0].stat().st_size, lease=args.lease)
             jwks = h.compliance.jwks()
             stack.enter_context(
                 Background(
@@ -407,15 +466,22 @@ def main(argv: list[str] | None = None) -> dict:
                 start_platform(world, name, stack, h)
         finally:
             h.close()
-        rows = [
-            run_embedded(world, args.clips, timeout),
-            run_redis(world, args.clips, timeout),
-            run_killed(world, args.clips, timeout),
-            run_naive(world, args.clips),
-            run_naive_killed(world, args.clips, timeout),
-        ]
+        runs = {
+            "embedded": lambda: run_embedded(world, args.clips, timeout),
+            "redis": lambda: run_redis(world, args.clips, timeout),
+            "killed": lambda: run_killed(world, args.clips, timeout),
+            "rediskill": lambda: run_redis(world, args.clips, timeout, kill=True),
+            "naive": lambda: run_naive(world, args.clips),
+            "naivekill": lambda: run_naive_killed(world, args.clips, timeout),
+        }
+        rows = []
+        for name, run in runs.items():
+            if not args.only or name in args.only:
+                started = time.monotonic()
+                rows.append(run())
+                print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     results = {"clips": args.clips, "platforms": len(PLATFORMS), "targets": 3 * args.clips,
-               "clip_kb": round(world.clip_bytes / 1024, 1), "rows": rows}  # fmt: skip
+               "clip_kb": round(world.clip_bytes / 1024, 1), "lease_s": args.lease, "rows": rows}  # fmt: skip
     if not args.no_report:
         (DOCS / "benchmarks-distribution.json").write_text(json.dumps(results, indent=2) + "\n")
         write_report()

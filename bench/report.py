@@ -301,6 +301,12 @@ def distribution_section(d: dict) -> list[str]:
             if d["clips"] == 200
             else f"Run with {d['clips']} clips (the default is 200) to finish in minutes here. "
         )
+        + (
+            f"The Redis runs use a lease of {d['lease_s']:g} s (`--lease`; a deployment's default is 5 min): a "
+            "killed Redis worker's jobs are taken over by the other worker once it lapses. "
+            if "lease_s" in d
+            else ""
+        )
         + "Every process (3 platforms, the workers, the submitter) shares the machine's 2 cores, and A's jobs are "
         "in one SQLite database, written by every worker process: the queue's cost is the durable record of "
         "each step, which the naive publisher does not keep — and which is what brings it through the kills.",

@@ -15,12 +15,13 @@ from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
 from hutong.compliance.uses import Uses
 from hutong.config import Settings, get_settings
-from hutong.distribute import Distribution
+from hutong.distribute import Distribution, policy_client
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
+from hutong.platform.outbound import Outbound
 from hutong.rights import Catalogue, Creators, Licences
 from hutong.rights.holdings import Holdings, Registrations
 from hutong.store import Database
@@ -102,11 +103,16 @@ class Hutong:
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
+            creators=self.creators,
             vault=self.platform.vault,
-            http=self.http,
+            http=policy_client(
+                Outbound.from_settings(self.settings)
+            ),  # its own: the policy on every connection
         )
 
     def close(self) -> None:
         self.registrations.close()
+        if "distribution" in self.__dict__:
+            self.distribution.http.close()
         self.http.close()
         self.db.dispose()

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Posts without a licence certificate: hold them for the platform's own recognition check "
         "(published when no registered work is found), reject them, or accept them.",
     )
+    hold_certified: bool = Field(
+        default=False,
+        description="Hold posts that come with a valid licence certificate too, for this platform's own check, "
+        "until staff release or reject them (`hutong platform release|reject POST_ID`).",
+    )
     # webhooks
     webhook_attempts: int = Field(default=6, ge=1, le=20, description="Tries per webhook before giving up.")
     webhook_backoff: float = Field(
@@ -83,6 +88,31 @@ class Settings(BaseSettings):
     )
     distribution_workers: int = Field(
         default=2, ge=1, le=64, description="Publishing jobs run at once per worker."
+    )
+    distribution_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A post the platform holds for its own check is read again after this many seconds.",
+    )
+    distribution_lease_seconds: float = Field(
+        default=300.0,
+        ge=2,
+        le=86400,
+        description="How long a worker holds a job without a sign of life "
+        "before other workers take it over (a dead worker's job waits this long on Redis).",
+    )
+    distribution_account_per_minute: int = Field(
+        default=30,
+        ge=0,
+        le=100_000,
+        description="Posts created per connected account in any minute; "
+        "more wait in the queue (re-queued, not failed). 0: no limit of ours (the platform's 429 still holds).",
+    )
+    distribution_in_serve: bool = Field(
+        default=True,
+        description="`hutong serve` runs the publishing jobs itself on the embedded queue (no "
+        "separate `hutong worker` needed); with Redis, workers run them.",
     )
     # outbound HTTP (link cards and webhooks)
     outbound_allow_networks: list[str] = Field(

@@ -53,13 +53,19 @@ def create_app(h: Hutong) -> FastAPI:
         platform.webhooks, chores=[(600, platform.ingest.cleanup)], workers=h.settings.webhook_workers
     )
 
+    # publishing jobs run here too on the embedded queue (a single-process install needs no `hutong worker`)
+    publishing = h.settings.distribution_in_serve and not h.settings.redis_url
+
     @asynccontextmanager
     async def lifespan(_app):
         h.registrations.sweep()  # uploads a crash left half-written
         worker.start()
+        jobs = h.distribution.worker(h.settings.distribution_workers).start() if publishing else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.stop()
             worker.stop()
 
     app = FastAPI(

@@ -439,6 +439,9 @@ class JobOut(_Out):
     created_at: str
     updated_at: str
     timeline: list[TimelineEventOut] = Field(description="Empty in lists; every step in GET /jobs/{id}.")
+    parts_done: int = Field(0, description="Upload progress: parts the platform has accepted.")
+    part_size: int = Field(0, description="Bytes per part (0 until the platform has said).")
+    uploaded: bool = Field(False, description="The platform has the whole clip.")
 
 
 class JobsOut(_Out):

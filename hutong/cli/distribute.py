@@ -4,10 +4,14 @@ to the creator's accounts on other platforms."""
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, err, out, service
@@ -141,24 +145,84 @@ def publish(
             "`hutong jobs cancel`)."
         ),
     ] = None,  # fmt: skip
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Stay until every job has settled, with a progress bar per upload (on the embedded "
+            "queue, the jobs run in this process meanwhile unless a server or worker runs them)."
+        ),
+    ] = False,  # fmt: skip
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a certified clip to accounts on other platforms: one durable job per account."""
     when = parse_when(at) if at is not None else None
     if not certificate.is_file():
         raise HutongError(f"{certificate}: no such certificate file")
+    settled: list = []
     with service() as h:
         results = h.distribution.jobs.submit(clip, certificate.read_text(encoding="utf-8"), to, caption=caption,
                                              dry_run=dry_run, at=when)  # fmt: skip
+        ids = [r.job_id for r in results if r.ok and r.job_id]
+        if wait and ids and not dry_run and when is None:
+            settled = _wait(h, ids, clip.stat().st_size, show=not as_json)
     if as_json:
-        emit_json({"dry_run": dry_run, "at": when.isoformat() if when else None,
-                   "targets": [r.as_dict() for r in results]})  # fmt: skip
+        body = {
+            "dry_run": dry_run,
+            "at": when.isoformat() if when else None,
+            "targets": [r.as_dict() for r in results],
+        }
+        if settled:
+            body["jobs"] = [v.as_dict() for v in settled]
+        emit_json(body)
     else:
         for r in results:
             mark = "[green]ok[/]" if r.ok else "[red]refused[/]"
             out.print(f"{mark} {r.account}: {r.message}", highlight=False, soft_wrap=True)
-    if not all(r.ok for r in results):
+        for v in settled:
+            colour = (
+                "green" if v.state == "published" else "yellow" if v.state == "needs_confirmation" else "red"
+            )
+            out.print(f"[{colour}]{v.state}[/] {v.account}: {v.reason or v.remote_post_id}", highlight=False,
+                      soft_wrap=True)  # fmt: skip
+    if not all(r.ok for r in results) or any(
+        v.state not in ("published", "needs_confirmation") for v in settled
+    ):
         raise typer.Exit(1)
+
+
+SETTLED = ("published", "needs_confirmation", "rejected", "failed", "cancelled", "taken_down", "flagged")
+
+
+def _upload_share(v, size: int) -> float:
+    """How much of the clip the platform has (0–1), from the job's checkpoints."""
+    if v.uploaded or v.state in SETTLED:
+        return 1.0
+    return min(1.0, v.parts_done * v.part_size / size) if size and v.part_size else 0.0
+
+
+def _wait(h, ids: list[int], size: int, *, show: bool) -> list:
+    """Poll the jobs until each has settled, a progress bar per target (on stderr, only on a terminal). On
+    the embedded queue a consumer runs here meanwhile: with nothing else running, nothing would publish."""
+    consumer = (
+        None if h.settings.redis_url else h.distribution.worker(h.settings.distribution_workers).start()
+    )
+    progress = Progress(TextColumn("{task.fields[account]:<16}"), BarColumn(), TaskProgressColumn(),
+                        TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=err,
+                        disable=not (show and err.is_terminal), transient=False)  # fmt: skip
+    try:
+        with progress:
+            tasks = {i: progress.add_task("", total=100, account="", state="queued") for i in ids}
+            while True:
+                views = [h.distribution.jobs.show(i) for i in ids]
+                for v in views:
+                    progress.update(tasks[v.id], completed=100 * _upload_share(v, size), account=v.account,
+                                    state=v.state.replace("_", " "))  # fmt: skip
+                if all(v.state in SETTLED for v in views):
+                    return views
+                time.sleep(0.2)
+    finally:
+        if consumer is not None:
+            consumer.stop()
 
 
 @jobs_app.command("list")
@@ -223,4 +287,33 @@ def worker(
         consumer = h.distribution.worker(n)
         where = "Redis" if h.settings.redis_url else "the embedded queue"
         err.print(f"publishing worker: {n} at once, jobs from {where}; Ctrl-C stops", highlight=False)
-        consumer.run_forever()
+        if not err.is_terminal:  # logs: no live table
+            consumer.run_forever()
+            return
+        stop = threading.Event()
+        with Live(_in_flight(h), console=err, refresh_per_second=2, transient=True) as live:
+
+            def refresh() -> None:
+                while not stop.wait(0.5):
+                    live.update(_in_flight(h))
+
+            threading.Thread(target=refresh, name="hutong-worker-table", daemon=True).start()
+            try:
+                consumer.run_forever()
+            finally:
+                stop.set()
+
+
+def _in_flight(h) -> Table:
+    """The live table `hutong worker` shows on a terminal: the jobs uploading or being created now, with
+    how much of each clip the platform has."""
+    table = Table("job", "account", "clip", "state", "uploaded", title="publishing now")
+    for v in h.distribution.jobs.list("uploading") + h.distribution.jobs.list("processing"):
+        try:
+            size = Path(v.clip).stat().st_size
+        except OSError:
+            size = 0
+        share = _upload_share(v, size) if v.state == "uploading" else 1.0
+        bar = "█" * round(20 * share) + "░" * (20 - round(20 * share))
+        table.add_row(str(v.id), v.account, Path(v.clip).name, v.state, f"{bar} {100 * share:3.0f}%")
+    return table

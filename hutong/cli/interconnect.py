@@ -104,6 +104,26 @@ def takedown(
     out.print(f"post {view['post_id']}: taken down", highlight=False)
 
 
+@platform_app.command("release")
+def release(post_id: str, as_json: JsonOpt = False) -> None:
+    """Publish a post held for this platform's own check; its app is told by webhook."""
+    with service() as h:
+        view = platform_of(h).ingest.release(post_id, publish=True)
+    emit_json(view) if as_json else out.print(f"post {view['post_id']}: published", highlight=False)
+
+
+@platform_app.command("reject")
+def reject(
+    post_id: str,
+    reason: Annotated[str, typer.Option(help="Why (the app reads it, and so does the creator).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a post held for this platform's own check, saying why; its app is told by webhook."""
+    with service() as h:
+        view = platform_of(h).ingest.release(post_id, publish=False, reason=reason)
+    emit_json(view) if as_json else out.print(f"post {view['post_id']}: rejected", highlight=False)
+
+
 @platform_app.command("cleanup-uploads")
 def cleanup_uploads() -> None:
     """Delete uploads never completed by their deadline, release completions a crash left behind, and remove

@@ -88,6 +88,23 @@ def creators_verify(
     out.print(f"@{c.handle}: {'verified' if c.verified else 'not verified'}", highlight=False)
 
 
+@creators_app.command("link")
+def creators_link(
+    handle: str,
+    username: Annotated[
+        str | None, typer.Argument(help="The platform account (user name) they sign in as.")
+    ] = None,
+    unlink: Annotated[bool, typer.Option(help="Remove the link.")] = False,
+) -> None:
+    """Link a creator to the platform account they sign in as: over HTTP that user then publishes only the
+    clips certified to this creator (an organisation: to its members too)."""
+    if not unlink and not username:
+        raise RightsError("name the platform account (user name) to link, or give --unlink")
+    with service() as h:
+        c = h.creators.link(handle, None if unlink else username)
+    out.print(f"@{c.handle}: " + ("not linked" if unlink else f"signs in as {username}"), highlight=False)
+
+
 @creators_app.command("list")
 def creators_list(as_json: JsonOpt = False) -> None:
     """List creators."""

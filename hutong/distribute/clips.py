@@ -9,6 +9,8 @@ import hashlib
 import os
 import re
 import secrets
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from hutong.errors import HutongError
@@ -75,3 +77,25 @@ class Clips:
         if not path.is_file():
             raise UnknownClip(f"no clip {clip_id} here: send it first (POST /api/distribution/clips)")
         return path
+
+    def cleanup(self, in_use: tuple[set[str], set[str]], grace: timedelta) -> list[str]:
+        """Delete the clips no job needs: ``in_use`` is (paths some job may still need, paths only settled
+        jobs name); a clip no job names is kept for ``grace`` after it was sent (it may be published yet),
+        and so is an upload left half-written. Returns the clip ids deleted."""
+        needed, settled = in_use
+        if not self.folder.is_dir():
+            return []
+        cutoff, gone = time.time() - grace.total_seconds(), []
+        for entry in os.scandir(self.folder):
+            path = str(Path(entry.path).resolve())
+            if path in needed or not entry.is_file():
+                continue
+            try:
+                old = entry.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if path in settled or old:
+                Path(entry.path).unlink(missing_ok=True)
+                if CLIP_ID.match(entry.name):
+                    gone.append(entry.name)
+        return gone

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import or_, select, true, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from hutong.compliance.certificate import peek, verify_certificate
@@ -26,6 +26,7 @@ from hutong.distribute.accounts import AccountError, ConnectedAccounts, unusable
 from hutong.distribute.adapters import AdapterError, Outcome, UploadState
 from hutong.errors import HutongError
 from hutong.platform.ports import CertificateAuthority
+from hutong.rights.creators import Creators
 from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob, utcnow
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
@@ -47,6 +48,10 @@ class PublishError(HutongError):
 
 class UnknownJob(HutongError):
     """No such job, or not one of this creator's (the same answer, so ids reveal nothing)."""
+
+
+class NotYourCertificate(PublishError):
+    """The certificate was issued to another creator: a creator publishes only their own certified clips."""
 
 
 class JobStateError(HutongError):
@@ -133,6 +138,9 @@ class JobView:
     created_at: str
     updated_at: str
     timeline: list[dict] = field(default_factory=list)
+    parts_done: int = 0  # upload progress: parts the platform accepted (of part_size bytes each)
+    part_size: int = 0
+    uploaded: bool = False  # the platform has the whole file
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -144,11 +152,20 @@ class Jobs:
         db: Database,
         accounts: ConnectedAccounts,
         certificates: CertificateAuthority,
+        creators: Creators,
         *,
         enqueue: Callable[[int, float | None], None] | None = None,
+        lease: timedelta = LEASE,
+        poll_seconds: float = POLL_SECONDS,
+        per_minute: int = 0,
     ) -> None:
-        self.db, self.accounts, self.certificates = db, accounts, certificates
+        """``creators`` says whom a signed-in user or an account's creator acts for (a certificate names its
+        creator); ``lease`` is how long a worker holds a job without a sign of life; ``poll_seconds`` how soon
+        a post the platform holds is read again; ``per_minute`` the posts one account starts in any minute
+        (0: no limit of ours)."""
+        self.db, self.accounts, self.certificates, self.creators = db, accounts, certificates, creators
         self.enqueue = enqueue or (lambda job_id, delay: None)
+        self.lease, self.poll_seconds, self.per_minute = lease, poll_seconds, per_minute
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -196,6 +213,12 @@ class Jobs:
             raise PublishError("name at least one connected account (--to)")
         clip = clip.expanduser().resolve()
         claims, digest = self.check_certificate(clip, certificate)
+        owner = str((claims.get("creator") or {}).get("handle") or "")
+        if creator is not None and creator.startswith("user:") and owner not in self._acting_for(creator):
+            raise NotYourCertificate(
+                f"certificate {claims.get('jti')} was issued to @{owner}, whom you do not publish for: a creator "
+                "publishes only their own certified clips (or, as an organisation, its members')"
+            )
         platforms = [p.lower() for p in claims.get("platforms", [])]
         attribution = list((claims.get("attribution") or {}).values())
         duration = float((claims.get("clip") or {}).get("duration") or 0)
@@ -209,6 +232,11 @@ class Jobs:
                 continue
             if acc.status != "connected":
                 results.append(Target(name, False, unusable(acc.name, acc.status, acc.status_reason)))
+                continue
+            if acc.creator and owner not in self._acting_for(acc.creator):
+                results.append(Target(name, False, f"certificate {claims.get('jti')} was issued to @{owner}, but "
+                                      f"{name!r} is {acc.creator}'s account: a creator publishes only their own "
+                                      "certified clips"))  # fmt: skip
                 continue
             if "*" not in platforms and acc.platform_name.lower() not in platforms:
                 results.append(Target(name, False, f"the certificate covers {', '.join(platforms) or 'no platform'}, "
@@ -264,6 +292,13 @@ class Jobs:
                 )
             )
         return results
+
+    def _acting_for(self, creator: str) -> set[str]:
+        """The creators an account's owner may publish for: a signed-in user (``user:<id>``) those linked to
+        their platform account; a creator handle that creator (an organisation: and its members)."""
+        if creator.startswith("user:"):
+            return self.creators.acting_for(int(creator.removeprefix("user:")))
+        return self.creators.acting_for_handle(creator)
 
     def _create(
         self,
@@ -364,7 +399,7 @@ class Jobs:
                     f"job {job_id} is {j.state}: only failed, cancelled or unconfirmed jobs are retried"
                 )
             self._set(s, j, "queued", "retried by the creator", reason="")
-            j.attempts, j.not_before, j.lease_until = 0, None, None
+            j.attempts, j.rate_waits, j.not_before, j.lease_until = 0, 0, None, None
         self.enqueue(job_id, None)
         return self.show(job_id)
 
@@ -376,6 +411,17 @@ class Jobs:
             self._set(s, j, "cancelled", "cancelled by the creator", reason="cancelled by the creator")
             j.not_before = None
         return self.show(job_id)
+
+    def clips_in_use(self, folder: str) -> tuple[set[str], set[str]]:
+        """Of the clip files under ``folder``: (those some job may still need — not settled for good — and
+        those that only settled jobs name)."""
+        settled = ("published", "rejected", "taken_down", "flagged")
+        with self.db.session() as s:
+            rows = s.execute(
+                select(PublishJob.clip_path, PublishJob.state).where(PublishJob.clip_path.startswith(folder))
+            ).all()
+        needed = {p for p, st in rows if st not in settled}
+        return needed, {p for p, _ in rows} - needed
 
     # -- take-down propagation ------------------------------------------------------------------
 
@@ -406,7 +452,7 @@ class Jobs:
             for j in jobs:
                 why = f"certificate {j.certificate_id} was revoked: {revoked[j.certificate_id]}"
                 self._set(s, j, TAKE_DOWN, f"{why}; taking post {j.remote_post_id} down", reason=why)
-                j.attempts, j.not_before, j.lease_until = 0, None, None
+                j.attempts, j.rate_waits, j.not_before, j.lease_until = 0, 0, None, None
                 marked.append(j.id)
         for job_id in marked:
             self.enqueue(job_id, None)
@@ -467,8 +513,8 @@ class Jobs:
             if stale_only:
                 lapsed = PublishJob.lease_until < now
                 forgotten = PublishJob.state.in_(("queued", TAKE_DOWN)) & PublishJob.lease_until.is_(None) & (
-                    PublishJob.updated_at < now - LEASE) & or_(PublishJob.not_before.is_(None),
-                                                               PublishJob.not_before < now - LEASE)  # fmt: skip
+                    PublishJob.updated_at < now - self.lease) & or_(PublishJob.not_before.is_(None),
+                                                               PublishJob.not_before < now - self.lease)  # fmt: skip
                 where = or_(lapsed, forgotten)
             rows = s.execute(select(PublishJob).where(PublishJob.state.in_(("queued", TAKE_DOWN, *IN_FLIGHT)),
                                                       where)).scalars().all()  # fmt: skip
@@ -494,7 +540,7 @@ class Jobs:
                 .where(PublishJob.id == job_id, PublishJob.state.in_(("queued", TAKE_DOWN)),
                        or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now),  # nobody holds it
                        or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)))
-                .values(lease_until=now + LEASE, attempts=PublishJob.attempts + 1, updated_at=now)
+                .values(lease_until=now + self.lease, attempts=PublishJob.attempts + 1, updated_at=now)
             )  # fmt: skip
             if done.rowcount != 1:
                 return None
@@ -551,6 +597,13 @@ class Jobs:
     def _steps(self, job: PublishJob, conn, adapter, account_name: str) -> str:
         if not job.remote_post_id and (why := self._certificate_fails(job)):
             return self._final(job.id, "rejected", f"not published: the certificate no longer holds ({why})")
+        if (
+            not job.remote_upload_id
+            and not job.remote_post_id
+            and (wait := self._over_account_limit(job.account_id))
+        ):
+            return self._slow_down(job.id, f"{account_name} started {self.per_minute} posts in the last minute "
+                                   f"(HUTONG_DISTRIBUTION_ACCOUNT_PER_MINUTE): waiting {wait:.0f} s", wait)  # fmt: skip
         if not job.remote_video_id:
             resumed = f" (resuming after part {job.remote_parts_done})" if job.remote_parts_done else ""
             self._step(job.id, "uploading", f"uploading to {account_name}{resumed}")
@@ -565,7 +618,7 @@ class Jobs:
                     st.parts_done,
                 )
                 self._save(job.id, remote_upload_id=st.upload_id, remote_part_size=st.part_size,
-                           remote_parts_done=st.parts_done, lease_until=utcnow() + LEASE)  # fmt: skip
+                           remote_parts_done=st.parts_done, lease_until=utcnow() + self.lease)  # fmt: skip
 
             resume = UploadState(job.remote_upload_id, "", job.remote_part_size, job.remote_parts_done)
             up = adapter.upload(conn, Path(job.clip_path), resume=resume if job.remote_upload_id else None,
@@ -585,6 +638,34 @@ class Jobs:
                 self._event(job.id, "processing",
                             f"the platform answered the replay with post {result.post_id}: no second post")  # fmt: skip
         return self._result(job.id, result)
+
+    def _over_account_limit(self, account_id: int) -> float | None:
+        """Seconds until this account may start another post under ``per_minute`` (None: now). Counted from
+        the timelines: every job's first ``uploading`` step is one post started."""
+        if not self.per_minute:
+            return None
+        now = utcnow()
+        with self.db.session() as s:
+            started = s.execute(
+                select(func.min(PublishEvent.at)).join(PublishJob, PublishJob.id == PublishEvent.job_id)
+                .where(PublishJob.account_id == account_id, PublishEvent.state == "uploading")
+                .group_by(PublishEvent.job_id).having(func.min(PublishEvent.at) >= now - timedelta(seconds=60))
+            ).scalars().all()  # fmt: skip
+        if len(started) < self.per_minute:
+            return None
+        oldest = sorted(started)[len(started) - self.per_minute]  # when it leaves the window, one is free
+        return max(1.0, (oldest + timedelta(seconds=60) - now).total_seconds())
+
+    def _slow_down(self, job_id: int, message: str, delay: float) -> str:
+        """Re-queue without counting a failed attempt: the platform (429, a quota) or our per-account limit
+        asked us to wait."""
+        with self.db.session() as s:
+            j = s.get(PublishJob, job_id)
+            j.rate_waits += 1
+            self._set(s, j, "queued", message, reason=message)
+            j.not_before, j.lease_until = utcnow() + timedelta(seconds=delay), None
+        self.enqueue(job_id, delay)
+        return "queued"
 
     def _certificate_fails(self, job: PublishJob) -> str | None:
         """Certificate first, at run time too: a job may run hours after it was queued (retries), and the
@@ -622,8 +703,8 @@ class Jobs:
                 "queued",
                 f"post {result.post_id} is processing on the platform: {result.reason}".rstrip(": "),
             )
-            j.not_before, j.lease_until = utcnow() + timedelta(seconds=POLL_SECONDS), None
-        self.enqueue(job_id, POLL_SECONDS)
+            j.not_before, j.lease_until = utcnow() + timedelta(seconds=self.poll_seconds), None
+        self.enqueue(job_id, self.poll_seconds)
         return "queued"
 
     def _on_error(self, job_id: int, adapter_name: str, account_name: str, exc: AdapterError) -> str:
@@ -645,10 +726,14 @@ class Jobs:
             message = f"{exc}: replaying the same request with the same Idempotency-Key"
             return self._requeue(job_id, message, 1.0)
         with self.db.session() as s:
-            attempts = s.get(PublishJob, job_id).attempts
-        if attempts >= MAX_ATTEMPTS:
-            return self._final(job_id, "failed", f"gave up after {attempts} attempts: {exc}")
-        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+            j = s.get(PublishJob, job_id)
+            attempts, waits = j.attempts, j.rate_waits
+        if exc.rate_limited:  # slowed down, not failing: re-queued however often it happens
+            delay = exc.retry_after if exc.retry_after is not None else backoff(waits + 1)
+            return self._slow_down(job_id, f"{exc}: trying again in {delay:.0f} s", delay)
+        if attempts - waits >= MAX_ATTEMPTS:
+            return self._final(job_id, "failed", f"gave up after {attempts - waits} attempts: {exc}")
+        delay = exc.retry_after if exc.retry_after is not None else backoff(attempts - waits)
         return self._requeue(job_id, f"{exc}: trying again in {delay:.0f} s", delay)
 
     def _idempotent(self, adapter_name: str, job_id: int) -> bool:
@@ -694,7 +779,7 @@ class Jobs:
         with self.db.session() as s:
             j = s.get(PublishJob, job_id)
             self._set(s, j, state, message)
-            j.lease_until = utcnow() + LEASE
+            j.lease_until = utcnow() + self.lease
 
     def _event(self, job_id: int, state: str, message: str) -> None:
         with self.db.session() as s:
@@ -718,4 +803,5 @@ class Jobs:
 
         return JobView(j.id, a.name, a.platform_url, a.platform_name, j.clip_path, j.clip_sha256, j.certificate_id,
                        j.state, j.reason, j.remote_post_id, j.attempts, iso(j.not_before), j.created_at.isoformat(),
-                       j.updated_at.isoformat())  # fmt: skip
+                       j.updated_at.isoformat(), parts_done=j.remote_parts_done, part_size=j.remote_part_size,
+                       uploaded=bool(j.remote_video_id))  # fmt: skip

@@ -39,9 +39,14 @@ class Queue:
         return self.huey.pending_count() + self.huey.scheduled_count()
 
     def consumer(
-        self, workers: int = 2, *, housekeeping: Callable[[], object] | None = None, every: float = 60.0
+        self,
+        workers: int = 2,
+        *,
+        housekeeping: Callable[[], object] | None = None,
+        every: float = 60.0,
+        on_stop: Callable[[], object] | None = None,
     ) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self.huey, workers, housekeeping=housekeeping, every=every)
+        return EmbeddedConsumer(self.huey, workers, housekeeping=housekeeping, every=every, on_stop=on_stop)
 
 
 class EmbeddedConsumer:
@@ -56,7 +61,9 @@ class EmbeddedConsumer:
         *,
         housekeeping: Callable[[], object] | None = None,
         every: float = 60.0,
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
+        self._on_stop = on_stop  # releases what the consumer held (the embedded queue's lock)
         self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                               initial_delay=0.05, backoff=1.5, max_delay=0.5,
                                               scheduler_interval=1, check_worker_health=False)  # fmt: skip
@@ -90,6 +97,9 @@ class EmbeddedConsumer:
     def stop(self, timeout: float = 30) -> None:
         with self._lock:
             if not self._started:
+                if self._on_stop is not None:
+                    self._on_stop()
+                    self._on_stop = None
                 return
             self._consumer.stop_flag.set()
             for t in [self._consumer.scheduler] + [t for _, t in self._consumer.worker_threads]:
@@ -98,6 +108,9 @@ class EmbeddedConsumer:
                 self._keeper.join(timeout)
                 self._keeper = None
             self._started = False
+            if self._on_stop is not None:
+                self._on_stop()
+                self._on_stop = None
 
     def __enter__(self) -> EmbeddedConsumer:
         return self.start()

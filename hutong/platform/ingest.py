@@ -447,6 +447,14 @@ class Ingest:
                 clip_sha256=digest,  # computed while the parts were assembled
             )
             claims = v.claims or {}
+            if v.valid and self.settings.hold_certified:  # this platform checks every post itself first
+                return (
+                    "held",
+                    f"certificate {claims.get('jti')} from {claims.get('iss')} holds; held for this platform's own "
+                    "check before it is published",
+                    claims.get("iss", ""),
+                    claims.get("jti", ""),
+                )
             if v.valid:
                 return (
                     "published",
@@ -488,6 +496,27 @@ class Ingest:
             "post.taken_down",
             {"post_id": post_id, "status": "taken_down", "reason": reason},
         )
+        return view
+
+    def release(self, post_id: str, *, publish: bool, reason: str = "") -> dict:
+        """Staff decide a held post: published, or rejected with the reason; the app is told by webhook
+        (``post.published`` / ``post.rejected``). Only a held post is decided."""
+        reason = _text(reason, "reason", 5000).strip()
+        if not publish and not reason:
+            raise PlatformError("say why the post is rejected (reason)", 422)
+        with self.db.session() as s:
+            post = s.get(Post, post_id) if _id(post_id) else None
+            if post is None:
+                raise PlatformError(f"no post {post_id if _id(post_id) else 'with that id'}", 404)
+            if post.status != "held":
+                raise PlatformError(f"post {post_id} is {post.status}, not held: nothing to decide", 409)
+            post.status = "published" if publish else "rejected"
+            post.reason = reason or f"released after this platform's own check ({post.reason})"
+            post.updated_at = utcnow()
+            view = self.view(post)
+        log.info("post.released" if publish else "post.rejected", post=post_id)
+        self.webhooks.enqueue(view["client_id"], f"post.{view['status']}",
+                              {"post_id": post_id, "status": view["status"], "reason": view["reason"]})  # fmt: skip
         return view
 
     def delete(self, post_id: str, client_id: str, account_id: int, reason: str) -> dict:

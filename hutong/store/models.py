@@ -578,6 +578,9 @@ class PublishJob(Base):
     remote_video_id: Mapped[str] = mapped_column(String(200), default="")
     remote_post_id: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(default=0)
+    rate_waits: Mapped[int] = mapped_column(
+        default=0, server_default="0"
+    )  # slowed down by the platform or us
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

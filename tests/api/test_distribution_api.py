@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 
 import httpx
@@ -31,7 +34,8 @@ def site(registered_home, two_work_clip, tmp_path_factory):
     shutil.copytree(registered_home, home)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = installation_settings(home=home, issuer=url, platform_name="creator-service")
+    settings = installation_settings(home=home, issuer=url, platform_name="creator-service",
+                                     outbound_allow_networks=["127.0.0.0/8", "::1/128"])  # fmt: skip
     h = Hutong.create(settings)
     h.creators.add("xiaoming", verified=True)
     h.licences.grant("Blender Foundation", LicenceTerms.parse({
@@ -50,8 +54,12 @@ def site(registered_home, two_work_clip, tmp_path_factory):
             "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
             "scopes": ["openid", "video.create"]})  # fmt: skip
         assert r.status_code == 201, r.text
+        meimei = api_user(url, "meimei")
+        linked = subprocess.run([sys.executable, "-m", "hutong", "creators", "link", "xiaoming", "meimei"],
+                                env={**os.environ, "HUTONG_HOME": str(home)}, capture_output=True, text=True)  # fmt: skip
+        assert linked.returncode == 0 and "signs in as meimei" in linked.stdout, linked.stderr
         yield {"url": url, "server": server, "settings": settings, "app": r.json(), "cert": cert,
-               "clip": two_work_clip.path, "meimei": api_user(url, "meimei"), "other": api_user(url, "lili")}  # fmt: skip
+               "clip": two_work_clip.path, "meimei": meimei, "other": api_user(url, "lili")}  # fmt: skip
     finally:
         server.stop()
 
@@ -159,10 +167,10 @@ def test_send_schedule_cancel_retry_publish(site):
     ]:
         r = call(site, "meimei", "POST", "/publish", json={**body, **bad})
         assert r.status_code == status and words in r.json()["detail"], (bad, r.text)
-    # another user's publish cannot reach meimei's account
+    # another user cannot publish xiaoming's certified clip (nor reach meimei's account)
     r = call(site, "other", "POST", "/publish", json=body)
-    assert r.status_code == 200 and r.json()["targets"][0]["ok"] is False
-    assert "no connected account 'mine'" in r.json()["targets"][0]["message"]
+    assert r.status_code == 403 and "issued to @xiaoming, whom you do not publish for" in r.json()["detail"]
+    assert call(site, "other", "GET", "/jobs").json() == {"jobs": []}
 
     # a dry run at a time: when it would run, nothing made
     r = call(
@@ -191,17 +199,13 @@ def test_send_schedule_cancel_retry_publish(site):
     # retried: published by the worker
     assert call(site, "other", "POST", f"/jobs/{job_id}/retry").status_code == 404
     assert call(site, "meimei", "POST", f"/jobs/{job_id}/retry").json()["state"] == "queued"
-    h = Hutong.create(site["settings"])
-    try:
-        with h.distribution.worker(1):
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                view = call(site, "meimei", "GET", f"/jobs/{job_id}").json()
-                if view["state"] not in ("queued", "uploading", "processing"):
-                    break
-                time.sleep(0.2)
-    finally:
-        h.close()
+    # `hutong serve` runs the job itself (the embedded queue inside the server): no worker is started here
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        view = call(site, "meimei", "GET", f"/jobs/{job_id}").json()
+        if view["state"] not in ("queued", "uploading", "processing"):
+            break
+        time.sleep(0.2)
     assert view["state"] == "published", view["timeline"]
     states = [e["state"] for e in view["timeline"]]
     assert states[:2] == ["queued", "cancelled"] and states[-1] == "published"

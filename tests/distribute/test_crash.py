@@ -31,6 +31,7 @@ from hutong.app import Hutong
 from hutong.config import installation_settings
 from hutong.rights import LicenceTerms
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
+from tests.distribute.conftest import LOOPBACK_ENV
 
 pytestmark = pytest.mark.slow
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -64,6 +65,7 @@ def job_states(home: Path) -> dict[int, str]:
 
 def start_worker(home: Path, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
+    env |= LOOPBACK_ENV
     return subprocess.Popen([sys.executable, "-m", "hutong", "worker", "--workers", "2"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 

@@ -33,6 +33,7 @@ from hutong.errors import HutongError
 from hutong.rights import LicenceTerms
 from hutong.store import DistributionAccount, PublishJob
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
+from tests.distribute.conftest import LOOPBACK_ENV
 
 HOLDER = "Blender Foundation"
 REDIRECT = "http://127.0.0.1:9/cb"
@@ -40,6 +41,7 @@ REDIRECT = "http://127.0.0.1:9/cb"
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
+    env |= LOOPBACK_ENV
     return subprocess.run(
         [sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -407,6 +409,7 @@ def test_hutong_worker_recovers_a_job_left_in_flight(world):
         j = s.get(PublishJob, job_id)
         j.state, j.lease_until = "uploading", j.created_at.replace(year=2099)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
+    env |= LOOPBACK_ENV
     proc = subprocess.Popen([sys.executable, "-m", "hutong", "worker", "--workers", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:

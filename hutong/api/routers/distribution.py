@@ -22,6 +22,7 @@ from hutong.distribute import (
     AccountError,
     ClipError,
     JobStateError,
+    NotYourCertificate,
     PublishError,
     UnknownAccount,
     UnknownClip,
@@ -47,6 +48,8 @@ def _answers() -> Iterator[None]:
         raise PlatformError(str(exc), 404) from None
     except JobStateError as exc:
         raise PlatformError(str(exc), 409) from None
+    except NotYourCertificate as exc:
+        raise PlatformError(str(exc), 403) from None
     except (AccountError, PublishError, ClipError) as exc:
         raise PlatformError(str(exc), 422) from None
 
@@ -120,12 +123,14 @@ async def send_clip(request: Request, me: Caller, h: HutongDep) -> schemas.ClipO
     return schemas.ClipOut(clip_id=clip_id, size=size)
 
 
-@router.post("/publish", responses=errors(401, 404))
+@router.post("/publish", responses=errors(401, 403, 404))
 def publish(body: schemas.PublishIn, me: Caller, h: HutongDep) -> schemas.PublishOut:
     """Publish a clip you sent to your accounts: everything is checked first (the certificate must be this
     installation's, for this clip, covering each account's platform); one durable job per account. ``at``
     holds the jobs until then (cancel before); ``dry_run`` checks and publishes nothing. Each target says
-    whether it was queued and why not."""
+    whether it was queued and why not. A certificate issued to another creator is refused (403): you publish
+    clips certified to the creators linked to your account (`hutong creators link`), an organisation its
+    members' too."""
     with _answers():
         when = parse_when(body.at, name="at") if body.at is not None else None
         clip = h.distribution.clips.path(body.clip_id)

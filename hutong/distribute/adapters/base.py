@@ -25,13 +25,22 @@ class Outcome(StrEnum):
 
 
 class AdapterError(Exception):
-    """A platform call that did not succeed, already classified. ``retry_after`` is seconds (Retry-After)."""
+    """A platform call that did not succeed, already classified. ``retry_after`` is seconds (Retry-After);
+    ``rate_limited``: the platform asked us to slow down (429, a quota), which re-queues without counting
+    as a failed attempt."""
 
     def __init__(
-        self, outcome: Outcome, message: str, *, retry_after: float | None = None, status: int | None = None
+        self,
+        outcome: Outcome,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(message)
         self.outcome, self.retry_after, self.status = Outcome(outcome), retry_after, status
+        self.rate_limited = rate_limited
 
     def __str__(self) -> str:
         return self.args[0]
@@ -204,7 +213,10 @@ def transport_outcome(
         code, detail = r.status_code, response_detail(r)
         if code == 429:
             return AdapterError(
-                Outcome.RETRY_LATER, f"rate limited (429): {detail}", retry_after=retry_after(r)
+                Outcome.RETRY_LATER,
+                f"rate limited (429): {detail}",
+                retry_after=retry_after(r),
+                rate_limited=True,
             )
         if code >= 500:
             if irreversible and code in (502, 504):

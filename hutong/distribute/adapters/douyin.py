@@ -319,7 +319,9 @@ class DouyinAdapter(PlatformAdapter):
         if isinstance(error, DouyinError):
             if error.code in RETRY_CODES:
                 return AdapterError(
-                    Outcome.RETRY_LATER, f"Douyin is busy ({error.code}): {error.description}"
+                    Outcome.RETRY_LATER,
+                    f"Douyin is busy ({error.code}): {error.description}",
+                    rate_limited=True,
                 )
             if error.code in AUTH_CODES:
                 return AdapterError(

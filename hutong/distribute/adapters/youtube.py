@@ -433,7 +433,10 @@ class YouTubeAdapter(PlatformAdapter):
         said = f"{code} {reason}: {message}".replace(" : ", ": ").strip() if reason else f"{code}: {message}"
         if code == 429:
             return AdapterError(
-                Outcome.RETRY_LATER, f"rate limited by YouTube ({said})", retry_after=retry_after(r)
+                Outcome.RETRY_LATER,
+                f"rate limited by YouTube ({said})",
+                retry_after=retry_after(r),
+                rate_limited=True,
             )
         if code >= 500:
             if irreversible and code in (502, 504):
@@ -449,7 +452,9 @@ class YouTubeAdapter(PlatformAdapter):
             wait = retry_after(r)
             if wait is None and reason in ("quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"):
                 wait = _until_pacific_midnight()
-            return AdapterError(Outcome.RETRY_LATER, f"YouTube quota ({said})", retry_after=wait)
+            return AdapterError(
+                Outcome.RETRY_LATER, f"YouTube quota ({said})", retry_after=wait, rate_limited=True
+            )
         if code in (401, 403):
             return AdapterError(Outcome.AUTH, f"YouTube refused the account's token ({said})")
         if code in (400, 409, 413, 415, 422):
