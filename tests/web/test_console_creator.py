@@ -23,6 +23,7 @@ from hutong.store import ClipCheck
 from hutong.store.paging import ListQuery
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
 from tests.conftest import CARS
+from tests.distribute.conftest import LOOPBACK_ENV
 from tests.web.conftest import Person, add_person, axe_violations, console_tab, screenshot, sign_in, text_of
 
 HOLDER = "Blender Foundation"
@@ -41,6 +42,10 @@ def world(registered_home, two_work_clip, tmp_path_factory):
     clip = tmp / "river_remix.mp4"
     shutil.copy(two_work_clip.path, clip)
 
+    # platform B is on loopback, which the outbound address policy refuses unless allowed (as in tests/distribute)
+    allow = pytest.MonkeyPatch()
+    for k, v in LOOPBACK_ENV.items():
+        allow.setenv(k, v)
     h = Hutong.create(installation_settings(home=home_a, issuer=a_url, platform_name="creator-service"))
     hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b"))
     hb.platform.directory.trust(a_url, note="creator console test")
@@ -50,7 +55,8 @@ def world(registered_home, two_work_clip, tmp_path_factory):
     starting_b = pool.submit(start_server, home_b, port=pb, env={
         "HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b", "HUTONG_UNCERTIFIED": "reject"})  # fmt: skip
     starting_a = pool.submit(start_server, home_a, port=pa, env={
-        "HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "creator-service", "HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES)})  # fmt: skip
+        "HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "creator-service", "HUTONG_MAX_MEDIA_BYTES": str(MAX_BYTES),
+        **LOOPBACK_ENV})  # fmt: skip
     worker = None
     try:
         h.creators.add("xiaoming", name="Xiao Ming", verified=True)
@@ -92,6 +98,7 @@ def world(registered_home, two_work_clip, tmp_path_factory):
             if not starting.exception():
                 starting.result().stop()
         h.close()
+        allow.undo()
 
 
 def cover_both_works(h: Hutong, code: str) -> None:
