@@ -19,7 +19,7 @@ from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
-from hutong.rights import Catalogue, Creators, Licences
+from hutong.rights import Catalogue, Creators, Licences, TitleLists
 from hutong.store import Database
 
 
@@ -62,6 +62,7 @@ class Hutong:
             recognizer=self.recognizer,
         )
         self.creators, self.licences = Creators(db), Licences(db)
+        self.title_lists = TitleLists(db, self.licences)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
 
