@@ -6,11 +6,14 @@ tests all build hutong here, so no two entry points wire it differently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 import httpx
 
+from hutong.claims import Claims, DeadlineJob, Disputes, Ledger, Policies
 from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
 from hutong.distribute import Distribution
@@ -20,7 +23,7 @@ from hutong.keys import KeyRing
 from hutong.match import Recognizer
 from hutong.platform import Platform
 from hutong.rights import Catalogue, Creators, Licences, TitleLists
-from hutong.store import Database
+from hutong.store import Database, utcnow
 
 
 class OwnCertificates:
@@ -50,7 +53,9 @@ class CatalogueRecogniser:
 
 
 class Hutong:
-    def __init__(self, settings: Settings, db: Database, http: httpx.Client) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, http: httpx.Client, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings, self.db, self.http = settings, db, http
         signals = default_signals()
         self.recognizer = Recognizer(settings, db, signals)
@@ -65,14 +70,27 @@ class Hutong:
         self.title_lists = TitleLists(db, self.licences)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
+        # claims: ``clock`` decides deadlines (tests pass a controlled one)
+        self.policies, self.ledger = Policies(db, clock), Ledger(db, clock)
+        self.claims = Claims(db, self.policies, self.ledger, clock)
+        self.disputes = Disputes(db, self.claims, clock)
 
     @classmethod
-    def create(cls, settings: Settings | None = None, *, http: httpx.Client | None = None) -> Hutong:
+    def create(
+        cls,
+        settings: Settings | None = None,
+        *,
+        http: httpx.Client | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Hutong:
         """``http`` carries every outbound request (other platforms' keys, manifests, identity providers);
         tests may pass a client with their own transport."""
         settings = settings or get_settings()
         return cls(
-            settings, Database(settings.db_url), http or httpx.Client(timeout=10, follow_redirects=False)
+            settings,
+            Database(settings.db_url),
+            http or httpx.Client(timeout=10, follow_redirects=False),
+            clock,
         )
 
     @cached_property
@@ -96,6 +114,11 @@ class Hutong:
             vault=self.platform.vault,
             http=self.http,
         )
+
+    @cached_property
+    def deadlines(self) -> DeadlineJob:
+        """Dispute, appeal and review deadlines: a job on the distribution queue."""
+        return DeadlineJob(self.distribution.queue.huey, self.disputes.run_deadlines)
 
     def close(self) -> None:
         self.http.close()
