@@ -431,7 +431,8 @@ class Claims:
                 use = ClipUse(c.clip_sha256, c.clip_duration, c.creator, c.platform, findings, c.territory)
                 action, rule, ref = self._decide(resolver.for_work(work.id, holder), findings, use, work)
                 action = action or "track"
-                if action == c.action and ref == c.policy:
+                if action == c.action:  # the same outcome: note which policy version decided it, quietly
+                    c.policy, c.rule = ref, rule
                     kept += 1
                     continue
                 c.action, c.policy, c.rule = action, ref, rule

@@ -32,7 +32,8 @@ class DeadlineJob:
 
     def ensure_scheduled(self) -> bool:
         """Start the chain of runs unless one is already waiting on the queue; True when started."""
-        if any(getattr(t, "name", "") == TASK for t in self.huey.scheduled()):
+        waiting = self.huey.pending() + self.huey.scheduled()  # a scheduled task waits in the queue at first
+        if any(getattr(t, "name", "") == TASK for t in waiting):
             return False
         self.task.schedule(delay=1)
         return True
