@@ -299,6 +299,13 @@ class Claims:
             c = self.find(s, code)
             return view(c, s.scalar(select(Dispute).where(Dispute.claim_id == c.id)), events=True)
 
+    def get_for(self, code: str, *, creator: str, staff: bool = False) -> dict:
+        """A claim as its creator (or platform staff) sees it; anyone else's is not found."""
+        c = self.get(code)
+        if not staff and c["creator"] != creator.strip().lstrip("@").lower():
+            raise ClaimError(f"no claim {str(code).strip()[:40]} on your clips", 404)
+        return c
+
     def list(self, *, holder: str | None = None, creator: str | None = None, status: str | None = None,
              include_tracked: bool = False) -> list[dict]:  # fmt: skip
         with self.db.session() as s:

@@ -102,8 +102,9 @@ class Ledger:
     # -- revenue reports -----------------------------------------------------------------------------
 
     def report(self, reporter: str, report_id: str, post_id: str, amount_minor: int, currency: str,
-               earned_at: datetime | None = None) -> dict:  # fmt: skip
-        """A platform's revenue for one post. The same ``report_id`` again answers the first report."""
+               earned_at: datetime | None = None, *, app: str | None = None) -> dict:  # fmt: skip
+        """A platform's revenue for one post. The same ``report_id`` again answers the first report. With
+        ``app`` (an app reporting over HTTP), only that app's own posts."""
         if not isinstance(report_id, str) or not report_id.strip() or len(report_id) > 200:
             raise ClaimError("report_id: the platform's id of this report (1 to 200 characters)")
         if type(amount_minor) is not int:
@@ -126,8 +127,9 @@ class Ledger:
                     raise ClaimError(f"report {report_id!r} was already recorded with other figures", 409)
                 return {**self._view(s, prior), "replay": True}
             post = s.get(Post, post_id) if isinstance(post_id, str) and len(post_id) <= 64 else None
-            if post is None:
-                raise ClaimError(f"no post {str(post_id)[:64]!r} on this platform", 404)
+            if post is None or (app is not None and post.client_id != app):
+                mine = " made by this app" if app is not None else " on this platform"
+                raise ClaimError(f"no post {str(post_id)[:64]!r}{mine}", 404)
             video = s.get(Video, post.video_id)
             rep = RevenueReport(reporter=reporter, report_id=report_id, post_id=post_id, amount_minor=amount_minor,
                                 currency=currency, earned_at=earned_at, received_at=self.clock(),
