@@ -20,7 +20,7 @@ from hutong.distribute import Distribution
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
-from hutong.match import Recognizer
+from hutong.match import MatchReport, Recognizer
 from hutong.platform import Platform
 from hutong.rights import Catalogue, Creators, Licences, TitleLists
 from hutong.store import Database, utcnow
@@ -43,13 +43,21 @@ class OwnCertificates:
 
 
 class CatalogueRecogniser:
-    """Recognition against this installation's catalogue (:class:`Recogniser`)."""
+    """Recognition against this installation's catalogue (:class:`Recogniser`); a held post's claims."""
 
-    def __init__(self, recognizer: Recognizer) -> None:
-        self.recognizer = recognizer
+    def __init__(self, recognizer: Recognizer, claims: Claims, platform_name: str) -> None:
+        self.recognizer, self.claims, self.platform_name = recognizer, claims, platform_name
+        self._last: tuple[Path, MatchReport] | None = None  # a held post is recognised once, not twice
 
     def works_in(self, path: Path) -> list[str]:
-        return sorted({f"《{seg.work_title}》" for seg in self.recognizer.match(path).segments})
+        report = self.recognizer.match(path)
+        self._last = (path, report)
+        return sorted({f"《{seg.work_title}》" for seg in report.segments})
+
+    def held(self, post_id: str, path: Path, sha256: str, account_id: int) -> None:
+        last = self._last
+        report = last[1] if last and last[0] == path else self.recognizer.match(path)
+        self.claims.record_post(post_id, sha256, account_id, report, self.platform_name)
 
 
 class Hutong:
@@ -100,7 +108,7 @@ class Hutong:
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
-            recogniser=CatalogueRecogniser(self.recognizer),
+            recogniser=CatalogueRecogniser(self.recognizer, self.claims, self.settings.platform_name),
             http=self.http,
         )
 

@@ -18,6 +18,7 @@ from hutong.claims.policies import ACTIONS, ClaimError, Policies, PolicyResolver
 from hutong.compliance.policy import TOLERANCE
 from hutong.rights.terms import clock
 from hutong.store import (
+    Account,
     Claim,
     ClaimEvent,
     Database,
@@ -230,6 +231,19 @@ class Claims:
                         "text": f"{'mute' if only_sound else 'cut'} {clock(f.query_start)}–{clock(f.query_end)} "
                                 "of the clip"})  # fmt: skip
         return out
+
+    def record_post(self, post_id: str, sha256: str, account_id: int, report, platform: str) -> list[dict]:
+        """A post held by ingest for using registered works without a certificate: every matched segment is
+        unlicensed (no licence was shown), decided by each holder's policy. The creator is the poster."""
+        with self.db.session() as s:
+            account = s.get(Account, account_id)
+            creator = account.username if account else f"account-{account_id}"
+        findings = [Finding(g.work_id, g.query_start, g.query_end, g.ref_start, g.ref_end, "unlicensed",
+                            "no-certificate", "posted without a licence certificate", float(g.score),
+                            tuple(g.signals)) for g in report.segments]  # fmt: skip
+        return self.record(
+            ClipUse(sha256, report.duration, creator, platform, findings, "", post_id, "ingest")
+        )
 
     def manual(self, holder: str, *, creator: str, clip_sha256: str, work_id: int, segments: list[dict],
                action: str, platform: str = "", post_id: str = "", clip_duration: float = 0.0,

@@ -65,7 +65,8 @@ class Platform:
         outbound = Outbound.from_settings(settings)  # link cards and webhooks reach public addresses only
         webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout, outbound=outbound)  # fmt: skip
-        ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of)
+        ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of,
+                        recogniser.held)  # fmt: skip
         accounts = Accounts(db)
         return cls(
             settings, policy, text, vault, accounts, Developers(db, policy, vault, bank, settings.home),
