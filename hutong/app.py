@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from hutong.claims import Claims, DeadlineJob, Disputes, Ledger, Policies
+from hutong.claims import Claims, ClipUse, DeadlineJob, Disputes, Ledger, Policies
 from hutong.compliance.service import Compliance
 from hutong.config import Settings, get_settings
 from hutong.distribute import Distribution
@@ -45,8 +45,11 @@ class OwnCertificates:
 class CatalogueRecogniser:
     """Recognition against this installation's catalogue (:class:`Recogniser`); a held post's claims."""
 
-    def __init__(self, recognizer: Recognizer, claims: Claims, platform_name: str) -> None:
-        self.recognizer, self.claims, self.platform_name = recognizer, claims, platform_name
+    def __init__(
+        self, recognizer: Recognizer, compliance: Compliance, claims: Claims, platform_name: str
+    ) -> None:
+        self.recognizer, self.compliance, self.claims = recognizer, compliance, claims
+        self.platform_name = platform_name
         self._last: tuple[Path, MatchReport] | None = None  # a held post is recognised once, not twice
 
     def works_in(self, path: Path) -> list[str]:
@@ -57,7 +60,13 @@ class CatalogueRecogniser:
     def held(self, post_id: str, path: Path, sha256: str, account_id: int) -> None:
         last = self._last
         report = last[1] if last and last[0] == path else self.recognizer.match(path)
-        self.claims.record_post(post_id, sha256, account_id, report, self.platform_name)
+        creator = self.claims.poster(account_id)
+        try:  # a poster who is a registered creator keeps what their licences cover on this platform
+            result = self.compliance.check(path, creator, self.platform_name, report=report)
+        except HutongError:  # not a registered creator: no licence can be theirs, every match counts
+            self.claims.record_post(post_id, sha256, creator, report, self.platform_name)
+            return
+        self.claims.record(ClipUse.of_check(result, post_id=post_id, source="ingest"))
 
 
 class Hutong:
@@ -108,7 +117,9 @@ class Hutong:
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
-            recogniser=CatalogueRecogniser(self.recognizer, self.claims, self.settings.platform_name),
+            recogniser=CatalogueRecogniser(
+                self.recognizer, self.compliance, self.claims, self.settings.platform_name
+            ),
             http=self.http,
         )
 

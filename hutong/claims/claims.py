@@ -232,12 +232,15 @@ class Claims:
                                 "of the clip"})  # fmt: skip
         return out
 
-    def record_post(self, post_id: str, sha256: str, account_id: int, report, platform: str) -> list[dict]:
-        """A post held by ingest for using registered works without a certificate: every matched segment is
-        unlicensed (no licence was shown), decided by each holder's policy. The creator is the poster."""
+    def poster(self, account_id: int) -> str:
+        """The creator of a post: the platform user who made it (their username is their handle)."""
         with self.db.session() as s:
             account = s.get(Account, account_id)
-            creator = account.username if account else f"account-{account_id}"
+            return account.username if account else f"account-{account_id}"
+
+    def record_post(self, post_id: str, sha256: str, creator: str, report, platform: str) -> list[dict]:
+        """A post held by ingest whose poster is not a registered creator: every matched segment is
+        unlicensed (no licence can be theirs), decided by each holder's policy."""
         findings = [Finding(g.work_id, g.query_start, g.query_end, g.ref_start, g.ref_end, "unlicensed",
                             "no-certificate", "posted without a licence certificate", float(g.score),
                             tuple(g.signals)) for g in report.segments]  # fmt: skip
