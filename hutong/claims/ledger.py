@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from babel.numbers import get_currency_precision, is_currency
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hutong.claims.policies import ClaimError
@@ -77,10 +77,10 @@ class Ledger:
         if sum(leg.amount for leg in legs) != 0:
             raise AssertionError(f"unbalanced movement {legs}")  # a bug, never user input
         txn, now = uuid.uuid4().hex, self.clock()
-        for leg in legs:
-            if leg.amount:
-                s.add(LedgerEntry(txn=txn, account=leg.account, amount_minor=leg.amount, currency=currency,
-                                  at=now, kind=kind, memo=memo, report_id=report, claim_id=claim))  # fmt: skip
+        rows = [{"txn": txn, "account": leg.account, "amount_minor": leg.amount, "currency": currency, "at": now,
+                 "kind": kind, "memo": memo, "report_id": report, "claim_id": claim} for leg in legs if leg.amount]  # fmt: skip
+        if rows:  # one statement for every leg (a month's reports are many small transactions)
+            s.execute(insert(LedgerEntry), rows)
         return txn
 
     def settle(self, s: Session, claim: Claim) -> None:
@@ -137,8 +137,8 @@ class Ledger:
             s.add(rep)
             s.flush()
             claims = self.claims_of(s, post_id, video.sha256 if video else "")
-            self._distribute(s, rep, post, claims)
-            return {**self._view(s, rep), "replay": False}
+            legs = self._distribute(s, rep, post, claims)
+            return {**self._view(s, rep, legs), "replay": False}
 
     @staticmethod
     def claims_of(s: Session, post_id: str, sha256: str) -> list[Claim]:
@@ -148,7 +148,7 @@ class Ledger:
         )
         return list(s.scalars(q.order_by(Claim.id)))
 
-    def _distribute(self, s: Session, rep: RevenueReport, post: Post, claims: list[Claim]) -> None:
+    def _distribute(self, s: Session, rep: RevenueReport, post: Post, claims: list[Claim]) -> list[Leg]:
         """A claimed post's revenue goes to its claimants, split by the clip seconds each one matched; a
         claim still under review or dispute holds its part."""
         source, creator = f"platform:{rep.reporter}", f"creator:{self._creator(s, post)}"
@@ -162,6 +162,7 @@ class Ledger:
         self.post(
             s, legs, rep.currency, "revenue", f"post {rep.post_id}: report {rep.report_id}", report=rep.id
         )
+        return [leg for leg in legs if leg.amount]
 
     @staticmethod
     def _creator(s: Session, post: Post) -> str:
@@ -170,11 +171,13 @@ class Ledger:
         return account.username if account else f"account-{post.account_id}"
 
     @staticmethod
-    def _view(s: Session, rep: RevenueReport) -> dict:
-        legs = s.scalars(select(LedgerEntry).where(LedgerEntry.report_id == rep.id).order_by(LedgerEntry.id))
+    def _view(s: Session, rep: RevenueReport, legs: list[Leg] | None = None) -> dict:
+        if legs is None:
+            q = select(LedgerEntry).where(LedgerEntry.report_id == rep.id).order_by(LedgerEntry.id)
+            legs = [Leg(e.account, e.amount_minor) for e in s.scalars(q)]
         return {"report_id": rep.report_id, "post_id": rep.post_id, "amount_minor": rep.amount_minor,
                 "currency": rep.currency, "earned_at": rep.earned_at.isoformat(),
-                "legs": [{"account": e.account, "amount_minor": e.amount_minor} for e in legs]}  # fmt: skip
+                "legs": [{"account": leg.account, "amount_minor": leg.amount} for leg in legs]}  # fmt: skip
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -207,6 +207,7 @@ class PolicyRecord:
 class Policies:
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
         self.db, self.clock = db, clock
+        self._resolver: tuple[tuple, PolicyResolver] | None = None
 
     def set(self, holder: str, rules: PolicyRules, *, work: int | None = None, title_list: str | None = None,
             reason: str = "") -> PolicyRecord:  # fmt: skip
@@ -285,7 +286,21 @@ class Policies:
         return row
 
     def resolver(self, s: Session) -> PolicyResolver:
-        return PolicyResolver(s)
+        """The policies as they stand, parsed once and kept while no policy or title list changes (one
+        small query tells; another process's change is seen too)."""
+        stamp = (
+            *s.execute(
+                select(
+                    func.count(MatchPolicy.id),
+                    func.sum(MatchPolicy.version),
+                    func.max(MatchPolicy.updated_at),
+                )
+            ).one(),
+            *s.execute(select(func.count(TitleList.id), func.max(TitleList.updated_at))).one(),
+        )
+        if self._resolver is None or self._resolver[0] != stamp:
+            self._resolver = (stamp, PolicyResolver(s))
+        return self._resolver[1]
 
 
 class PolicyResolver:
