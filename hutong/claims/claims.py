@@ -24,11 +24,16 @@ from hutong.store import (
     Database,
     Dispute,
     MatchSuppression,
+    OwnershipConflict,
     ReferenceExclusion,
+    ReferenceQuarantine,
     Work,
 )
 
 REVIEW_DAYS = 30  # a claim sent to review and left unreviewed this long is released
+# a reference whose claims reach this share of the clips seen in the window (and at least this many clips)
+# is quarantined: a bad reference (a common intro, silence, a logo) must not flood creators with claims
+QUARANTINE_SHARE, QUARANTINE_MIN_CLIPS, QUARANTINE_WINDOW = 0.5, 20, timedelta(days=1)
 OPEN = ("tracked", "review", "active")  # states a policy change may re-decide (no dispute under way)
 STATUS_OF = {"track": "tracked", "review": "review", "monetise": "active", "block": "active"}
 
@@ -177,10 +182,7 @@ class Claims:
                                               MatchSuppression.work_id == work_id)
         ).first():  # fmt: skip
             return None  # a reviewer said "not a copy" for this clip and work
-        excluded = [
-            (e.start, e.end)
-            for e in s.scalars(select(ReferenceExclusion).where(ReferenceExclusion.work_id == work_id))
-        ]
+        excluded = self._blocked(s, work_id)
         findings = [
             f for f in use.findings
             if f.work_id == work_id and _outside(f.ref_start, f.ref_end, excluded) > TOLERANCE
@@ -191,9 +193,13 @@ class Claims:
         action, rule, ref = self._decide(policy, findings, use, work)
         if action is None:
             return None  # shorter than the work's minimum match length
+        quarantined = s.scalar(select(ReferenceQuarantine).where(ReferenceQuarantine.work_id == work_id,
+                                                                 ReferenceQuarantine.status == "open"))  # fmt: skip
+        if quarantined is not None and action != "track":
+            action, rule = "track", f"reference quarantined since {quarantined.created_at:%Y-%m-%d} ({rule})"
         now = self.clock()
         n = s.execute(select(func.count(Claim.id))).scalar_one()
-        c = Claim(code=f"C-{n + 1}", holder=work.holder, creator=use.creator, clip_sha256=use.clip_sha256,
+        c = Claim(code=f"C-{n + 1}", holder=work.holder, creator=use.creator, clip_sha256=use.clip_sha256, work_id=work.id,
                   clip_duration=use.clip_duration, platform=use.platform, territory=use.territory,
                   post_id=use.post_id, source=use.source, action=action, policy=ref, rule=rule,
                   segments=[f.as_dict() for f in findings], fix=self._fix(findings),
@@ -205,7 +211,40 @@ class Claims:
         s.add(c)
         self.log(s, c, "hutong", "created", f"{use.source}: {action} by {ref or 'no policy'} ({rule})")
         s.flush()
+        if action != "track":
+            self._watch(s, work)
         return c
+
+    @staticmethod
+    def _blocked(s: Session, work_id: int) -> list[tuple[float, float]]:
+        """Ranges of the work never claimed: its exclusions, and its side of every open ownership conflict."""
+        out = [
+            (e.start, e.end)
+            for e in s.scalars(select(ReferenceExclusion).where(ReferenceExclusion.work_id == work_id))
+        ]
+        for c in s.scalars(select(OwnershipConflict).where(OwnershipConflict.status == "open",
+                                                           (OwnershipConflict.work_a == work_id) | (OwnershipConflict.work_b == work_id))):  # fmt: skip
+            out.append((c.start_a, c.end_a) if c.work_a == work_id else (c.start_b, c.end_b))
+        return out
+
+    def _watch(self, s: Session, work: Work) -> None:
+        """Quarantine a reference that suddenly claims a large share of the clips seen lately."""
+        since = self.clock() - QUARANTINE_WINDOW
+        seen = s.execute(
+            select(func.count(func.distinct(Claim.clip_sha256))).where(Claim.created_at >= since)
+        ).scalar_one()
+        mine = s.execute(select(func.count(func.distinct(Claim.clip_sha256))).where(
+            Claim.created_at >= since, Claim.work_id == work.id, Claim.status != "tracked")).scalar_one()  # fmt: skip
+        if mine < QUARANTINE_MIN_CLIPS or mine / max(seen, 1) < QUARANTINE_SHARE:
+            return
+        if s.scalar(select(ReferenceQuarantine.id).where(ReferenceQuarantine.work_id == work.id,
+                                                         ReferenceQuarantine.status == "open")):  # fmt: skip
+            return
+        s.add(
+            ReferenceQuarantine(
+                work_id=work.id, share=mine / seen, clips=mine, status="open", created_at=self.clock()
+            )
+        )
 
     @staticmethod
     def _decide(policy, findings: list[Finding], use: ClipUse, work: Work) -> tuple[str | None, str, str]:
@@ -297,7 +336,7 @@ class Claims:
                 findings.append(Finding(work.id, q0, q1, r0, r1, "unlicensed", "manual", note))
             now = self.clock()
             n = s.execute(select(func.count(Claim.id))).scalar_one()
-            c = Claim(code=f"C-{n + 1}", holder=holder, creator=creator.strip().lstrip("@").lower(),
+            c = Claim(code=f"C-{n + 1}", holder=holder, creator=creator.strip().lstrip("@").lower(), work_id=work.id,
                       clip_sha256=clip_sha256.lower(), clip_duration=clip_duration, platform=platform,
                       territory="", post_id=post_id, source="manual", action=action, policy="",
                       rule=f"manual claim by {holder}", segments=[f.as_dict() for f in findings],
@@ -513,6 +552,96 @@ class Claims:
                 q = q.where(ReferenceExclusion.holder == holder)
             return [{"holder": e.holder, "work_id": e.work_id, "start": e.start, "end": e.end, "reason": e.reason,
                      "created_at": e.created_at.isoformat()} for e in s.scalars(q)]  # fmt: skip
+
+    # -- ownership conflicts and quarantined references ---------------------------------------------
+
+    def conflict(self, work_a: int, range_a: tuple[float, float], work_b: int, range_b: tuple[float, float],
+                 note: str = "") -> dict:  # fmt: skip
+        """Two holders' references match each other: both see the conflict; neither range is claimed."""
+        with self.db.session() as s:
+            a, b = s.get(Work, work_a), s.get(Work, work_b)
+            if a is None or b is None:
+                raise ClaimError(f"no work {work_a if a is None else work_b}", 404)
+            if a.holder == b.holder:
+                return {}  # one holder's own works matching each other is no conflict
+            open_ = s.scalar(select(OwnershipConflict).where(
+                OwnershipConflict.status == "open", OwnershipConflict.work_a.in_((a.id, b.id)),
+                OwnershipConflict.work_b.in_((a.id, b.id))))  # fmt: skip
+            if open_ is None:
+                open_ = OwnershipConflict(work_a=a.id, start_a=range_a[0], end_a=range_a[1], work_b=b.id,
+                                          start_b=range_b[0], end_b=range_b[1], status="open", owner="",
+                                          note=note, created_at=self.clock())  # fmt: skip
+                s.add(open_)
+                s.flush()
+            return self._conflict_view(s, open_)
+
+    def scan_references(self, work_id: int, report) -> list[dict]:
+        """The matches of one work's own reference against the catalogue (a recognition ``report``): every
+        other holder's work found in it is an ownership conflict."""
+        return [c for seg in report.segments if seg.work_id != work_id
+                and (c := self.conflict(work_id, (seg.query_start, seg.query_end), seg.work_id,
+                                        (seg.ref_start, seg.ref_end), "the references match each other"))]  # fmt: skip
+
+    def conflicts(self, holder: str | None = None) -> list[dict]:
+        with self.db.session() as s:
+            rows = [
+                self._conflict_view(s, c)
+                for c in s.scalars(select(OwnershipConflict).order_by(OwnershipConflict.id))
+            ]
+        return [c for c in rows if holder is None or holder in (c["holder_a"], c["holder_b"])]
+
+    def resolve(self, conflict_id: int, owner: str, note: str = "") -> dict:
+        """The conflict is settled in ``owner``'s favour: the other holder's range becomes an exclusion."""
+        with self.db.session() as s:
+            c = s.get(OwnershipConflict, conflict_id) if 0 < conflict_id <= 2**63 - 1 else None
+            if c is None:
+                raise ClaimError(f"no ownership conflict {conflict_id}", 404)
+            view_ = self._conflict_view(s, c)
+            if c.status != "open":
+                raise ClaimError(f"ownership conflict {conflict_id} was resolved for {c.owner!r}", 409)
+            if owner not in (view_["holder_a"], view_["holder_b"]):
+                raise ClaimError(f"ownership conflict {conflict_id} is between {view_['holder_a']!r} and "
+                                 f"{view_['holder_b']!r}, not {owner!r}", 403)  # fmt: skip
+            c.status, c.owner, c.resolved_at, c.note = "resolved", owner, self.clock(), note or c.note
+            loser_a = view_["holder_a"] != owner
+            work, start, end = (c.work_a, c.start_a, c.end_a) if loser_a else (c.work_b, c.start_b, c.end_b)
+            loser = view_["holder_a"] if loser_a else view_["holder_b"]
+        done = self.exclude(loser, work, start, end, f"ownership conflict {conflict_id} resolved for {owner}")
+        with self.db.session() as s:
+            return {
+                **self._conflict_view(s, s.get(OwnershipConflict, conflict_id)),
+                "released": done["released"],
+            }
+
+    @staticmethod
+    def _conflict_view(s: Session, c: OwnershipConflict) -> dict:
+        a, b = s.get(Work, c.work_a), s.get(Work, c.work_b)
+        return {"id": c.id, "status": c.status, "owner": c.owner, "note": c.note,
+                "work_a": c.work_a, "holder_a": a.holder if a else "", "range_a": [c.start_a, c.end_a],
+                "work_b": c.work_b, "holder_b": b.holder if b else "", "range_b": [c.start_b, c.end_b],
+                "created_at": c.created_at.isoformat()}  # fmt: skip
+
+    def quarantined(self) -> list[dict]:
+        with self.db.session() as s:
+            return [{"work_id": q.work_id, "share": round(q.share, 4), "clips": q.clips, "status": q.status,
+                     "created_at": q.created_at.isoformat()}
+                    for q in s.scalars(select(ReferenceQuarantine).order_by(ReferenceQuarantine.id))]  # fmt: skip
+
+    def lift(self, work_id: int, holder: str) -> int:
+        """The holder checked its reference: lift its quarantine (claims are made again from now on)."""
+        with self.db.session() as s:
+            work = s.get(Work, work_id) if 0 < work_id <= 2**63 - 1 else None
+            if work is None:
+                raise ClaimError(f"no work {work_id}", 404)
+            if work.holder != holder:
+                raise ClaimError(f"work {work.id} is held by {work.holder!r}, not {holder!r}", 403)
+            rows = list(s.scalars(select(ReferenceQuarantine).where(ReferenceQuarantine.work_id == work_id,
+                                                                    ReferenceQuarantine.status == "open")))  # fmt: skip
+            if not rows:
+                raise ClaimError(f"work {work_id} is not quarantined", 409)
+            for q in rows:
+                q.status, q.lifted_at = "lifted", self.clock()
+            return len(rows)
 
     # -- platform staff ------------------------------------------------------------------------------
 

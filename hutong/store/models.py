@@ -642,6 +642,7 @@ class Claim(Base):
     holder: Mapped[str] = mapped_column(String(500), index=True)
     creator: Mapped[str] = mapped_column(String(64), index=True)
     clip_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
     clip_duration: Mapped[float] = mapped_column(default=0.0)
     platform: Mapped[str] = mapped_column(String(100), default="")
     territory: Mapped[str] = mapped_column(String(8), default="")
@@ -758,3 +759,37 @@ class MatchSuppression(Base):
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="RESTRICT"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OwnershipConflict(Base):
+    """Two holders' references match each other: no claims on either range until it is resolved."""
+
+    __tablename__ = "ownership_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_a: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    start_a: Mapped[float]
+    end_a: Mapped[float]
+    work_b: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    start_b: Mapped[float]
+    end_b: Mapped[float]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    owner: Mapped[str] = mapped_column(String(500), default="")  # the holder found to own the footage
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReferenceQuarantine(Base):
+    """A reference that suddenly matched a large share of new clips: its new claims are only tracked until
+    its holder (or staff) lifts the quarantine."""
+
+    __tablename__ = "reference_quarantines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    share: Mapped[float]
+    clips: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | lifted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

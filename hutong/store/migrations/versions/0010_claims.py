@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=500), nullable=False),
         sa.Column("creator", sa.String(length=64), nullable=False),
         sa.Column("clip_sha256", sa.String(length=64), nullable=False),
+        sa.Column("work_id", sa.Integer(), nullable=True),
         sa.Column("clip_duration", sa.Float(), nullable=False),
         sa.Column("platform", sa.String(length=100), nullable=False),
         sa.Column("territory", sa.String(length=8), nullable=False),
@@ -41,9 +42,11 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("released_at", UTCDateTime(), nullable=True),
         sa.Column("release_reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["work_id"], ["works.id"], ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_claims_clip_sha256"), "claims", ["clip_sha256"], unique=False)
+    op.create_index(op.f("ix_claims_work_id"), "claims", ["work_id"], unique=False)
     op.create_index(op.f("ix_claims_code"), "claims", ["code"], unique=True)
     op.create_index(op.f("ix_claims_creator"), "claims", ["creator"], unique=False)
     op.create_index(op.f("ix_claims_holder"), "claims", ["holder"], unique=False)
@@ -186,8 +189,50 @@ def upgrade() -> None:
         op.f("ix_reference_exclusions_work_id"), "reference_exclusions", ["work_id"], unique=False
     )
 
+    op.create_table(
+        "ownership_conflicts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("work_a", sa.Integer(), nullable=False),
+        sa.Column("start_a", sa.Float(), nullable=False),
+        sa.Column("end_a", sa.Float(), nullable=False),
+        sa.Column("work_b", sa.Integer(), nullable=False),
+        sa.Column("start_b", sa.Float(), nullable=False),
+        sa.Column("end_b", sa.Float(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("owner", sa.String(length=500), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("resolved_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["work_a"], ["works.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(["work_b"], ["works.id"], ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_ownership_conflicts_work_a"), "ownership_conflicts", ["work_a"], unique=False)
+    op.create_index(op.f("ix_ownership_conflicts_work_b"), "ownership_conflicts", ["work_b"], unique=False)
+    op.create_table(
+        "reference_quarantines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("work_id", sa.Integer(), nullable=False),
+        sa.Column("share", sa.Float(), nullable=False),
+        sa.Column("clips", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("lifted_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["work_id"], ["works.id"], ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        op.f("ix_reference_quarantines_work_id"), "reference_quarantines", ["work_id"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_reference_quarantines_work_id"), table_name="reference_quarantines")
+    op.drop_table("reference_quarantines")
+    op.drop_index(op.f("ix_ownership_conflicts_work_b"), table_name="ownership_conflicts")
+    op.drop_index(op.f("ix_ownership_conflicts_work_a"), table_name="ownership_conflicts")
+    op.drop_table("ownership_conflicts")
+    op.drop_index(op.f("ix_claims_work_id"), table_name="claims")
     op.drop_index(op.f("ix_reference_exclusions_work_id"), table_name="reference_exclusions")
     op.drop_table("reference_exclusions")
     op.drop_index(op.f("ix_match_suppressions_work_id"), table_name="match_suppressions")
