@@ -534,3 +534,70 @@ def exclusions_list(
                 f"{e['holder']} work {e['work_id']}: {e['start']:g}–{e['end']:g} s ({e['reason']})",
                 highlight=False,
             )
+
+
+@exclusions_app.command("scan")
+def exclusions_scan(
+    work: Annotated[int, typer.Argument(help="A registered work.", callback=check_ids)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Recognise the work's own reference against the catalogue: another holder's work in it is an ownership
+    conflict (both holders see it; neither range is claimed until it is resolved)."""
+    with service() as h:
+        found = next((w for w in h.catalogue.list() if w.work_id == work), None)
+        if found is None:
+            raise HutongError(f"no work {work} (see `hutong works list`)")
+        rows = h.claims.scan_references(work, h.recognizer.match(Path(found.source_path)))
+    emit_json({"conflicts": rows}) if as_json else out.print(f"{len(rows)} ownership conflict(s)")
+
+
+@exclusions_app.command("conflicts")
+def exclusions_conflicts(
+    holder: Annotated[str, typer.Option(help="Only this holder's.")] = "", as_json: JsonOpt = False
+) -> None:
+    with service() as h:
+        rows = h.claims.conflicts(holder or None)
+    if as_json:
+        emit_json({"conflicts": rows})
+    else:
+        for c in rows:
+            out.print(f"#{c['id']} {c['status']}: work {c['work_a']} ({c['holder_a']}) {c['range_a']} ⇄ work "
+                      f"{c['work_b']} ({c['holder_b']}) {c['range_b']} {c['owner']}", highlight=False)  # fmt: skip
+
+
+@exclusions_app.command("resolve")
+def exclusions_resolve(
+    conflict: Annotated[int, typer.Argument(help="The conflict's number.", callback=check_ids)],
+    owner: Annotated[str, typer.Option(help="The holder who owns the footage.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Settle a conflict: the other holder's range becomes an exclusion (its claims there are released)."""
+    with service() as h:
+        done = h.claims.resolve(conflict, owner, note)
+    emit_json(done) if as_json else out.print(f"conflict #{conflict} resolved for {owner}", highlight=False)
+
+
+@exclusions_app.command("quarantined")
+def exclusions_quarantined(as_json: JsonOpt = False) -> None:
+    """References quarantined for claiming a large share of new clips (their claims are only tracked)."""
+    with service() as h:
+        rows = h.claims.quarantined()
+    if as_json:
+        emit_json({"quarantined": rows})
+    else:
+        for q in rows:
+            out.print(
+                f"work {q['work_id']}: {q['clips']} clips ({q['share']:.0%}) — {q['status']}", highlight=False
+            )
+
+
+@exclusions_app.command("lift")
+def exclusions_lift(
+    work: Annotated[int, typer.Argument(help="The quarantined work.", callback=check_ids)],
+    holder: HolderOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    with service() as h:
+        n = h.claims.lift(work, holder)
+    emit_json({"work_id": work, "lifted": n}) if as_json else out.print(f"work {work}: quarantine lifted")
