@@ -81,6 +81,10 @@ def test_claims_walk_through_the_cli(registered_home: Path, tmp_path: Path, two_
     assert st["totals"] == {"CNY": 1000} and st["lines"][0]["kind"] == "settle"
     assert (tmp_path / "alice.csv").read_text().splitlines()[0].startswith("at,kind,post_id,claim,amount")
 
+    # work 1's own reference holds no other holder's work: no ownership conflict
+    assert ok(home, "exclusions", "scan", "1") == {"conflicts": []}
+    assert ok(home, "exclusions", "quarantined") == {"quarantined": []}
+
     # bad input: one line on stderr, exit code 2, nothing changed
     for args, needle in [
         (("disputes", "open", code, "--creator", "alice", "--reason", "fair-use"), "already disputed"),
