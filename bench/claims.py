@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--posts", type=int, default=2_000)
+    ap.add_argument("--note", default="", help="A sentence printed under the table (the machine's state).")
     args = ap.parse_args()
     rng = random.Random(12)
     month = datetime(2026, 12, 1, tzinfo=UTC)
@@ -168,6 +169,7 @@ def main() -> None:
         "creator_statements_seconds": round(creators_s, 3),
         "aggregate_floor_seconds": round(floor_s, 3),
         "aggregate_accounts": len(floor),
+        "note": args.note,
     }
     (DOCS / "benchmarks-claims.json").write_text(json.dumps(result, indent=2) + "\n")
     write_report()

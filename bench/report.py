@@ -345,7 +345,8 @@ def claims_section(c: dict) -> list[str]:
         f"{c['holder_statements_seconds']:.2f} | | one SQL aggregate per account: {c['aggregate_floor_seconds']:.3f} s |",
         f"| the month's statements, {c['creators']} creators (JSON + CSV) | | {c['creator_statements_seconds']:.2f} | | |",
         "",
-        f"Unbalanced movements after the run: {c['unbalanced']}.",
+        f"Unbalanced movements after the run: {c['unbalanced']}."
+        + (f" {c['note']}" if c.get("note") else ""),
     ]
 
 
