@@ -359,6 +359,31 @@ def console_section(c: dict) -> list[str]:
     return out
 
 
+def claims_section(c: dict) -> list[str]:
+    r = c["redecided"]
+    return [
+        "## Claims",
+        "",
+        f"`python -m bench.claims`: {c['clips']:,} clips with stored matches (5 holders, 20 works; SQLite), then a "
+        f"policy change re-decides every clip of one holder; then {c['events']:,} revenue reports over "
+        f"{c['posts']:,} posts in one month, and every holder's and creator's statement for that month.",
+        "",
+        "| step | items | seconds | per second | floor in the same run |",
+        "|---|---|---|---|---|",
+        f"| record clips (claims, most tracked) | {c['clips']:,} | {c['record_seconds']:.1f} | {c['record_per_second']:,.0f} | |",
+        f"| re-decide one holder's clips after a policy change | {c['holder_clips']:,} ({r['changed']:,} changed) | "
+        f"{c['redecide_seconds']:.2f} | {c['redecide_per_second']:,.0f} | loading them only: {c['load_seconds']:.3f} s |",
+        f"| revenue reports (one balanced movement each) | {c['events']:,} | {c['report_seconds']:.1f} | "
+        f"{c['reports_per_second']:,.0f} | |",
+        f"| the month's statements, {c['holders']} holders (JSON + CSV) | {c['statement_lines']:,} lines in all | "
+        f"{c['holder_statements_seconds']:.2f} | | one SQL aggregate per account: {c['aggregate_floor_seconds']:.3f} s |",
+        f"| the month's statements, {c['creators']} creators (JSON + CSV) | | {c['creator_statements_seconds']:.2f} | | |",
+        "",
+        f"Unbalanced movements after the run: {c['unbalanced']}."
+        + (f" {c['note']}" if c.get("note") else ""),
+    ]
+
+
 def write_report() -> None:
     rec = _load("benchmarks-recognition.json")
     scale = _load("benchmarks-scale.json")
@@ -367,10 +392,11 @@ def write_report() -> None:
     ingest = _load("benchmarks-ingest.json")
     distribution = _load("benchmarks-distribution.json")
     console = _load("benchmarks-console.json")
+    claims = _load("benchmarks-claims.json")
     lines = [
         "# Benchmarks",
         "",
-        "Regenerate with `./run bench` (or `python -m bench.recognition`, `python -m bench.scale`, `python -m bench.certificates`, `python -m bench.tokens`, `python -m bench.ingest`, `python -m bench.distribution`, `python -m bench.console`). "
+        "Regenerate with `./run bench` (or `python -m bench.recognition`, `python -m bench.scale`, `python -m bench.certificates`, `python -m bench.tokens`, `python -m bench.ingest`, `python -m bench.distribution`, `python -m bench.console`, `python -m bench.claims`). "
         f"Machine: {platform.machine()}, Python {platform.python_version()}, 2 cores. "
         "Figures below are from the last run; the JSON beside this file holds every number.",
         "",
@@ -391,6 +417,8 @@ def write_report() -> None:
         lines += distribution_section(distribution) + [""]
     if console:
         lines += console_section(console) + [""]
+    if claims:
+        lines += claims_section(claims) + [""]
     notes = DOCS / "benchmarks-notes.md"
     if notes.exists():
         lines += [notes.read_text()]

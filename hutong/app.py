@@ -6,11 +6,14 @@ tests all build hutong here, so no two entry points wire it differently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 import httpx
 
+from hutong.claims import Claims, ClipUse, DeadlineJob, Disputes, Ledger, Policies
 from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
 from hutong.compliance.uses import Uses
@@ -19,12 +22,12 @@ from hutong.distribute import Distribution, policy_client
 from hutong.errors import HutongError
 from hutong.fingerprint import default_signals
 from hutong.keys import KeyRing
-from hutong.match import Recognizer
+from hutong.match import MatchReport, Recognizer
 from hutong.platform import Platform
 from hutong.platform.outbound import Outbound
-from hutong.rights import Catalogue, Creators, Licences
+from hutong.rights import Catalogue, Creators, Licences, TitleLists
 from hutong.rights.holdings import Holdings, Registrations
-from hutong.store import Database
+from hutong.store import Database, utcnow
 
 
 class OwnCertificates:
@@ -44,17 +47,36 @@ class OwnCertificates:
 
 
 class CatalogueRecogniser:
-    """Recognition against this installation's catalogue (:class:`Recogniser`)."""
+    """Recognition against this installation's catalogue (:class:`Recogniser`); a held post's claims."""
 
-    def __init__(self, recognizer: Recognizer) -> None:
-        self.recognizer = recognizer
+    def __init__(
+        self, recognizer: Recognizer, compliance: Compliance, claims: Claims, platform_name: str
+    ) -> None:
+        self.recognizer, self.compliance, self.claims = recognizer, compliance, claims
+        self.platform_name = platform_name
+        self._last: tuple[Path, MatchReport] | None = None  # a held post is recognised once, not twice
 
     def works_in(self, path: Path) -> list[str]:
-        return sorted({f"《{seg.work_title}》" for seg in self.recognizer.match(path).segments})
+        report = self.recognizer.match(path)
+        self._last = (path, report)
+        return sorted({f"《{seg.work_title}》" for seg in report.segments})
+
+    def held(self, post_id: str, path: Path, sha256: str, account_id: int) -> None:
+        last = self._last
+        report = last[1] if last and last[0] == path else self.recognizer.match(path)
+        creator = self.claims.poster(account_id)
+        try:  # a poster who is a registered creator keeps what their licences cover on this platform
+            result = self.compliance.check(path, creator, self.platform_name, report=report)
+        except HutongError:  # not a registered creator: no licence can be theirs, every match counts
+            self.claims.record_post(post_id, sha256, creator, report, self.platform_name)
+            return
+        self.claims.record(ClipUse.of_check(result, post_id=post_id, source="ingest"))
 
 
 class Hutong:
-    def __init__(self, settings: Settings, db: Database, http: httpx.Client) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, http: httpx.Client, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings, self.db, self.http = settings, db, http
         signals = default_signals()
         self.recognizer = Recognizer(settings, db, signals)
@@ -66,6 +88,7 @@ class Hutong:
             recognizer=self.recognizer,
         )
         self.creators, self.licences = Creators(db), Licences(db)
+        self.title_lists = TitleLists(db, self.licences)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
         self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
@@ -75,14 +98,27 @@ class Hutong:
         )
         self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
         self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer)
+        # claims: ``clock`` decides deadlines (tests pass a controlled one)
+        self.policies, self.ledger = Policies(db, clock), Ledger(db, clock)
+        self.claims = Claims(db, self.policies, self.ledger, clock)
+        self.disputes = Disputes(db, self.claims, clock)
 
     @classmethod
-    def create(cls, settings: Settings | None = None, *, http: httpx.Client | None = None) -> Hutong:
+    def create(
+        cls,
+        settings: Settings | None = None,
+        *,
+        http: httpx.Client | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Hutong:
         """``http`` carries every outbound request (other platforms' keys, manifests, identity providers);
         tests may pass a client with their own transport."""
         settings = settings or get_settings()
         return cls(
-            settings, Database(settings.db_url), http or httpx.Client(timeout=10, follow_redirects=False)
+            settings,
+            Database(settings.db_url),
+            http or httpx.Client(timeout=10, follow_redirects=False),
+            clock,
         )
 
     @cached_property
@@ -92,7 +128,9 @@ class Hutong:
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
-            recogniser=CatalogueRecogniser(self.recognizer),
+            recogniser=CatalogueRecogniser(
+                self.recognizer, self.compliance, self.claims, self.settings.platform_name
+            ),
             http=self.http,
         )
 
@@ -109,6 +147,11 @@ class Hutong:
                 Outbound.from_settings(self.settings)
             ),  # its own: the policy on every connection
         )
+
+    @cached_property
+    def deadlines(self) -> DeadlineJob:
+        """Dispute, appeal and review deadlines: a job on the distribution queue."""
+        return DeadlineJob(self.distribution.queue.huey, self.disputes.run_deadlines)
 
     def close(self) -> None:
         self.registrations.close()

@@ -16,6 +16,7 @@ PACKAGES = sorted(m.name for m in pkgutil.iter_modules(hutong.__path__, "hutong.
 def test_the_capability_packages_are_all_checked():
     expected = {
         "api",
+        "claims",
         "cli",
         "compliance",
         "distribute",

@@ -446,3 +446,141 @@ class JobOut(_Out):
 
 class JobsOut(_Out):
     jobs: list[JobOut]
+
+
+# -- claims: revenue reports from apps, claims and disputes for creators, holder accuracy for staff -------
+
+
+class RevenueIn(_Body):
+    report_id: str = Field(
+        min_length=1, max_length=200, description="Your id of this report: sending it again is harmless."
+    )
+    post_id: str = Field(min_length=1, max_length=64)
+    amount_minor: int = Field(description="Revenue in minor units of the currency (fen, cents); more than 0.")
+    currency: str = Field(min_length=1, max_length=16, examples=["CNY"], description="ISO 4217 code.")
+
+
+class LedgerLegOut(_Out):
+    account: str
+    amount_minor: int
+
+
+class RevenueOut(_Out):
+    report_id: str
+    post_id: str
+    amount_minor: int
+    currency: str
+    earned_at: str
+    legs: list[LedgerLegOut]
+    replay: bool = Field(description="True when this report was already recorded (nothing was added).")
+
+
+class ClaimSegmentOut(_Out):
+    work_id: int
+    query_start: float
+    query_end: float
+    ref_start: float
+    ref_end: float
+    verdict: str
+    rule: str
+    reason: str
+    score: float
+    signals: list[str]
+
+
+class ClaimFixOut(_Out):
+    from_: float = Field(alias="from", serialization_alias="from")
+    to: float
+    do: Literal["trim", "mute"]
+    text: str
+
+
+class ClaimEventOut(_Out):
+    at: str
+    actor: str
+    action: str
+    note: str
+
+
+class DisputeOut(_Out):
+    reason: str
+    text: str
+    state: Literal["open", "reinstated", "appealed", "released", "upheld"]
+    opened_at: str
+    due_at: str
+    appeal_text: str
+    closed_at: str | None
+
+
+class ClaimOut(_Out):
+    code: str
+    holder: str
+    creator: str
+    clip_sha256: str
+    clip_duration: float
+    platform: str
+    territory: str
+    post_id: str
+    source: str
+    action: Literal["track", "monetise", "block", "review"]
+    policy: str
+    rule: str
+    status: Literal["tracked", "review", "active", "disputed", "reinstated", "appealed", "upheld", "released"]
+    segments: list[ClaimSegmentOut]
+    fix: list[ClaimFixOut]
+    review_due_at: str | None
+    created_at: str
+    updated_at: str
+    released_at: str | None
+    release_reason: str
+    dispute: DisputeOut | None
+    events: list[ClaimEventOut] = Field(default_factory=list, description="Every step; empty in lists.")
+
+
+class ClaimsOut(_Out):
+    claims: list[ClaimOut]
+
+
+class DisputeIn(_Body):
+    reason: Literal["licence", "fair-use", "public-domain", "own-footage", "not-a-match"]
+    text: str = Field(default="", max_length=5000)
+
+
+class ClaimAppealIn(_Body):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class StatementLineOut(_Out):
+    at: str
+    txn: str
+    kind: str
+    post_id: str
+    claim: str
+    amount_minor: int
+    currency: str
+    amount: str
+    memo: str
+
+
+class StatementOut(_Out):
+    account: str
+    start: str | None
+    end: str | None
+    lines: list[StatementLineOut]
+    totals: dict[str, int]
+    totals_text: dict[str, str]
+    held: dict[str, int] = Field(
+        description="Revenue held on your disputed or unreviewed claims, per currency."
+    )
+
+
+class HolderAccuracyOut(_Out):
+    holder: str
+    claims: int
+    disputed: int
+    released: int
+    released_share: float
+
+
+class AccuracyOut(_Out):
+    holders: list[HolderAccuracyOut]

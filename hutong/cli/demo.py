@@ -118,6 +118,7 @@ def run_demo(home: Path | None, *, as_json: bool, console: Console) -> dict:
             rights["interconnect"] = interconnect_story(
                 h, home, clip_path, rights["certificate"]["certificate"], b_port, say
             )
+        rights["claims"] = claims_story(h, home, clip_path, say)
         if as_json:
             result = {
                 **report.as_dict(), "truth": [s.__dict__ for s in clip.truth], **rights,
@@ -237,3 +238,60 @@ def licence_story(h: Hutong, home: Path, clip_path: Path, report, say) -> dict:
         reencoded_copy={"by_bytes": v3.code, "by_fingerprint": v4.code},
     )
     return steps
+
+
+CLAIMANT, PASSWORD = "xiaohong", "a long enough demo password"
+
+
+def claims_story(h: Hutong, home: Path, clip_path: Path, say) -> dict:
+    """A creator posts the montage on platform A, where no licence covers it: the holder's policy claims the
+    Big Buck Bunny part and takes its revenue; the creator disputes, cuts the seconds the claim names, the
+    re-check releases the claim, the held revenue goes to her; both statements."""
+    import hashlib
+
+    from hutong.claims import ClipUse, PolicyRules, money
+    from hutong.errors import RightsError
+    from hutong.media.synth import run_ffmpeg
+
+    say("\n[bold]Claims[/]")
+    t0 = time.perf_counter()
+    with contextlib.suppress(RightsError):
+        h.creators.add(CLAIMANT, name="Xiao Hong", verified=True)
+    bbb = next(w.work_id for w in h.catalogue.list() if w.title == WORKS[0][1])
+    policy = h.policies.set(
+        HOLDER, PolicyRules.parse({"default": "monetise", "min_match_seconds": 3}), work=bbb
+    )
+    say(f"  {HOLDER} sets policy {policy.ref}: monetise unlicensed use of work {bbb} (other works: tracked)")
+    p = h.platform
+    account = p.accounts.authenticate(CLAIMANT, PASSWORD)  # a kept demo home has her account already
+    account_id = account.id if account else p.accounts.register(CLAIMANT, PASSWORD).id
+    data = clip_path.read_bytes()
+    up = p.ingest.init("demo-app", account_id, size=len(data), filename=clip_path.name)
+    for k in range(1, up["part_count"] + 1):
+        part = data[(k - 1) * up["part_size"] : k * up["part_size"]]
+        p.ingest.put_part(up["upload_id"], "demo-app", account_id, k, part, hashlib.sha256(part).hexdigest())
+    video = p.ingest.complete(up["upload_id"], "demo-app", account_id)["video_id"]
+    post = p.ingest.create("demo-app", account_id, video_id=video)["post_id"]
+    (claim,) = [c for c in h.claims.list(creator=CLAIMANT) if c["post_id"] == post]
+    code = claim["code"]
+    say(f"  @{CLAIMANT} posts it on {h.settings.platform_name} without a certificate: held, and claim {code} — "
+        f"{claim['action']} by {claim['policy']}; to fix: {claim['fix'][0]['text']}", highlight=False)  # fmt: skip
+    h.ledger.report("demo-app", f"{post}/day-1", post, 1000, "CNY")
+    h.disputes.open(code, CLAIMANT, "fair-use", "a short quote in a review")
+    h.ledger.report("demo-app", f"{post}/day-2", post, 600, "CNY")
+    say(f"  revenue 10.00 CNY to {HOLDER}; @{CLAIMANT} disputes {code}; the next 6.00 CNY is held")
+    cut = float(claim["fix"][0]["from"])
+    fixed = home / "derivative_clip.fixed.mp4"
+    run_ffmpeg(["-i", str(clip_path), "-t", f"{cut:.2f}", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                str(fixed)])  # fmt: skip
+    result = h.compliance.check(fixed, CLAIMANT, h.settings.platform_name)
+    done = h.claims.recheck(code, CLAIMANT, ClipUse.of_check(result))
+    say(f"  she cuts the clip at {cut:.1f} s and re-checks it: claim {code} is [bold]{done['status']}[/]")
+    holder = h.ledger.statement(holder=HOLDER)
+    creator = h.ledger.statement(creator=CLAIMANT)
+    say(f"  (the claim's story took {time.perf_counter() - t0:.1f} s)")
+    for st in (holder, creator):
+        say(f"  statement of {st['account']}: " + ", ".join(f"{money(v, c)} {c}" for c, v in st["totals"].items()),
+            highlight=False)  # fmt: skip
+    return {"claim": h.claims.get(code), "fixed": done["fixed"], "holder_statement": holder,
+            "creator_statement": creator}  # fmt: skip

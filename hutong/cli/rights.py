@@ -375,6 +375,10 @@ def check(
         Path | None,
         typer.Option("--c2pa", help="If compliant, write a copy with the certificate in a C2PA manifest."),
     ] = None,
+    use_form: Annotated[
+        str | None, typer.Option(help="The clip's form: commentary, mashup, clip-cutting or talk.")
+    ] = None,
+    source_tag: Annotated[str, typer.Option(help="The clip's source tag (names the work it uses).")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Is CLIP licensed for CREATOR on PLATFORM? Per segment: licensed, unlicensed or forbidden, and why."""
@@ -382,7 +386,9 @@ def check(
 
     when = parse_time(at, "--at")
     with service() as h:
-        result = h.compliance.check(clip, creator, platform, monetised=monetised, at=when)
+        result = h.compliance.check(
+            clip, creator, platform, monetised=monetised, at=when, use_form=use_form, source_tag=source_tag
+        )
         issued = None
         if (certificate or c2pa) and result.decision.compliant:
             issued = h.compliance.certify(result)

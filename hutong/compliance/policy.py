@@ -25,10 +25,14 @@ RULES = (
     "licence-not-yet-valid",
     "licence-expired",
     "creator-scope",
+    "allowlist",
     "platform",
+    "use-form",
     "monetisation",
     "forbidden-range",
     "embargo",
+    "source-tag",
+    "max-clip",
     "max-segment",
     "max-total",
     "max-share",
@@ -96,6 +100,9 @@ class ClipDecision:
     platform: str
     monetised: bool
     at: datetime
+    use_form: str | None = None
+    source_tag: str = ""
+    clip_seconds: float | None = None
     segments: list[SegmentDecision] = field(default_factory=list)
     attribution: dict[str, str] = field(default_factory=dict)  # licence ref -> text the clip must credit
 
@@ -123,6 +130,7 @@ class ClipDecision:
             "creator": self.creator,
             "platform": self.platform,
             "monetised": self.monetised,
+            "use_form": self.use_form,
             "at": self.at.isoformat(),
             "compliant": self.compliant,
             "summary": self.summary(),
@@ -171,6 +179,15 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def _tagged(tag: str, seg: MatchedSegment) -> bool:
+    """A source tag links back to the work when it names its title or its id (``work:7``)."""
+    t = tag.casefold()
+    return bool(t) and (
+        (bool(seg.work_title) and seg.work_title.casefold() in t)
+        or f"work:{seg.work_id}" in t.replace(" ", "")
+    )
+
+
 def _try(
     lic: LicenceRecord,
     seg: MatchedSegment,
@@ -179,6 +196,7 @@ def _try(
     platform: str,
     monetised: bool,
     at: datetime,
+    use: ClipDecision,
 ) -> _Refusal | None:
     """None when ``lic`` licenses ``seg``; otherwise the first rule that refuses it."""
     t, code, where = lic.terms, lic.code, seg.where()
@@ -198,8 +216,14 @@ def _try(
         return no("licence-expired", f"licence {code} expired on {t.valid_until:%Y-%m-%d %H:%M} UTC")
     if (why := _in_scope(lic, creator)) is not None:
         return no("creator-scope", why)
+    if t.allowlist and creator.handle not in t.allowlist:
+        listed = f"title list {t.title_list!r}" if t.title_list else f"licence {code}"
+        return no("allowlist", f"@{creator.handle} is not on the allowlist of {listed}")
     if not t.covers_platform(platform):
         return no("platform", f"licence {code} covers {', '.join(t.platforms)}, not {platform}")
+    if t.use_forms and use.use_form not in t.use_forms:
+        given = f"a {use.use_form}" if use.use_form else "of no declared form (--use-form)"
+        return no("use-form", f"licence {code} allows {', '.join(t.use_forms)} only; the clip is {given}")
     if monetised and not t.monetisation:
         return no("monetisation", f"licence {code} does not allow monetised clips")
     for r in t.forbidden:
@@ -213,6 +237,22 @@ def _try(
                 f"uses {r.describe(seg.work_title)}, which licence {code} embargoes until "
                 f"{r.until:%Y-%m-%d %H:%M} UTC",
             )
+    if t.source_tag and not _tagged(use.source_tag, seg):
+        return no(
+            "source-tag",
+            f"licence {code} requires a source tag naming 《{seg.work_title}》 (or work:{seg.work_id}); "
+            + (f"the tag {use.source_tag!r} does not" if use.source_tag else "the clip has none"),
+        )
+    if (
+        t.max_clip_seconds is not None
+        and use.clip_seconds is not None
+        and use.clip_seconds > t.max_clip_seconds + TOLERANCE
+    ):
+        return no(
+            "max-clip",
+            f"the clip is {use.clip_seconds:.0f} s long, over the {t.max_clip_seconds:g} s per clip "
+            f"allowed by licence {code}",
+        )
     if t.max_segment_seconds is not None and seg.work_seconds > t.max_segment_seconds + TOLERANCE:
         return no(
             "max-segment",
@@ -250,15 +290,20 @@ def decide(
     *,
     at: datetime,
     monetised: bool = False,
+    use_form: str | None = None,
+    source_tag: str = "",
+    clip_seconds: float | None = None,
 ) -> ClipDecision:
+    """``use_form`` (commentary, mashup, clip-cutting, talk), ``source_tag`` (the clip's tag linking back to
+    the work) and ``clip_seconds`` (its length) answer the terms that name them."""
     platform = platform.strip().lower()
-    decision = ClipDecision(creator.handle, platform, monetised, at)
+    decision = ClipDecision(creator.handle, platform, monetised, at, use_form, source_tag, clip_seconds)
     for seg in segments:
         same_work = [s for s in segments if s.work_id == seg.work_id]
         refusals: list[_Refusal] = []
         chosen = None
         for lic in (x for x in licences if seg.work_id in x.terms.works):  # oldest licence first
-            refusal = _try(lic, seg, same_work, creator, platform, monetised, at)
+            refusal = _try(lic, seg, same_work, creator, platform, monetised, at, decision)
             if refusal is None:
                 chosen = lic
                 break

@@ -25,7 +25,7 @@ from hutong.match import MatchReport, Recognizer
 from hutong.media import probe, sha256_file, streams_digest
 from hutong.rights.creators import CreatorRecord, Creators
 from hutong.rights.licences import LicenceRecord, Licences
-from hutong.rights.terms import ANY_PLATFORM
+from hutong.rights.terms import ANY_PLATFORM, USE_FORMS
 from hutong.store import Certificate, CertificateLicence, Database, Work, utcnow
 from hutong.store.models import CertificateWork
 
@@ -90,6 +90,8 @@ class Compliance:
         monetised: bool = False,
         at: datetime | None = None,
         report: MatchReport | None = None,
+        use_form: str | None = None,
+        source_tag: str = "",
     ) -> CheckResult:
         who = self.creators.get(creator)  # unknown creator: refuse before the costly recognition
         if not platform.strip():
@@ -98,7 +100,10 @@ class Compliance:
         report = report or self.recognizer.match(clip)
         segments = [MatchedSegment.of(s.as_dict()) for s in report.segments]
         licences = self.licences.covering({s.work_id for s in segments})
-        decision = decide(segments, licences, who, platform, at=at or utcnow(), monetised=monetised)
+        if use_form is not None and use_form not in USE_FORMS:
+            raise CertificateError(f"use form {use_form!r}: one of {', '.join(USE_FORMS)}")
+        decision = decide(segments, licences, who, platform, at=at or utcnow(), monetised=monetised,
+                          use_form=use_form, source_tag=source_tag, clip_seconds=report.duration)  # fmt: skip
         return CheckResult(clip, sha256_file(clip), clip.stat().st_size, report, who, licences, decision)
 
     def allowed_platforms(self, result: CheckResult) -> list[str]:
@@ -110,7 +115,17 @@ class Compliance:
         allowed = [
             p
             for p in named
-            if decide(segments, result.licences, result.creator, p, at=d.at, monetised=d.monetised).compliant
+            if decide(
+                segments,
+                result.licences,
+                result.creator,
+                p,
+                at=d.at,
+                monetised=d.monetised,
+                use_form=d.use_form,
+                source_tag=d.source_tag,
+                clip_seconds=d.clip_seconds,
+            ).compliant  # fmt: skip
         ]
         if ANY_PLATFORM in allowed:  # compliant on any platform: '*' says it all, named ones add nothing
             return [ANY_PLATFORM]

@@ -67,7 +67,8 @@ class Platform:
         directory = Directory(db, vault, settings, certificates.jwks, http, outbound)
         webhooks = Webhooks(db, vault, attempts=settings.webhook_attempts, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout, outbound=outbound)  # fmt: skip
-        ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of)
+        ingest = Ingest(settings, db, directory, webhooks, recogniser.works_in, certificates.status_of,
+                        recogniser.held)  # fmt: skip
         accounts = Accounts(db)
         return cls(
             settings, policy, text, vault, accounts, Developers(db, policy, vault, bank, settings.home),

@@ -108,9 +108,10 @@ class Ingest:
         webhooks: Webhooks,
         recognise: Callable[[Path], list[str]],
         own_status: Callable[[str], dict | None],
+        held: Callable[[str, Path, str, int], object],
     ) -> None:
         self.settings, self.db, self.directory, self.webhooks = settings, db, directory, webhooks
-        self.recognise, self.own_status = recognise, own_status
+        self.recognise, self.own_status, self.held = recognise, own_status, held
         self.uploads = settings.home / "uploads"  # one folder per open upload: parts and the assembly copy
         self.videos = settings.home / "videos"  # complete videos only, each named after its row
 
@@ -430,6 +431,11 @@ class Ingest:
         with self.db.session() as s:
             s.add(post)
         log.info("post.created", post=post.id, status=status, app=client_id, issuer=issuer or None)
+        if status == "held":
+            try:  # the post stands whatever happens to its claims; a failure is logged, never hidden
+                self.held(post.id, path, digest, account_id)
+            except Exception:  # noqa: BLE001
+                log.exception("post.claims_failed", post=post.id)
         self.webhooks.enqueue(
             client_id,
             f"post.{status}",

@@ -27,5 +27,10 @@ class Recogniser(Protocol):
         """Titles of the registered works the video uses (empty: none recognised)."""
         ...
 
+    def held(self, post_id: str, path: Path, sha256: str, account_id: int) -> None:
+        """A post was held for using registered works without a certificate: record the holders' claims on
+        it, as their match policies say (docs/claims.md)."""
+        ...
+
 
 __all__ = ["CertificateAuthority", "Recogniser"]

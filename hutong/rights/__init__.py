@@ -4,6 +4,7 @@ from hutong.rights.catalogue import AddFailure, Catalogue, WorkRecord
 from hutong.rights.creators import CreatorRecord, Creators
 from hutong.rights.licences import LicenceRecord, Licences
 from hutong.rights.terms import LicenceTerms
+from hutong.rights.title_lists import TitleListRecord, TitleLists
 
 __all__ = [
     "AddFailure",
@@ -13,5 +14,7 @@ __all__ = [
     "LicenceRecord",
     "LicenceTerms",
     "Licences",
+    "TitleListRecord",
+    "TitleLists",
     "WorkRecord",
 ]

@@ -122,6 +122,7 @@ class Licences:
         if not holder:
             raise RightsError("a licence needs the rights holder granting it")
         with self.db.session() as s:
+            terms = self._resolve(s, holder, terms)
             works = self._check(s, holder, terms, exclude=None, allow_overlap=allow_overlap)
             n = s.execute(select(func.count(Licence.id))).scalar_one()
             now = utcnow()
@@ -144,6 +145,7 @@ class Licences:
                 raise RightsError(
                     f"licence {lic.code} was revoked on {lic.revoked_at:%Y-%m-%d}; grant a new one"
                 )
+            terms = self._resolve(s, lic.holder, terms)
             works = self._check(s, lic.holder, terms, exclude=lic.id, allow_overlap=allow_overlap)
             now = utcnow()
             lic.version += 1
@@ -229,6 +231,19 @@ class Licences:
     @staticmethod
     def _works(s: Session, ids) -> dict[int, Work]:
         return {w.id: w for w in s.execute(select(Work).where(Work.id.in_(list(ids)))).scalars()}
+
+    @staticmethod
+    def _resolve(s: Session, holder: str, terms: LicenceTerms) -> LicenceTerms:
+        """Terms granted over a title list take its works and its allowlist as they stand now."""
+        if not terms.title_list:
+            return terms
+        from hutong.rights.title_lists import find_title_list  # the lists module builds on this one
+
+        tl = find_title_list(s, holder, terms.title_list)
+        data = terms.to_json()
+        data["works"] = sorted(set(terms.works) | set(tl.works))
+        data["allowlist"] = list(tl.creators)
+        return LicenceTerms.parse(data)
 
     def _check(
         self, s: Session, holder: str, terms: LicenceTerms, *, exclude: int | None, allow_overlap: bool

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hutong.errors import RightsError
 
 ANY_PLATFORM = "*"
+# the forms of 二创 a licence may name: 解说 commentary, 混剪 mashup, 拆条 clip-cutting, and talk shows
+USE_FORMS = ("commentary", "mashup", "clip-cutting", "talk")
+UseForm = Literal["commentary", "mashup", "clip-cutting", "talk"]
 
 
 def clock(seconds: float) -> str:
@@ -132,7 +135,9 @@ class ForbiddenRange(_Strict):
 
 
 class LicenceTerms(_Strict):
-    works: list[int] = Field(min_length=1, description="Ids of the works licensed.")
+    works: list[int] = Field(
+        default_factory=list, description="Ids of the works licensed (with a title list: filled from it)."
+    )
     scope: Scope
     platforms: list[str] = Field(min_length=1, description="Target platforms; '*' for any platform.")
     valid_from: datetime
@@ -147,6 +152,33 @@ class LicenceTerms(_Strict):
     forbidden: list[ForbiddenRange] = Field(default_factory=list)
     attribution: str = Field(default="", max_length=500, description="Text the clip must credit.")
     monetisation: bool = Field(default=False, description="Whether monetised clips are allowed.")
+    title_list: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The holder's title list (片单) the licence is granted over.",
+    )
+    allowlist: list[str] = Field(
+        default_factory=list,
+        description="Creators allowed (授权白名单): the title list's, when one is named.",
+    )
+    use_forms: list[UseForm] = Field(
+        default_factory=list,
+        description="Allowed forms of use (commentary, mashup, clip-cutting, talk); empty: any.",
+    )
+    max_clip_seconds: float | None = Field(
+        default=None, gt=0, description="Longest clip allowed, in seconds."
+    )
+    source_tag: bool = Field(default=False, description="Whether the clip must carry a tag naming the work.")
+
+    @field_validator("allowlist")
+    @classmethod
+    def _allowlist(cls, v: list[str]) -> list[str]:
+        return sorted({h.strip().lstrip("@").lower() for h in v if h.strip()})
+
+    @field_validator("use_forms")
+    @classmethod
+    def _forms(cls, v: list[str]) -> list[str]:
+        return sorted(set(v))
 
     @field_validator("works")
     @classmethod
@@ -182,13 +214,15 @@ class LicenceTerms(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> LicenceTerms:
+        if not self.works and not self.title_list:
+            raise ValueError("name the works licensed (works) or a title list (title_list)")
         if self.valid_until <= self.valid_from:
             raise ValueError(
                 f"valid_until ({self.valid_until:%Y-%m-%d %H:%M}) is not after valid_from "
                 f"({self.valid_from:%Y-%m-%d %H:%M}): the dates are in the wrong order"
             )
         for r in self.forbidden:
-            if r.work_id not in self.works:
+            if self.works and r.work_id not in self.works:  # with a title list: checked once it is resolved
                 raise ValueError(f"forbidden range names work {r.work_id}, which the licence does not cover")
         if (
             self.max_segment_seconds is not None

@@ -625,6 +625,24 @@ class ClipCheck(Base):
     decision: Mapped[dict] = mapped_column(JSON, default=dict)
     timeline: Mapped[str] = mapped_column(Text, default="")  # the SVG picture
     certificate_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+# -- claims: title lists, match policies, claims, disputes, revenue ledger ------------------------------
+
+
+class TitleList(Base):
+    """A holder's title list (片单): works licensed together, with the creators allowed to use them."""
+
+    __tablename__ = "title_lists"
+    __table_args__ = (UniqueConstraint("holder", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(200))
+    works: Mapped[list] = mapped_column(JSON)
+    creators: Mapped[list] = mapped_column(
+        JSON
+    )  # the allowlist (授权白名单); empty: the licence's scope decides
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -640,3 +658,201 @@ class CertificateWork(Base):
     work_id: Mapped[int] = mapped_column(
         ForeignKey("works.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
+
+
+class MatchPolicy(Base):
+    """What a holder wants done with unlicensed use of its works (track, monetise, block, review), for the
+    holder, one title list or one work. ``rules`` is the current version; ``events`` keeps every version."""
+
+    __tablename__ = "match_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    holder: Mapped[str] = mapped_column(String(500), index=True)
+    scope: Mapped[str] = mapped_column(String(16))  # holder | title_list | work
+    target: Mapped[str] = mapped_column(String(200), default="")  # the title list's name or the work's id
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    version: Mapped[int] = mapped_column(default=1)
+    rules: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[MatchPolicyEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="MatchPolicyEvent.id"
+    )
+
+
+class MatchPolicyEvent(Base):
+    __tablename__ = "match_policy_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("match_policies.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    action: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Claim(Base):
+    """A holder's claim on a clip: the segments (with timestamps), the evidence and the policy rule that
+    applied. Never deleted: a released claim keeps its row and its timeline."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    holder: Mapped[str] = mapped_column(String(500), index=True)
+    creator: Mapped[str] = mapped_column(String(64), index=True)
+    clip_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    clip_duration: Mapped[float] = mapped_column(default=0.0)
+    platform: Mapped[str] = mapped_column(String(100), default="")
+    territory: Mapped[str] = mapped_column(String(8), default="")
+    post_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    source: Mapped[str] = mapped_column(String(16))  # check | ingest | manual
+    action: Mapped[str] = mapped_column(String(16))  # monetise | block | review
+    policy: Mapped[str] = mapped_column(String(64), default="")  # "MP-1@v2"
+    rule: Mapped[str] = mapped_column(Text, default="")
+    segments: Mapped[list] = mapped_column(JSON)
+    evidence: Mapped[dict] = mapped_column(JSON)
+    fix: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str] = mapped_column(Text, default="")
+
+    events: Mapped[list[ClaimEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ClaimEvent.id"
+    )
+
+
+class ClaimEvent(Base):
+    """One step of a claim or its dispute, visible to both the holder and the creator."""
+
+    __tablename__ = "claim_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(600))
+    action: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Dispute(Base):
+    """The creator's dispute of a claim (one per claim), and the appeal after a reinstatement."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="RESTRICT"), unique=True)
+    creator: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(
+        String(32)
+    )  # licence | fair-use | public-domain | own-footage | not-a-match
+    text: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(
+        String(16), index=True
+    )  # open | reinstated | appealed | released | upheld
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the deadline of the current step
+    appeal_text: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RevenueReport(Base):
+    """Revenue a platform reported for one post; ``(reporter, report_id)`` makes a report idempotent."""
+
+    __tablename__ = "revenue_reports"
+    __table_args__ = (UniqueConstraint("reporter", "report_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter: Mapped[str] = mapped_column(String(200))
+    report_id: Mapped[str] = mapped_column(String(200))
+    post_id: Mapped[str] = mapped_column(String(64), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEntry(Base):
+    """One leg of a balanced movement (every ``txn`` sums to zero per currency). Rows are only ever added."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    txn: Mapped[str] = mapped_column(String(64), index=True)
+    account: Mapped[str] = mapped_column(String(600), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("revenue_reports.id", ondelete="RESTRICT"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="RESTRICT"), index=True)
+
+
+class ReferenceExclusion(Base):
+    """A range of a work its holder does not own exclusively (trailer, public domain, licensed-in)."""
+
+    __tablename__ = "reference_exclusions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(500))
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    start: Mapped[float]
+    end: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MatchSuppression(Base):
+    """A reviewer's "not a copy": the same clip never again claimed for that work."""
+
+    __tablename__ = "match_suppressions"
+    __table_args__ = (UniqueConstraint("clip_sha256", "work_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clip_sha256: Mapped[str] = mapped_column(String(64))
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OwnershipConflict(Base):
+    """Two holders' references match each other: no claims on either range until it is resolved."""
+
+    __tablename__ = "ownership_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_a: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    start_a: Mapped[float]
+    end_a: Mapped[float]
+    work_b: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    start_b: Mapped[float]
+    end_b: Mapped[float]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    owner: Mapped[str] = mapped_column(String(500), default="")  # the holder found to own the footage
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReferenceQuarantine(Base):
+    """A reference that suddenly matched a large share of new clips: its new claims are only tracked until
+    its holder (or staff) lifts the quarantine."""
+
+    __tablename__ = "reference_quarantines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="RESTRICT"), index=True)
+    share: Mapped[float]
+    clips: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | lifted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -46,6 +46,12 @@ def test_demo_story_end_to_end(tmp_path: Path):
     )
     ingest = next(r for r in ic["reciprocity"] if r["capability"].startswith("ingest"))
     assert ingest["b_to_a"] and not ingest["a_to_b"]
+    # claims: one claim disputed, released after the fix, the held revenue to the creator; the statements
+    claims = out["claims"]
+    assert claims["fixed"] and claims["claim"]["status"] == "released"
+    assert [e["action"] for e in claims["claim"]["events"]] == ["created", "disputed", "fixed"]
+    assert claims["holder_statement"]["totals"] == {"CNY": 1000}
+    assert claims["creator_statement"]["totals"] == {"CNY": 600}
 
     # again in the same home: the licence already covers every work, so the check passes at once
     again = json.loads(hutong(tmp_path / "unused", "demo", "--home", str(home), "--json").stdout)

@@ -3,6 +3,7 @@ ownership checks."""
 
 from hutong.api.routers import (
     accounts,
+    claims,
     console,
     content,
     developers,
@@ -14,4 +15,4 @@ from hutong.api.routers import (
 )
 
 ALL = [public.router, pages.router, oauth.router, accounts.router, developers.router, content.router,
-       interconnect.router, distribution.router, *console.ROUTERS]  # fmt: skip
+       interconnect.router, distribution.router, claims.router, *console.ROUTERS]  # fmt: skip
