@@ -625,6 +625,8 @@ class ClipCheck(Base):
     decision: Mapped[dict] = mapped_column(JSON, default=dict)
     timeline: Mapped[str] = mapped_column(Text, default="")  # the SVG picture
     certificate_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # -- claims: title lists, match policies, claims, disputes, revenue ledger ------------------------------
