@@ -14,6 +14,8 @@ def _unit(rng, n, d):
 
 @pytest.fixture(params=sorted(BACKENDS))
 def be_cls(request):
+    if request.param == "milvus":  # a real server: started once for the session (tests/index/conftest.py)
+        request.getfixturevalue("milvus_server")
     return BACKENDS[request.param]
 
 
