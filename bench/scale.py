@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import time
 from pathlib import Path
 
@@ -164,9 +165,10 @@ def compare_main(args) -> list[dict]:
     rng = np.random.default_rng(args.seed)
     server = None
     rows = []
+    data = Path(tempfile.mkdtemp(prefix="hutong-milvus-"))
     try:
         if "milvus" in args.backends and not os.environ.get("HUTONG_MILVUS_URI"):
-            server, uri = milvus_local.start(Path(tempfile.mkdtemp(prefix="hutong-milvus-")))
+            server, uri = milvus_local.start(data)
             os.environ["HUTONG_MILVUS_URI"] = uri
         for hours in args.hours:
             for name in args.backends:
@@ -177,6 +179,7 @@ def compare_main(args) -> list[dict]:
     finally:
         if server is not None:
             server.stop()
+        shutil.rmtree(data, ignore_errors=True)
     old = json.loads(args.out.read_text()) if args.out.exists() else []
     keep = [
         r

@@ -14,7 +14,7 @@ make every search wait for the server's next time tick: about 1.5 s per search o
 would hide rows younger than its 5 s bound just after a build).
 
 Index: IVF_SQ8 over inner product: 1 byte per dimension (a quarter of float32) plus the id, with
-``nlist = 4·√n`` (16 to 4096) and ``nprobe = max(16, nlist/32)``. Quantisation to 8 bits moves a similarity
+``nlist = √n`` (16 to 1,024) and ``nprobe = max(16, nlist/16)``. Quantisation to 8 bits moves a similarity
 by well under 0.02, declared as ``similarity_slack``. Segments under 1,024 rows are searched exactly.
 
 pymilvus is imported only when a Milvus index is used: ``hutong --help`` and the FAISS backends never load it.
@@ -55,8 +55,10 @@ class MilvusUnavailable(HutongError):
 
 
 def _index_params(n: int) -> tuple[int, int]:
-    nlist = int(min(4096, max(16, 4 * math.sqrt(max(n, 1)))))
-    return nlist, max(16, nlist // 32)
+    # Milvus trains each segment's clusters on up to 256 rows per cluster, 25 rounds over all of them: the
+    # cost grows with rows × nlist, so nlist stays at √n (at most 1,024: a segment holds ~2 million rows)
+    nlist = int(min(1024, max(16, math.sqrt(max(n, 1)))))
+    return nlist, max(16, nlist // 16)
 
 
 _clients: dict[tuple[str, str, str], MilvusClient] = {}
