@@ -308,6 +308,10 @@ class MilvusIndex(IndexBackend):
         named = {self.collection}
         for f in [*folder.glob("*.idx"), *folder.glob(".*.tmp")]:
             try:
+                if (
+                    f.stat().st_size > 65536
+                ):  # another backend's index file (a pointer is a few hundred bytes)
+                    continue
                 p = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, ValueError, UnicodeDecodeError):
                 continue  # another backend's file, or one being written

@@ -61,6 +61,12 @@ def test_unknown_backend_is_a_clear_error():
         backend("annoy")
 
 
+def test_milvus_without_pymilvus_is_a_clear_error(monkeypatch):
+    monkeypatch.delitem(BACKENDS, "milvus", raising=False)  # as where pymilvus is not installed
+    with pytest.raises(HutongError, match=r"needs pymilvus: pip install 'hutong\[milvus\]'"):
+        backend("milvus")
+
+
 def test_ivfpq_is_compact_at_scale():
     rng = np.random.default_rng(4)
     data = _unit(rng, 20000, 63)
