@@ -105,10 +105,36 @@ def scale_section(rows: list[dict]) -> list[str]:
         "| hours of reference | backend | vectors | index MB per 1,000 h | build s | query vectors | search + align s | segments found | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for x in rows:
+    for x in (r for r in rows if not r.get("compare")):
         out.append(
             f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['index_mb_per_1000h']:.0f} | {x['build_seconds']:.1f} | "
             f"{x['query_vectors']:,} | {x['latency_seconds']:.2f} | {x['segments_found']} | {x['rss_mb']:.0f} |"
+        )
+    return out
+
+
+def backends_section(rows: list[dict]) -> list[str]:
+    """FAISS in process beside Milvus (``python -m bench.scale --compare``)."""
+    rows = [r for r in rows if r.get("compare")]
+    if not rows:
+        return []
+    out = [
+        "### Index backends side by side",
+        "",
+        "Synthetic unit vectors only (63 dimensions, 2 per second of reference, no footage); "
+        f"{rows[0]['queries']} queries of 120 vectors (a 60 s clip), each a noisy copy of reference rows; "
+        "24 neighbours per vector. Milvus is the standalone server of the PyPI package `milvus` (2.3) on "
+        "loopback, on the same 2 shared cores as the benchmark. "
+        "`python -m bench.scale --compare --hours 100 --backends faiss-flat faiss-ivfpq milvus`.",
+        "",
+        "| hours | backend | vectors | build s | query p50 ms | query p99 ms | recall@1 | index MB | RSS MB (of) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for x in rows:
+        out.append(
+            f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['build_seconds']:.1f} | "
+            f"{x['query_p50_ms']:.1f} | {x['query_p99_ms']:.1f} | {x['recall_at_1']:.3f} | "
+            f"{x['index_bytes'] / 1e6:.1f} | {x['process_rss_mb']:.0f} ({x['process']}) |"
         )
     return out
 
@@ -166,7 +192,9 @@ def targets_section(
         ratio = rec["speed"]["ratio_to_decode"]
         rows.append(("fingerprinting ≥ 0.8 × decode-only throughput", f"{ratio:.2f} ×", ratio >= 0.8))
     if scale:
-        big = [r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000]
+        big = [
+            r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000 and not r.get("compare")
+        ]
         if big:
             r = big[0]
             rows.append(
@@ -407,6 +435,9 @@ def write_report() -> None:
         lines += recognition_section(rec) + [""]
     if scale:
         lines += scale_section(scale) + [""]
+        backends = backends_section(scale)
+        if backends:
+            lines += backends + [""]
     if certs:
         lines += certificates_section(certs) + [""]
     if tokens:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench import dataset
+from bench import dataset, milvus_local
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.fingerprint import VideoDCTSignal
@@ -115,13 +116,98 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     }
 
 
+def compare(
+    hours: float, backend_name: str, rng: np.random.Generator, queries: int = 50, server_pid=None
+) -> dict:
+    """One backend on synthetic references alone: build time, per-query latency (p50/p99 of ``queries``
+    60 s queries, 120 vectors each, noisy copies of references), recall of the copied row, memory held.
+
+    Needs no benchmark footage, so FAISS and Milvus can be compared at any size the machine holds.
+    """
+    dim, n = VideoDCTSignal.dim, int(hours * PER_HOUR)
+    x = rng.standard_normal((n, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    t0 = time.perf_counter()
+    idx = backend(backend_name)(dim)
+    idx.build(x)
+    build_s = time.perf_counter() - t0
+    rows = rng.integers(0, n, size=(queries, 120))
+    lat, found = [], 0
+    for r in rows:
+        q = x[r] + 0.05 * rng.standard_normal((len(r), dim), dtype=np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        t0 = time.perf_counter()
+        _, ids = idx.search(q, NEIGHBOURS)
+        lat.append(time.perf_counter() - t0)
+        found += int((ids[:, 0] == r).sum())
+    held = rss_mb() * 1e6 if server_pid is None else milvus_local.rss_bytes(server_pid)
+    return {
+        "compare": True,
+        "hours": hours,
+        "backend": backend_name,
+        "vectors": n,
+        "index_bytes": int(idx.nbytes()),
+        "build_seconds": build_s,
+        "queries": queries,
+        "query_vectors": 120,
+        "query_p50_ms": float(np.percentile(lat, 50) * 1000),
+        "query_p99_ms": float(np.percentile(lat, 99) * 1000),
+        "recall_at_1": found / rows.size,
+        "process_rss_mb": held / 1e6,
+        "process": "bench (in-process index)" if server_pid is None else "Milvus server",
+    }
+
+
+def compare_main(args) -> list[dict]:
+    import os
+    import tempfile
+
+    rng = np.random.default_rng(args.seed)
+    server = None
+    rows = []
+    data = Path(tempfile.mkdtemp(prefix="hutong-milvus-"))
+    try:
+        if "milvus" in args.backends and not os.environ.get("HUTONG_MILVUS_URI"):
+            server, uri = milvus_local.start(data)
+            os.environ["HUTONG_MILVUS_URI"] = uri
+        for hours in args.hours:
+            for name in args.backends:
+                pid = server.server_proc.pid if (server and name == "milvus") else None
+                row = compare(hours, name, rng, server_pid=pid)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    old = json.loads(args.out.read_text()) if args.out.exists() else []
+    keep = [
+        r
+        for r in old
+        if not (r.get("compare") and (r["hours"], r["backend"]) in {(x["hours"], x["backend"]) for x in rows})
+    ]
+    args.out.write_text(json.dumps(keep + rows, indent=1))
+    from bench.report import write_report
+
+    write_report()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-scale.json")
     ap.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-ivfpq"])
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="synthetic references only: query p50/p99, recall and memory per backend (e.g. --backends "
+        "faiss-ivfpq milvus); rows are added to the JSON beside the footage rows",
+    )
     args = ap.parse_args(argv)
+    if args.compare:
+        return compare_main(args)
     sig, refs, qt, qv, qdur = real_material(args.seed)
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -133,7 +219,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(json.dumps(row), flush=True)
             rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1))
+    kept = [r for r in json.loads(args.out.read_text()) if r.get("compare")] if args.out.exists() else []
+    args.out.write_text(json.dumps(rows + kept, indent=1))  # the --compare rows stay
     from bench.report import write_report
 
     write_report()

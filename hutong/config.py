@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -113,6 +113,25 @@ class Settings(BaseSettings):
         default=True,
         description="`hutong serve` runs the publishing jobs itself on the embedded queue (no "
         "separate `hutong worker` needed); with Redis, workers run them.",
+    )
+    # Milvus (index backend "milvus"; pip install 'hutong[milvus]')
+    milvus_uri: str | None = Field(
+        default=None,
+        description="Milvus to hold the match index when HUTONG_INDEX_BACKEND=milvus, e.g. "
+        "http://127.0.0.1:19530 (standalone) or a cluster's proxy.",
+    )
+    milvus_token: SecretStr = Field(
+        default=SecretStr(""), description="Milvus credentials: 'user:password' or an API key; empty: none."
+    )
+    milvus_db: str = Field(default="default", description="Milvus database holding hutong's collections.")
+    milvus_collection_prefix: str = Field(
+        default="hutong",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="Names of this installation's collections start with it; installations sharing a "
+        "Milvus use different prefixes (collections of the prefix that no checkpoint names are dropped).",
+    )
+    milvus_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds one Milvus request may take."
     )
     # outbound HTTP (link cards and webhooks)
     outbound_allow_networks: list[str] = Field(

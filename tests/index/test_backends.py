@@ -14,6 +14,8 @@ def _unit(rng, n, d):
 
 @pytest.fixture(params=sorted(BACKENDS))
 def be_cls(request):
+    if request.param == "milvus":  # a real server: started once for the session (tests/index/conftest.py)
+        request.getfixturevalue("milvus_server")
     return BACKENDS[request.param]
 
 
@@ -57,6 +59,12 @@ def test_save_load_roundtrip(be_cls, tmp_path):
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(HutongError, match="unknown index backend 'annoy'"):
         backend("annoy")
+
+
+def test_milvus_without_pymilvus_is_a_clear_error(monkeypatch):
+    monkeypatch.delitem(BACKENDS, "milvus", raising=False)  # as where pymilvus is not installed
+    with pytest.raises(HutongError, match=r"needs pymilvus: pip install 'hutong\[milvus\]'"):
+        backend("milvus")
 
 
 def test_ivfpq_is_compact_at_scale():

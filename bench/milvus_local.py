@@ -1,0 +1,58 @@
+"""The Milvus standalone server bundled by the PyPI package ``milvus``, started on free loopback ports for
+benchmarks (tests/index/conftest.py starts it the same way for the tests)."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import warnings
+from pathlib import Path
+
+COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(data_dir: Path):
+    """(server, uri): a running server whose data lives in ``data_dir``; call ``server.stop()``."""
+    import milvus
+
+    class Config(milvus.MilvusServerConfig):
+        def write_config(self):
+            # the package leaves the embedded etcd's peer port at 2380: give it a free one
+            super().write_config()
+            client, peer = self.get("etcd_port"), _free_port()
+            etcd = Path(self.base_data_dir, "configs", "etcd.yaml")
+            etcd.write_text(
+                f"listen-peer-urls: http://127.0.0.1:{peer}\n"
+                f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+                f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+                f"listen-client-urls: http://127.0.0.1:{client}\n"
+                f"advertise-client-urls: http://127.0.0.1:{client}\n"
+            )
+            yaml = Path(self.base_data_dir, "configs", "milvus.yaml")
+            yaml.write_text(
+                yaml.read_text().replace("\netcd:\n", f"\netcd:\n  config:\n    path: {etcd}\n", 1)
+            )
+
+    config = Config(data_dir=str(data_dir))
+    for component in COMPONENTS:
+        config.set(f"{component}.ip", "127.0.0.1")
+    server = milvus.MilvusServer(config, wait_for_started=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        server.start()
+        gc.collect()
+    server.wait_started(timeout=120_000)
+    return server, f"http://127.0.0.1:{server.listen_port}"
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
