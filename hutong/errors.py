@@ -27,3 +27,7 @@ class PlatformError(HutongError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Unavailable(HutongError):
+    """A service hutong depends on (Milvus, Redis) cannot be reached right now: retry later (HTTP 503)."""

@@ -24,7 +24,7 @@ from hutong.api.limits import BodyLimit
 from hutong.api.routers import ALL
 from hutong.api.web import WEB, templates
 from hutong.app import Hutong
-from hutong.errors import HutongError, PlatformError
+from hutong.errors import HutongError, PlatformError, Unavailable
 from hutong.platform.webhooks import Worker
 
 
@@ -112,6 +112,10 @@ def create_app(h: Hutong) -> FastAPI:
         if exc.status == 429:
             headers = {"Retry-After": "5"}
         return _error(exc.status, "refused", str(exc), headers)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable):
+        return _error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
     @app.exception_handler(HutongError)
     async def _hutong_error(request: Request, exc: HutongError):

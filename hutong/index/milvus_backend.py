@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hutong.errors import HutongError
+from hutong.errors import HutongError, Unavailable
 from hutong.index.base import IndexBackend
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ STAGING = "_building_"
 STALE_STAGING_SECONDS = 24 * 3600.0  # a staging collection this old was left by a build that died
 
 
-class MilvusUnavailable(HutongError):
+class MilvusUnavailable(Unavailable):
     """Milvus cannot be reached or refused a request; retry once it is back."""
 
 

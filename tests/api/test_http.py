@@ -91,3 +91,31 @@ def test_integers_beyond_the_database_range_are_bad_input(server, method, path):
     r = httpx.request(method, server.url + path, headers=bearer(token), json={"text": "x" * 20})
     assert r.status_code == 422, r.text
     assert "Traceback" not in server.log.read_text()
+
+
+def test_a_dependency_that_is_down_answers_503_with_retry_after(tmp_path):
+    """Milvus or Redis unreachable: a retryable 503 in the documented error shape, never a 400 or 500."""
+    from fastapi.testclient import TestClient
+
+    from hutong.api.app import create_app
+    from hutong.app import Hutong
+    from hutong.config import Settings
+    from hutong.errors import Unavailable
+
+    (tmp_path / "home").mkdir()
+    h = Hutong.create(Settings(home=tmp_path / "home", distribution_in_serve=False))
+    app = create_app(h)
+
+    why = "cannot reach Milvus at http://127.0.0.1:1: start it or unset HUTONG_MILVUS_URI"
+
+    def down():
+        raise Unavailable(why)
+
+    app.add_api_route("/test/down", down)
+    try:
+        with TestClient(app) as client:
+            r = client.get("/test/down")
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.json() == {"error": "unavailable", "detail": why}
+    finally:
+        h.close()
