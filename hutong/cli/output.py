@@ -4,7 +4,7 @@ its own so that the command modules (and the demo) import it instead of each oth
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hutong.errors import HutongError
-from hutong.match import MatchReport
+
+if TYPE_CHECKING:
+    from hutong.match import MatchReport
 
 out = Console()
 err = Console(stderr=True)
