@@ -52,7 +52,7 @@ class CatalogueRecogniser:
 class Hutong:
     def __init__(self, settings: Settings, db: Database, http: httpx.Client) -> None:
         self.settings, self.db, self.http = settings, db, http
-        signals = default_signals()
+        signals = default_signals(settings.signals)
         self.recognizer = Recognizer(settings, db, signals)
         self.catalogue = Catalogue(
             db,

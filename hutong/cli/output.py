@@ -45,7 +45,12 @@ def fmt_time(s: float) -> str:
     return f"{int(m)}:{sec:05.2f}"
 
 
-SIGNAL_WORDS = {"video.dct": "picture", "video.motion": "motion", "audio.bands": "sound"}
+SIGNAL_WORDS = {
+    "video.dct": "picture",
+    "video.motion": "motion",
+    "audio.bands": "sound",
+    "video.sscd": "picture (learned)",
+}
 
 
 def print_report(report: MatchReport) -> None:

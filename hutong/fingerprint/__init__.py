@@ -3,17 +3,34 @@
 A signal's ``name`` is a storage key: rename it and stored fingerprints no longer apply.
 """
 
+from hutong.errors import HutongError
+from hutong.fingerprint import learned
 from hutong.fingerprint.audio import AudioBandsSignal
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
+from hutong.fingerprint.learned import SSCDSignal
 from hutong.fingerprint.video import VideoDCTSignal, VideoMotionSignal
 
 SIGNAL_TYPES: dict[str, type[SignalType]] = {
-    s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal)
+    s.name: s for s in (VideoDCTSignal, VideoMotionSignal, AudioBandsSignal, SSCDSignal)
 }
+#: signals that need nothing beyond the core dependencies
+CLASSICAL = (VideoDCTSignal.name, VideoMotionSignal.name, AudioBandsSignal.name)
 
 
-def default_signals() -> list[SignalType]:
-    return [cls() for cls in SIGNAL_TYPES.values()]
+def default_signals(names: str | list[str] = "auto") -> list[SignalType]:
+    """The signals to run: ``"auto"`` is the classical ones plus the learned descriptor where it is installed;
+    otherwise a list of names (or a comma-separated string of them)."""
+    if names == "auto":
+        names = [*CLASSICAL, *([SSCDSignal.name] if learned.available() else [])]
+    elif isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SIGNAL_TYPES]
+    if unknown or not names:
+        raise HutongError(
+            f"unknown signal {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(SIGNAL_TYPES)} or 'auto'"
+        )
+    return [SIGNAL_TYPES[n]() for n in dict.fromkeys(names)]
 
 
 def extract(
@@ -44,7 +61,9 @@ def extract(
 
 
 __all__ = [
+    "CLASSICAL",
     "SIGNAL_TYPES",
+    "SSCDSignal",
     "extract",
     "AudioBandsSignal",
     "Fingerprint",
