@@ -103,11 +103,14 @@ def run_hutong(queries, home: Path, log) -> tuple[dict[str, dict], dict, dict]:
         }
         preds: dict[str, dict] = {row: {} for row in configs}
         latency = []
+        split: dict[str, float] = {}  # CPU seconds of the default row, summed over queries
         for q in queries:
             t0 = time.perf_counter()
-            info, fps = h.recognizer.fingerprint_query(q.path)
+            info, fps = h.recognizer.fingerprint_query(q.path, timings=split)
             for row, rec in recognizers.items():
-                report = rec.match_fingerprints(q.path, info.duration, fps)
+                report = rec.match_fingerprints(
+                    q.path, info.duration, fps, timings=split if row == "hutong" else None
+                )
                 preds[row][q.name] = [s.as_dict() for s in report.segments]
                 if row == "hutong":
                     latency.append(time.perf_counter() - t0)
@@ -117,6 +120,12 @@ def run_hutong(queries, home: Path, log) -> tuple[dict[str, dict], dict, dict]:
         speed["match_seconds_median"] = float(np.median(latency))
         speed["match_seconds_p95"] = float(np.percentile(latency, 95))
         speed["query_seconds_median"] = float(np.median([q.duration for q in queries]))
+        # where a recognition's time goes, per 60 s of clip (decode, each descriptor, search, align)
+        per_min = 60.0 / sum(q.duration for q in queries)
+        speed["split_cpu_seconds_per_60s_clip"] = {k: v * per_min for k, v in sorted(split.items())}
+        log(
+            "CPU s per 60 s of clip: " + ", ".join(f"{k} {v * per_min:.2f}" for k, v in sorted(split.items()))
+        )
         return preds, work_names, speed
     finally:
         h.close()

@@ -20,7 +20,7 @@ import numpy as np
 from bench import dataset
 from hutong.app import Hutong
 from hutong.config import get_settings
-from hutong.fingerprint import VideoDCTSignal
+from hutong.fingerprint import SIGNAL_TYPES, learned
 from hutong.index import backend
 from hutong.match.align import Hits, align
 from hutong.match.index import load_fingerprints
@@ -34,11 +34,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def real_material(seed: int):
-    home = dataset.CACHE / f"home-{seed}"
+def real_material(seed: int, signal: str = "video.dct"):
+    learned_home = signal == "video.sscd" or learned.available()  # the home bench.recognition registered
+    home = dataset.CACHE / (f"home-{seed}" + ("-sscd" if learned_home else ""))
     h = Hutong.create(get_settings(home=home))
     try:
-        sig = VideoDCTSignal()
+        sig = SIGNAL_TYPES[signal]()
         refs = load_fingerprints(h.db, sig)
         queries = [
             q for q in dataset.build(seed, log=lambda m: None) if q.family in ("reencode", "mirror", "grade")
@@ -88,7 +89,7 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     threshold = sig.threshold - idx.similarity_slack
     qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
     r = rows[qi, kj]
-    margin = competing_margin(sims, rows, work_ids, times)[qi, kj]
+    margin = competing_margin(sims, rows, work_ids, times, within_work=sig.time_specific)[qi, kj]
     hits = Hits(work_ids[r], qt[qi], times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
     keep = hits.work >= 0
     hits = Hits(
@@ -100,6 +101,7 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     align_s = time.perf_counter() - t1
     return {
         "hours": hours,
+        "signal": sig.name,
         "backend": backend_name,
         "vectors": int(len(idx)),
         "index_bytes": int(idx.nbytes()),
@@ -121,8 +123,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-scale.json")
     ap.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-ivfpq"])
+    ap.add_argument("--signal", default="video.dct", choices=["video.dct", "video.sscd"])
     args = ap.parse_args(argv)
-    sig, refs, qt, qv, qdur = real_material(args.seed)
+    sig, refs, qt, qv, qdur = real_material(args.seed, args.signal)
     rng = np.random.default_rng(args.seed)
     rows = []
     for hours in args.hours:

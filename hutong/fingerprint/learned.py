@@ -61,6 +61,7 @@ class SSCDSignal(SignalType):
     dim = 512
     threshold = 0.5  # cosine from which two pictures count as a copy (unrelated frames here: < 0.36)
     max_regions = 4  # layout candidates besides the whole frame (each costs a network pass, twice)
+    time_specific = False  # fixed cameras and screencasts: the picture names the work, the line the time
 
     def __init__(self, model: str = "sscd_distilled", fps: float = 2.0, query_fps: float = 2.0) -> None:
         if model not in MODELS:
