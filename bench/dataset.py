@@ -160,6 +160,7 @@ def build(seed: int = 7, log=print, **kw) -> list[Query]:
         meta.write_text(json.dumps(asdict(q), indent=1))
         queries.append(q)
     queries.extend(audio_only(seed, folder, log))
+    queries.extend(hard_negatives(seed, folder, log))
     return queries
 
 
@@ -190,6 +191,87 @@ def audio_only(seed: int, folder: Path, log) -> list[Query]:
         q = Query(f"audio_{i}", "audio_only", str(path), probe(path).duration,
                   [{"source": name, "ref_start": start, "ref_end": start + length, "query_start": 0.0, "query_end": length, "edits": ["audio_only"]}],
                   [["audio_only"]])  # fmt: skip
+        meta.write_text(json.dumps(asdict(q), indent=1))
+        out.append(q)
+    return out
+
+
+#: negatives that are not footage of any work: what a recogniser must not claim however often it sees it
+HARD_NEGATIVES = (
+    ("bars", "smpte colour bars and a 1 kHz tone"),
+    ("black", "black with a quiet hum"),
+    ("title", "a title card (white text on dark, fading in and out)"),
+    ("title_credits", "scrolling credits"),
+    ("still", "a still frame of unregistered footage, held"),
+    ("still_zoom", "a still frame of unregistered footage with a slow zoom (Ken Burns)"),
+    ("testsrc", "a moving test pattern"),
+    ("still_vertical", "a still frame of unregistered footage re-framed 9:16 over a blurred copy"),
+)
+
+
+def hard_negatives(seed: int, folder: Path, log) -> list[Query]:
+    """Clips of no work: colour bars, black, title cards, credits, held and zoomed stills of unregistered
+    footage, a test pattern. Seeded: the stills come from random moments of the unregistered files."""
+    from hutong.media.synth import FONT, run_ffmpeg
+
+    rng = random.Random(seed + 2)
+    out = []
+    enc = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-r", "25", "-c:a", "aac", "-b:a", "64k", "-shortest"]
+    for kind, _what in HARD_NEGATIVES:
+        name = f"negative_{kind}"
+        meta, path, cached = _cached(folder, name, ".mp4")
+        if cached:
+            out.append(cached)
+            continue
+        log(f"building {name}")
+        length = round(rng.uniform(5, 9), 2)
+        hum = ["-f", "lavfi", "-i", f"anoisesrc=color=brown:amplitude=0.02:duration={length}"]
+        font = f":fontfile={FONT}" if FONT else ""
+        if kind == "bars":
+            video = ["-f", "lavfi", "-i", f"smptebars=size=640x360:rate=25:duration={length}"]
+            audio = ["-f", "lavfi", "-i", f"sine=frequency=1000:duration={length}"]
+            run_ffmpeg([*video, *audio, *enc, str(path)])
+        elif kind == "black":
+            run_ffmpeg(["-f", "lavfi", "-i", f"color=c=black:size=640x360:rate=25:duration={length}", *hum,
+                        *enc, str(path)])  # fmt: skip
+        elif kind in ("title", "title_credits"):
+            text = rng.choice(("Chapter One", "第一集", "THE END", "Episode 3: The Road"))
+            if kind == "title":
+                draw = (f"drawtext=text='{text}'{font}:fontsize=40:fontcolor=white:x=(w-tw)/2:y=(h-th)/2,"
+                        f"fade=in:0:12,fade=out:st={length - 0.6}:d=0.5")  # fmt: skip
+            else:
+                lines = [
+                    "Directed by A. Person",
+                    "Music by B. Person",
+                    "Edited by C. Person",
+                    "Thanks to all",
+                ]
+                draw = ",".join(
+                    f"drawtext=text='{line}'{font}:fontsize=24:fontcolor=white:x=(w-tw)/2:y=h-t*40+{k * 50}"
+                    for k, line in enumerate(lines)
+                )
+            bg = rng.choice(("0x101018", "0x000000", "0x202020"))
+            run_ffmpeg(["-f", "lavfi", "-i", f"color=c={bg}:size=640x360:rate=25:duration={length}", *hum,
+                        "-vf", draw, *enc, str(path)])  # fmt: skip
+        elif kind == "testsrc":
+            run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={length}", *hum,
+                        *enc, str(path)])  # fmt: skip
+        else:  # stills of unregistered footage
+            src = FOOTAGE / rng.choice(UNREGISTERED)
+            at = rng.uniform(0, max(0.0, probe(src).duration - 1))
+            still = folder / f"{name}.png"
+            run_ffmpeg(["-ss", f"{at:.2f}", "-i", str(src), "-frames:v", "1", str(still)])
+            if kind == "still":
+                vf = "scale=640:360,setsar=1"
+            elif kind == "still_zoom":
+                vf = (f"scale=1280:720,zoompan=z='min(zoom+0.0015,1.3)':d={int(length * 25)}:s=640x360:fps=25,"
+                      "setsar=1")  # fmt: skip
+            else:
+                vf = ("split[a][b];[a]scale=360:640,boxblur=20[bg];[b]scale=360:-2[fg];"
+                      "[bg][fg]overlay=(W-w)/2:(H-h)/2,setsar=1")  # fmt: skip
+            run_ffmpeg(["-loop", "1", "-framerate", "25", "-t", f"{length}", "-i", str(still), *hum,
+                        "-vf", vf, "-t", f"{length}", *enc, str(path)])  # fmt: skip
+        q = Query(name, "negative", str(path), probe(path).duration, [], [[kind]])
         meta.write_text(json.dumps(asdict(q), indent=1))
         out.append(q)
     return out

@@ -204,6 +204,91 @@ class ChromaprintPeer:
         return best
 
 
+class SSCDNaivePeer:
+    """The learned descriptor used naively: SSCD on the whole frame at 2 fps, the frame and its mirror image,
+    hits above a fixed similarity, and simple voting for a constant offset (work time - clip time)."""
+
+    name = "SSCD naive (whole frame)"
+    fps = 2.0
+    threshold = 0.5  # SSCD's usual copy threshold; unrelated frames stay below ~0.35 on this footage
+    bin = 1.0  # seconds of offset per vote bin
+    min_votes = 4  # clip instants agreeing on one offset
+    max_gap = 3.0  # seconds between agreeing instants within one segment
+
+    @staticmethod
+    def available() -> bool:
+        from hutong.fingerprint import learned
+
+        return learned.available()
+
+    def __init__(self) -> None:
+        from hutong.fingerprint.learned import SSCDSignal
+
+        self._sig = SSCDSignal("sscd_distilled")
+
+    def _vectors(self, path: str, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+        from hutong.fingerprint.learned import thumbnail
+
+        times, thumbs = [], []
+        for t, img in sample_frames(path, self.fps):
+            thumb = thumbnail(img, (0, 0, img.shape[1], img.shape[0]))
+            if thumb is None:
+                continue
+            for m in (False, True) if mirror else (False,):
+                times.append(t)
+                thumbs.append(np.ascontiguousarray(thumb[:, ::-1]) if m else thumb)
+        return np.asarray(times, np.float32), self._sig.embed(thumbs)
+
+    def index(self, works: dict[int, str]) -> None:
+        self._ref = {wid: (*self._vectors(p, mirror=False), probe(p).duration) for wid, p in works.items()}
+
+    def match(self, path: str) -> list[dict]:
+        qt, qv = self._vectors(path, mirror=True)
+        out = []
+        for wid, (rt, rv, rdur) in self._ref.items():
+            if len(rt) == 0 or len(qt) == 0:
+                continue
+            qi, ri = np.nonzero(qv @ rv.T >= self.threshold)
+            offsets = np.round((rt[ri] - qt[qi]) / self.bin).astype(int)
+            while len(qi):
+                values, counts = np.unique(offsets, return_counts=True)
+                best = values[np.argmax(counts)]
+                near = np.abs(offsets - best) <= 1
+                instants = np.unique(qt[qi[near]])
+                if len(instants) < self.min_votes:
+                    break
+                # the longest run of agreeing instants without a gap over max_gap
+                runs = np.split(instants, np.nonzero(np.diff(instants) > self.max_gap)[0] + 1)
+                run = max(runs, key=len)
+                if len(run) >= self.min_votes:
+                    q0, q1 = float(run[0]), float(run[-1]) + 1 / self.fps
+                    off = best * self.bin
+                    out.append({"work_id": wid, "query_start": q0, "query_end": q1,
+                                "ref_start": max(0.0, q0 + off), "ref_end": min(rdur, q1 + off)})  # fmt: skip
+                used = near & (qt[qi] >= run[0]) & (qt[qi] <= run[-1])
+                if not used.any():
+                    break
+                qi, offsets = qi[~used], offsets[~used]
+        return out
+
+
+def video_peers(log=print) -> list:
+    """The peers that can run here, in the order of the report (a missing one is said, not hidden)."""
+    out: list = [PHashPeer()]
+    try:
+        import vpdq  # noqa: F401
+
+        out.append(VPDQPeer())
+    except ImportError:
+        log("vPDQ is not installed here (pip install vpdq): its row is left out of this run")
+    out.append(VideoHashPeer())
+    if SSCDNaivePeer.available():
+        out.append(SSCDNaivePeer())
+    else:
+        log("the learned descriptor is not installed here: the SSCD naive peer is left out of this run")
+    return out
+
+
 def clean_tmp(peer) -> None:
     b = getattr(peer, "_bin", None)
     if b:
@@ -211,4 +296,12 @@ def clean_tmp(peer) -> None:
         os.environ["PATH"] = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != b)
 
 
-__all__ = ["ChromaprintPeer", "PHashPeer", "VPDQPeer", "VideoHashPeer", "clean_tmp"]
+__all__ = [
+    "ChromaprintPeer",
+    "PHashPeer",
+    "SSCDNaivePeer",
+    "VPDQPeer",
+    "VideoHashPeer",
+    "clean_tmp",
+    "video_peers",
+]

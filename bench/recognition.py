@@ -20,7 +20,8 @@ from bench import dataset
 from bench.vcsl import micro, pair_precision_recall
 from hutong.app import Hutong
 from hutong.config import get_settings
-from hutong.fingerprint import extract
+from hutong.fingerprint import extract, learned
+from hutong.match import Recognizer
 from hutong.media import decode_only, probe
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -75,7 +76,17 @@ def evaluate(
     return out
 
 
-def run_hutong(queries, home: Path, log) -> tuple[dict, dict, dict]:
+def configurations(signals) -> dict[str, list[str]]:
+    """The hutong rows of one run: the default (every installed signal) and, when the learned descriptor
+    is installed, the classical signals alone; both match the same fingerprints of the same queries."""
+    names = [s.name for s in signals]
+    out = {"hutong": names}
+    if "video.sscd" in names:
+        out["hutong (classical signals only)"] = [n for n in names if n != "video.sscd"]
+    return out
+
+
+def run_hutong(queries, home: Path, log) -> tuple[dict[str, dict], dict, dict]:
     h = Hutong.create(get_settings(home=home))
     try:
         names = {w.source_path: w.work_id for w in h.catalogue.list()}
@@ -85,16 +96,36 @@ def run_hutong(queries, home: Path, log) -> tuple[dict, dict, dict]:
                 w = h.catalogue.add_one(Path(src), title=name, holder="bench", check_duplicates=False)
                 names[src] = w.work_id
         work_names = {wid: Path(src).name for src, wid in names.items()}
-        preds, latency = {}, []
+        configs = configurations(h.recognizer.signals)
+        recognizers = {
+            row: Recognizer(h.settings, h.db, [s for s in h.recognizer.signals if s.name in sigs])
+            for row, sigs in configs.items()
+        }
+        preds: dict[str, dict] = {row: {} for row in configs}
+        latency = []
+        split: dict[str, float] = {}  # CPU seconds of the default row, summed over queries
         for q in queries:
             t0 = time.perf_counter()
-            report = h.recognizer.match(q.path)
-            latency.append(time.perf_counter() - t0)
-            preds[q.name] = [s.as_dict() for s in report.segments]
+            info, fps = h.recognizer.fingerprint_query(q.path, timings=split)
+            for row, rec in recognizers.items():
+                report = rec.match_fingerprints(
+                    q.path, info.duration, fps, timings=split if row == "hutong" else None
+                )
+                preds[row][q.name] = [s.as_dict() for s in report.segments]
+                if row == "hutong":
+                    latency.append(time.perf_counter() - t0)
+        log(f"hutong rows: {', '.join(f'{k} = {v}' for k, v in configs.items())}")
         speed = fingerprint_speed(h, log)
+        speed["signals"] = configs["hutong"]
         speed["match_seconds_median"] = float(np.median(latency))
         speed["match_seconds_p95"] = float(np.percentile(latency, 95))
         speed["query_seconds_median"] = float(np.median([q.duration for q in queries]))
+        # where a recognition's time goes, per 60 s of clip (decode, each descriptor, search, align)
+        per_min = 60.0 / sum(q.duration for q in queries)
+        speed["split_cpu_seconds_per_60s_clip"] = {k: v * per_min for k, v in sorted(split.items())}
+        log(
+            "CPU s per 60 s of clip: " + ", ".join(f"{k} {v * per_min:.2f}" for k, v in sorted(split.items()))
+        )
         return preds, work_names, speed
     finally:
         h.close()
@@ -151,22 +182,24 @@ def main(argv: list[str] | None = None) -> dict:
     queries = dataset.build(args.seed, log=log, per_family=args.per_family)
     video_q = [q for q in queries if q.family != "audio_only"]
     audio_q = [q for q in queries if q.family == "audio_only"]
-    home = dataset.CACHE / f"home-{args.seed}"
-    preds, names, speed = run_hutong(queries, home, log)
-    results = {
-        "hutong": evaluate(video_q, preds, names),
-        "hutong_audio_only": evaluate(audio_q, preds, names),
-    }
+    # a catalogue per signal set: a home registered without the learned descriptor lacks its fingerprints
+    home = dataset.CACHE / (f"home-{args.seed}" + ("-sscd" if learned.available() else ""))
+    rows, names, speed = run_hutong(queries, home, log)
+    results = {}
+    for row, preds in rows.items():
+        results[row] = evaluate(video_q, preds, names)
+    preds = rows["hutong"]
+    results["hutong_audio_only"] = evaluate(audio_q, preds, names)
     results["speed"] = speed
     results["queries"] = {"video": len(video_q), "audio_only": len(audio_q), "seed": args.seed}
     results["misses"] = _misses(video_q, preds, names)
     (dataset.CACHE / f"predictions-{args.seed}.json").write_text(
-        json.dumps({"preds": preds, "names": names}, default=float)
+        json.dumps({"preds": preds, "rows": rows, "names": names}, default=float)
     )
     if not args.no_peers:
         from bench import peers
 
-        for peer in (peers.PHashPeer(), peers.VPDQPeer(), peers.VideoHashPeer()):
+        for peer in peers.video_peers(log):
             p, n = run_peer(peer, video_q, log)
             results[peer.name] = evaluate(video_q, p, n)
             peers.clean_tmp(peer)

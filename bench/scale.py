@@ -21,7 +21,7 @@ import numpy as np
 from bench import dataset, milvus_local
 from hutong.app import Hutong
 from hutong.config import get_settings
-from hutong.fingerprint import VideoDCTSignal
+from hutong.fingerprint import SIGNAL_TYPES, VideoDCTSignal, learned
 from hutong.index import backend
 from hutong.match.align import Hits, align
 from hutong.match.index import load_fingerprints
@@ -35,11 +35,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def real_material(seed: int):
-    home = dataset.CACHE / f"home-{seed}"
+def real_material(seed: int, signal: str = "video.dct"):
+    learned_home = signal == "video.sscd" or learned.available()  # the home bench.recognition registered
+    home = dataset.CACHE / (f"home-{seed}" + ("-sscd" if learned_home else ""))
     h = Hutong.create(get_settings(home=home))
     try:
-        sig = VideoDCTSignal()
+        sig = SIGNAL_TYPES[signal]()
         refs = load_fingerprints(h.db, sig)
         queries = [
             q for q in dataset.build(seed, log=lambda m: None) if q.family in ("reencode", "mirror", "grade")
@@ -89,7 +90,7 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     threshold = sig.threshold - idx.similarity_slack
     qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
     r = rows[qi, kj]
-    margin = competing_margin(sims, rows, work_ids, times)[qi, kj]
+    margin = competing_margin(sims, rows, work_ids, times, within_work=sig.time_specific)[qi, kj]
     hits = Hits(work_ids[r], qt[qi], times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
     keep = hits.work >= 0
     hits = Hits(
@@ -101,6 +102,7 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     align_s = time.perf_counter() - t1
     return {
         "hours": hours,
+        "signal": sig.name,
         "backend": backend_name,
         "vectors": int(len(idx)),
         "index_bytes": int(idx.nbytes()),
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-scale.json")
     ap.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-ivfpq"])
+    ap.add_argument("--signal", default="video.dct", choices=["video.dct", "video.sscd"])
     ap.add_argument(
         "--compare",
         action="store_true",
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     if args.compare:
         return compare_main(args)
-    sig, refs, qt, qv, qdur = real_material(args.seed)
+    sig, refs, qt, qv, qdur = real_material(args.seed, args.signal)
     rng = np.random.default_rng(args.seed)
     rows = []
     for hours in args.hours:
@@ -218,9 +221,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row = measure(hours, name, sig, refs, qt, qv, qdur, rng)
             print(json.dumps(row), flush=True)
             rows.append(row)
+    # rows of other signals (or sizes) measured by earlier runs stay; this run's replace their own
+    mine = {(r["signal"], r["hours"], r["backend"]) for r in rows}
+    kept = json.loads(args.out.read_text()) if args.out.exists() else []
+    kept = [
+        r
+        for r in kept
+        if r.get("compare") or (r.get("signal", "video.dct"), r["hours"], r["backend"]) not in mine
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    kept = [r for r in json.loads(args.out.read_text()) if r.get("compare")] if args.out.exists() else []
-    args.out.write_text(json.dumps(rows + kept, indent=1))  # the --compare rows stay
+    args.out.write_text(json.dumps(kept + rows, indent=1))  # --compare rows and other signals' rows stay
     from bench.report import write_report
 
     write_report()

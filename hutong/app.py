@@ -78,7 +78,7 @@ class Hutong:
         self, settings: Settings, db: Database, http: httpx.Client, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.settings, self.db, self.http = settings, db, http
-        signals = default_signals()
+        signals = default_signals(settings.signals)
         self.recognizer = Recognizer(settings, db, signals)
         self.catalogue = Catalogue(
             db,

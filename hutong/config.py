@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         le=16,
         description="Link cards fetched at once for one account (or app); more get 429.",
     )
+    # recognition
+    signals: str = Field(
+        default="auto",
+        description="Recognition signals, comma-separated (video.dct, video.motion, audio.bands, video.sscd); "
+        "'auto': the classical three plus the learned video.sscd where its optional extra is installed.",
+    )
 
     @field_validator("outbound_allow_networks")
     @classmethod

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hutong.app import Hutong
 from hutong.cli.output import IdArg, JsonOpt, emit_json, err, fmt_time, out, print_report
-from hutong.config import installation_settings, set_issuer
 from hutong.errors import HutongError
-from hutong.rights.catalogue import scan_paths
+
+# Start-up: `hutong --help` must not pay for numpy, PyAV, FAISS, SQLAlchemy or FastAPI. Command modules import
+# the service layer inside their commands (tests/cli/test_startup.py checks that importing this tree stays
+# light).
 
 app = typer.Typer(
     help="hutong (互通): recognise, license and certify derivative short videos.", no_args_is_help=True
@@ -31,6 +31,9 @@ __all__ = ["JsonOpt", "IdArg", "app", "emit_json", "err", "fmt_time", "out", "pr
 
 @contextmanager
 def service():
+    from hutong.app import Hutong
+    from hutong.config import installation_settings
+
     h = Hutong.create(installation_settings())
     try:
         yield h
@@ -43,6 +46,8 @@ def issuer_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Print this installation's issuer: the URL its certificates name and `hutong serve` publishes."""
     if ctx.invoked_subcommand is not None:
         return
+    from hutong.config import installation_settings
+
     settings = installation_settings()
     if as_json:
         emit_json({"issuer": settings.issuer, "home": str(settings.home)})
@@ -55,6 +60,8 @@ def issuer_set(
     url: Annotated[str, typer.Argument(help="The public URL verifiers reach this instance at.")],
 ) -> None:
     """Change the issuer identity. Certificates issued before keep naming the old one."""
+    from hutong.config import installation_settings, set_issuer
+
     settings = installation_settings()
     old, new = set_issuer(settings.home, url)
     if old == new:
@@ -81,6 +88,10 @@ def works_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register works: fingerprint and store them (the same media twice is refused)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hutong.rights.catalogue import scan_paths
+
     files, skipped = scan_paths(paths)
     if not files:
         raise HutongError(

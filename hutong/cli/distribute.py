@@ -16,7 +16,6 @@ from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, err, out, service
 from hutong.cli.output import IdArg
-from hutong.distribute.jobs import parse_when
 from hutong.errors import HutongError
 
 accounts_app = typer.Typer(help="Connected accounts on other platforms (OAuth).", no_args_is_help=True)
@@ -155,6 +154,8 @@ def publish(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a certified clip to accounts on other platforms: one durable job per account."""
+    from hutong.distribute.jobs import parse_when
+
     when = parse_when(at) if at is not None else None
     if not certificate.is_file():
         raise HutongError(f"{certificate}: no such certificate file")

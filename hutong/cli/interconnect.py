@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -69,6 +68,8 @@ def idp_add(
 @ic_app.command("report")
 def report(url_a: str, url_b: str, as_json: JsonOpt = False) -> None:
     """Compare two platforms' signed manifests: what A opens to B and what B opens to A."""
+    import httpx
+
     from hutong.platform.interconnect import fetch_manifest, reciprocity
 
     with httpx.Client(timeout=10) as http:

@@ -4,7 +4,7 @@ its own so that the command modules (and the demo) import it instead of each oth
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hutong.errors import HutongError
-from hutong.match import MatchReport
+
+if TYPE_CHECKING:
+    from hutong.match import MatchReport
 
 out = Console()
 err = Console(stderr=True)
@@ -43,7 +45,12 @@ def fmt_time(s: float) -> str:
     return f"{int(m)}:{sec:05.2f}"
 
 
-SIGNAL_WORDS = {"video.dct": "picture", "video.motion": "motion", "audio.bands": "sound"}
+SIGNAL_WORDS = {
+    "video.dct": "picture",
+    "video.motion": "motion",
+    "audio.bands": "sound",
+    "video.sscd": "picture (learned)",
+}
 
 
 def print_report(report: MatchReport) -> None:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from hutong.cli.app import JsonOpt, app, emit_json, err, out, print_report, service
 from hutong.cli.output import check_ids
-from hutong.compliance import c2pa_manifest
-from hutong.compliance.certificate import (
-    Verification,
-    load_jwks,
-    load_token,
-    verify_certificate,
-    verify_status,
-)
 from hutong.errors import RightsError
-from hutong.rights.licences import LicenceRecord
-from hutong.rights.terms import LicenceTerms
-from hutong.store import utcnow
+
+if TYPE_CHECKING:  # the service layer is imported inside commands: `hutong --help` stays light
+    from hutong.compliance.certificate import Verification
+    from hutong.rights.licences import LicenceRecord
+    from hutong.rights.terms import LicenceTerms
 
 creators_app = typer.Typer(
     help="Creators who make 二创 (individuals and organisations).", no_args_is_help=True
@@ -158,6 +152,9 @@ def _secs(text: str) -> float:
 
 
 def _terms_from_flags(base: dict, **flags) -> LicenceTerms:
+    from hutong.rights.terms import LicenceTerms
+    from hutong.store import utcnow
+
     t = dict(base)
     if flags["works"]:
         t["works"] = flags["works"]
@@ -261,6 +258,8 @@ def licences_grant(
 ) -> None:  # fmt: skip
     """Grant a licence (from --terms FILE, or from the options)."""
     flags = _flags(**locals())
+    from hutong.rights.terms import LicenceTerms
+
     t = LicenceTerms.load(terms) if terms else _terms_from_flags({}, **flags)
     with service() as h:
         lic = h.licences.grant(holder, t, allow_overlap=allow_overlap)
@@ -285,6 +284,8 @@ def licences_amend(
 ) -> None:  # fmt: skip
     """Amend a licence: a new version (options change only what they name; --terms replaces all)."""
     flags = _flags(**locals())
+    from hutong.rights.terms import LicenceTerms
+
     with service() as h:
         current = h.licences.get(code)
         t = LicenceTerms.load(terms) if terms else _terms_from_flags(current.terms.to_json(), **flags)
@@ -382,6 +383,7 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Is CLIP licensed for CREATOR on PLATFORM? Per segment: licensed, unlicensed or forbidden, and why."""
+    from hutong.compliance import c2pa_manifest
     from hutong.compliance.report import evidence_html, timeline_svg
 
     when = parse_time(at, "--at")
@@ -464,6 +466,16 @@ def cert_verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a certificate offline against the issuer's published keys; exit 0 only when valid."""
+    from hutong.compliance import c2pa_manifest
+    from hutong.compliance.certificate import (
+        Verification,
+        load_jwks,
+        load_token,
+        verify_certificate,
+        verify_status,
+    )
+    from hutong.store import utcnow
+
     now = parse_time(at, "--at") or utcnow()
     notes: list[str] = []
     if cert is None:
@@ -504,6 +516,9 @@ def cert_verify(
 @cert_app.command("embed")
 def cert_embed(clip: Path, cert: Path, output: Path) -> None:
     """Write OUTPUT: CLIP with the certificate inside a signed C2PA manifest."""
+    from hutong.compliance import c2pa_manifest
+    from hutong.compliance.certificate import load_token
+
     token = load_token(cert)
     with service() as h:
         c2pa_manifest.embed(

@@ -72,6 +72,13 @@ class SignalType(ABC):
     threshold: ClassVar[float]  # cosine similarity from which a vector pair counts as a hit
     #: seconds between reference samples, used to size alignment tolerances
     fps: float
+    #: whether a hit must beat the same work's other moments too (not only other works) to count as evidence:
+    #: a coarse descriptor sees a still shot, a screencast or a fixed camera match many moments alike, and
+    #: such a hit proves nothing. A descriptor that is specific to the picture (learned) sets this False: its
+    #: hits on a static work still name the work, and the alignment picks the time from the best hits.
+    time_specific: ClassVar[bool] = True
+    #: a signal whose lone claims need another signal to agree when that one also looked (its name), else None
+    confirmed_by: ClassVar[str | None] = None
 
     @abstractmethod
     def reference(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:

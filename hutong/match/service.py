@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,29 +60,43 @@ class MatchReport:
         }
 
 
+#: score below which a segment that one signal alone found is not reported: a weak claim with nothing to
+#: corroborate it (on the benchmark, an unrelated soundtrack lining up at 1.28x scored 0.34; true lone
+#: claims scored 0.46 and up)
+LONE_SCORE = 0.4
 STILL = 0.95  # cosine between the most different moments of a stretch below which it is not a still
+#: for a descriptor specific to the picture (``time_specific = False``), a stretch whose moments are all this
+#: alike is a frozen picture (colour bars, a title card, a held frame), and a frozen picture is only claimed
+#: when it matches the work this closely: a held frame of the work itself matches at 0.9 and more, while
+#: colour bars once matched a screencast at 0.57 (static *footage*, where people or a cursor move, stays far
+#: below this cosine: 0.53-0.99 on the benchmark)
+FROZEN = 0.995
+FROZEN_SIMILARITY = 0.8
 
 
-def _is_still(fp: Fingerprint, a: Alignment) -> bool:
+def _is_still(fp: Fingerprint, a: Alignment, alike: float = STILL) -> bool:
     """Whether the clip shows one unchanging picture over the segment (in the variant that matched)."""
     sel = (fp.variant_ids == a.variant) & (fp.times >= a.query_start) & (fp.times <= a.query_end)
     v = fp.vectors[sel]
     v = v[np.linalg.norm(v, axis=1) > 0]
     if len(v) < 2:
         return True
-    return float((v @ v.T).min()) >= STILL
+    return float((v @ v.T).min()) >= alike
 
 
 def competing_margin(
-    sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray
+    sims: np.ndarray, rows: np.ndarray, work_ids: np.ndarray, times: np.ndarray, *, within_work: bool = True
 ) -> np.ndarray:
     """For each neighbour j of each query vector: its similarity minus the best neighbour that competes
-    with it (another work, or the same work more than ``FAR`` seconds away). Neighbours within the same
-    stretch of the same work do not compete: slow shots must not erase their own evidence."""
+    with it (another work, or, when ``within_work``, the same work more than ``FAR`` seconds away).
+    Neighbours within the same stretch of the same work do not compete: slow shots must not erase their
+    own evidence."""
     valid = rows >= 0
     safe = np.where(valid, rows, 0)
     w, t = work_ids[safe], times[safe]
-    competes = (w[:, :, None] != w[:, None, :]) | (np.abs(t[:, :, None] - t[:, None, :]) > FAR)
+    competes = w[:, :, None] != w[:, None, :]
+    if within_work:
+        competes |= np.abs(t[:, :, None] - t[:, None, :]) > FAR
     competes &= valid[:, None, :]
     other = np.where(competes, sims[:, None, :], -np.inf).max(axis=2)
     return np.where(np.isfinite(other), sims - other, 1.0).astype(np.float32)
@@ -102,12 +117,16 @@ class Recognizer:
         return idx
 
     def fingerprint_query(
-        self, path: str | Path, info: MediaInfo | None = None, frames: dict[float, list] | None = None
+        self,
+        path: str | Path,
+        info: MediaInfo | None = None,
+        frames: dict[float, list] | None = None,
+        timings: dict[str, float] | None = None,
     ) -> tuple[MediaInfo, dict[str, Fingerprint]]:
         info = info or probe(
             path, max_bytes=self.settings.max_media_bytes, max_seconds=self.settings.max_media_seconds
         )
-        return info, extract(self.signals, str(path), info, query=True, frames=frames)
+        return info, extract(self.signals, str(path), info, query=True, frames=frames, timings=timings)
 
     def match(
         self, path: str | Path, info: MediaInfo | None = None, frames: dict[float, list] | None = None
@@ -117,11 +136,20 @@ class Recognizer:
         return self.match_fingerprints(str(path), info.duration, fps)
 
     def match_fingerprints(
-        self, clip: str, duration: float, fingerprints: dict[str, Fingerprint]
+        self,
+        clip: str,
+        duration: float,
+        fingerprints: dict[str, Fingerprint],
+        timings: dict[str, float] | None = None,
     ) -> MatchReport:
+        """Segments from query fingerprints; ``timings``, when given, gets the CPU seconds spent searching
+        the indexes (``search``) and lining hits up (``align``)."""
+        timings = {} if timings is None else timings
+        clock = time.process_time
         with self.db.session() as s:
             works = {w.id: (w.title, w.duration) for w in s.execute(select(Work)).scalars()}
         found: list[Alignment] = []
+        looked: set[str] = set()  # signals that saw the clip and had references to compare with
         for signal in self.signals:
             fp = fingerprints.get(signal.name)
             if fp is None or len(fp) == 0 or not works:
@@ -129,23 +157,43 @@ class Recognizer:
             idx = self.index(signal)
             if len(idx.backend) == 0:
                 continue
-            hits = self._hits(fp, idx, signal.threshold - idx.backend.similarity_slack)
+            looked.add(signal.name)
+            t0 = clock()
+            hits = self._hits(
+                fp, idx, signal.threshold - idx.backend.similarity_slack, within_work=signal.time_specific
+            )
+            t1 = clock()
+            timings["search"] = timings.get("search", 0.0) + t1 - t0
             step = 1.0 / signal.fps  # instants are counted at the reference rate
-            for a in align(
+            aligned = align(
                 hits,
                 query_step=step,
                 ref_durations={k: v[1] for k, v in works.items()},
                 query_duration=duration,
                 threshold=signal.threshold - idx.backend.similarity_slack,
                 signal=signal.name,
-            ):
+            )
+            timings["align"] = timings.get("align", 0.0) + clock() - t1
+            for a in aligned:
                 if fp.variants:
                     a.transform = fp.variants[a.variant].as_dict()
-                    if _is_still(fp, a):
+                    if signal.time_specific and _is_still(fp, a):
                         continue  # a still picture lines up with any still stretch: no evidence of a copy
+                    if (
+                        not signal.time_specific
+                        and a.similarity < FROZEN_SIMILARITY
+                        and _is_still(fp, a, FROZEN)
+                    ):
+                        continue  # a frozen picture that only resembles the work
                 found.append(a)
+        confirm = {s.name: s.confirmed_by for s in self.signals if s.confirmed_by in looked}
         segments = []
-        for a in merge(found):
+        t0 = clock()
+        merged = merge(found)
+        timings["align"] = timings.get("align", 0.0) + clock() - t0
+        for a in merged:
+            if len(a.signals) == 1 and (a.signals[0] in confirm or a.score < LONE_SCORE):
+                continue  # only the weaker signal saw it where the stronger one looked too, or too faintly
             transform = {"speed": round(a.speed, 2), **a.transform}
             title, work_duration = works.get(a.work_id, ("?", np.inf))
             segments.append(
@@ -164,12 +212,12 @@ class Recognizer:
         return MatchReport(clip=clip, duration=duration, segments=segments)
 
     @staticmethod
-    def _hits(fp: Fingerprint, idx: RecognitionIndex, threshold: float) -> Hits:
+    def _hits(fp: Fingerprint, idx: RecognitionIndex, threshold: float, *, within_work: bool = True) -> Hits:
         sims, rows = idx.search(fp.vectors, min(NEIGHBOURS, max(1, len(idx.backend))))
         qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
         r = rows[qi, kj]
         var = fp.variant_ids[qi] if fp.variant_ids is not None else np.zeros(len(qi), np.int32)
-        margin = competing_margin(sims, rows, idx.work_ids, idx.times)[qi, kj]
+        margin = competing_margin(sims, rows, idx.work_ids, idx.times, within_work=within_work)[qi, kj]
         return Hits(
             work=idx.work_ids[r],
             tq=fp.times[qi],

@@ -51,7 +51,10 @@ def _check_file(path: Path, max_bytes: int | None) -> int:
 
 def _open(path: Path) -> av.container.InputContainer:
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        try:
+            return av.open(str(path), mode="r", metadata_errors="ignore")
+        except TypeError:  # PyAV >= 19 dropped the option (and no longer fails on undecodable metadata)
+            return av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise MediaError(f"{path}: not a media file FFmpeg can read ({_reason(exc)})") from None
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hutong.fingerprint import SIGNAL_TYPES, Fingerprint
+from hutong.fingerprint import SIGNAL_TYPES, Fingerprint, learned
 from hutong.fingerprint.video import _MIRROR, describe
 from hutong.media import probe
 from tests.conftest import BBB
@@ -11,6 +11,8 @@ from tests.conftest import BBB
 
 @pytest.fixture(params=sorted(SIGNAL_TYPES))
 def signal(request):
+    if request.param == "video.sscd" and not learned.available():
+        pytest.skip("the learned descriptor's optional extra is not installed (pip install 'hutong[sscd]')")
     return SIGNAL_TYPES[request.param]()
 
 

@@ -1,0 +1,73 @@
+"""The learned descriptor (``video.sscd``): optional, chosen by settings, and seeing copies where hashes fail.
+
+Tests that run the network skip where its optional extra is not installed; the choice of signals is tested
+everywhere (the classical signals must work without it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hutong.errors import HutongError
+from hutong.fingerprint import CLASSICAL, default_signals, learned
+from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail
+from hutong.media import probe
+from hutong.media.synth import Piece, build_clip
+from tests.conftest import BBB, CHAPLIN
+
+needs_sscd = pytest.mark.skipif(
+    not learned.available(), reason="optional extra not installed (pip install 'hutong[sscd]')"
+)
+
+
+def test_auto_is_the_classical_signals_plus_the_learned_one_where_installed():
+    names = [s.name for s in default_signals("auto")]
+    assert names[:3] == list(CLASSICAL)
+    assert ("video.sscd" in names) == learned.available()
+
+
+def test_signals_are_chosen_by_name():
+    assert [s.name for s in default_signals("video.dct, audio.bands")] == ["video.dct", "audio.bands"]
+    assert [s.name for s in default_signals(["video.motion", "video.motion"])] == ["video.motion"]
+
+
+@pytest.mark.parametrize("bad", ["video.sift", "", " , ", "video.dct,nope"])
+def test_an_unknown_signal_is_refused_by_name(bad):
+    with pytest.raises(HutongError, match="unknown signal"):
+        default_signals(bad)
+
+
+def test_an_unknown_model_is_refused():
+    with pytest.raises(HutongError, match="unknown SSCD model"):
+        SSCDSignal("resnet-9000")
+
+
+@pytest.mark.skipif(learned.available(), reason="only where the optional extra is missing")
+def test_without_the_extra_the_learned_signal_says_what_to_install():
+    with pytest.raises(HutongError, match=r"hutong\[sscd\]"):
+        SSCDSignal()
+
+
+def test_blank_pictures_give_no_thumbnail():
+    assert thumbnail(np.full((90, 160), 12, np.uint8), (0, 0, 160, 90)) is None
+    rng = np.random.default_rng(1)
+    t = thumbnail((rng.random((90, 160)) * 255).astype(np.uint8), (10, 5, 150, 85))
+    assert t is not None and t.shape == (SIZE, SIZE) and t.dtype == np.uint8
+
+
+@needs_sscd
+def test_copies_are_close_and_other_footage_is_far(tmp_path):
+    sig = SSCDSignal()
+    ref = sig.reference(str(BBB), probe(BBB))
+    # picture-in-picture over other footage and mirrored: the layout regions and the mirror variant find it
+    clip = build_clip(
+        [Piece(BBB, 8.0, 8.0, ("pip", "mirror"), background=CHAPLIN, seed=3)], tmp_path / "q.mp4"
+    )
+    q = sig.query(str(clip.path), probe(clip.path))
+    assert q.variant_ids is not None and any(v.mirror for v in q.variants)
+    best = (q.vectors @ ref.vectors.T).max(axis=1)
+    per_instant = [best[q.times == t].max() for t in np.unique(q.times)]
+    assert np.median(per_instant) > sig.threshold
+    other = sig.query(str(CHAPLIN), probe(CHAPLIN))
+    assert float((other.vectors @ ref.vectors.T).max()) < sig.threshold
