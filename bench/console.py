@@ -41,7 +41,8 @@ def seed(home: Path, rows: int, sessions: int) -> None:
     hours at this size and are not what is measured)."""
     from hutong.app import Hutong
     from hutong.config import Settings
-    from hutong.store import Account, Developer, ReviewDecision, Work
+    from hutong.store import Account, Certificate, Developer, ReviewDecision, Work
+    from hutong.store.models import CertificateWork
 
     h = Hutong.create(Settings(home=home))
     try:
@@ -79,6 +80,17 @@ def seed(home: Path, rows: int, sessions: int) -> None:
                 dict(account_id=a, kind="individual", display_name=f"Studio {a}", status="verified")
                 for a in owner
             ]).scalars().all()  # fmt: skip
+            # uses: certificates over the holder's works (one work each, as a clip of one work would be)
+            studio = [i for i in range(1, int(rows / 0.9) + 2) if i % 10]
+            s.execute(insert(Certificate), [
+                dict(id=f"{i:032x}", clip_sha256=f"{i:064x}", creator=f"creator{i % 200}", platforms=["douyin"],
+                     kid="bench", issued_at=start + timedelta(minutes=i), expires_at=start + timedelta(days=400),
+                     status="valid" if i % 7 else "revoked", token="-")
+                for i in range(rows)
+            ])  # fmt: skip
+            s.execute(insert(CertificateWork), [
+                dict(certificate_id=f"{i:032x}", work_id=rnd.choice(studio)) for i in range(rows)
+            ])  # fmt: skip
             s.execute(insert(ReviewDecision), [
                 dict(developer_id=devs[i % len(devs)], subject="developer", outcome=rnd.choice(
                      ["approved", "rejected", "pending"]), rule=rnd.choice(["identity", "enterprise_cap", "scope"]),
@@ -96,7 +108,16 @@ LISTS = {
         ["id", "title", "duration", "added"],
         ["River", "长安", "Tide 12", ""],
     ),
-    "review decisions": ("/console/review/decisions", [], [""]),
+    "uses": (
+        "/console/holder/uses",
+        ["at", "work", "kind", "platform", "status", "creator"],
+        ["creator1", "River", ""],
+    ),
+    "review decisions": (
+        "/console/review/decisions",
+        ["id", "at", "outcome", "rule", "developer"],
+        ["", "", "Studio 1"],
+    ),
 }
 PEERS = {"console home (no list)": ("/console", True), "sign-in page (no session)": ("/console", False)}
 
@@ -108,31 +129,27 @@ async def sign_in(client: httpx.AsyncClient, username: str) -> None:
     assert r.status_code == 303, r.text[:300]
 
 
-async def browse(
-    url: str,
-    sessions: int,
-    seconds: float,
-    pick,
-    *,
-    think: tuple[float, float] = (1.0, 3.0),
-    signed_in: bool = True,
-) -> dict:
-    """``sessions`` people browsing for ``seconds``, each reading a page for ``think`` seconds (uniform)
-    before the next click; ``think=(0, 0)`` is a closed loop that finds the server's capacity."""
+async def signed_in_people(url: str, n: int) -> list[httpx.AsyncClient]:
+    """``n`` browsers, each signed in once (Argon2 at sign-in is not what the lists are measured on)."""
+    clients = [
+        httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=1)) for _ in range(n)
+    ]
+    gate = asyncio.Semaphore(4)
+
+    async def one(i: int, c: httpx.AsyncClient) -> None:
+        async with gate:
+            await sign_in(c, f"person{i:03d}")
+
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(clients)))
+    return clients
+
+
+async def browse(clients: list[httpx.AsyncClient], seconds: float, pick, *, think=(1.0, 3.0)) -> dict:
+    """Every client browses for ``seconds``, reading a page for ``think`` seconds (uniform) before the next
+    click; ``think=(0, 0)`` is a closed loop that finds the server's capacity."""
     server_ms: list[float] = []
     client_ms: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=1)
-
-    clients = [httpx.AsyncClient(base_url=url, timeout=30, limits=limits) for _ in range(sessions)]
-    if signed_in:  # everyone signs in first: Argon2 at login is not what the lists are measured on
-        gate = asyncio.Semaphore(4)
-
-        async def one(i: int, c: httpx.AsyncClient) -> None:
-            async with gate:
-                await sign_in(c, f"person{i:03d}")
-
-        await asyncio.gather(*(one(i, c) for i, c in enumerate(clients)))
 
     async def person(i: int, c: httpx.AsyncClient) -> None:
         nonlocal errors
@@ -153,14 +170,10 @@ async def browse(
             await asyncio.sleep(rnd.uniform(*think))
 
     started = time.perf_counter()
-    try:
-        await asyncio.gather(*(person(i, c) for i, c in enumerate(clients)))
-    finally:
-        for c in clients:
-            await c.aclose()
+    await asyncio.gather(*(person(i, c) for i, c in enumerate(clients)))
     wall = time.perf_counter() - started
 
-    def pct(xs: list[float], p: float) -> float:
+    def pct(xs: list[float], p: int) -> float:
         return statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else float("nan")
 
     return {
@@ -168,6 +181,27 @@ async def browse(
         "server_p50_ms": pct(server_ms, 50), "server_p95_ms": pct(server_ms, 95), "server_p99_ms": pct(server_ms, 99),
         "client_p50_ms": pct(client_ms, 50), "client_p95_ms": pct(client_ms, 95),
     }  # fmt: skip
+
+
+async def measure(url: str, sessions: int, seconds: float) -> tuple[dict, dict]:
+    people = await signed_in_people(url, sessions)
+    strangers = [httpx.AsyncClient(base_url=url, timeout=30) for _ in range(sessions)]
+    rows = {}
+    try:
+        for name, (path, sorts, words) in LISTS.items():
+            rows[name] = await browse(people, seconds, picker(path, sorts, words))
+            print(name, json.dumps(rows[name]), flush=True)
+        for name, (path, signed_in) in PEERS.items():
+            rows[name] = await browse(people if signed_in else strangers, seconds, lambda rnd, p=path: p)
+            print(name, json.dumps(rows[name]), flush=True)
+        # capacity: the works list asked back to back by 8 people (no reading time)
+        path, sorts, words = LISTS["works"]
+        capacity = await browse(people[:8], seconds / 2, picker(path, sorts, words), think=(0, 0))
+        print("capacity", json.dumps(capacity), flush=True)
+    finally:
+        for c in people + strangers:
+            await c.aclose()
+    return rows, capacity
 
 
 def picker(path: str, sorts: list[str], words: list[str]):
@@ -200,27 +234,7 @@ def main() -> None:
         print(f"seeded {args.rows} rows per list in {time.perf_counter() - t0:.1f} s")
         server = start_server(home, env={"HUTONG_LOG_LEVEL": "warning"})
         try:
-            probe = httpx.get(server.url + LISTS["review decisions"][0], follow_redirects=False)
-            lists = {k: v for k, v in LISTS.items() if probe.status_code != 404 or k != "review decisions"}
-            rows = {}
-            for name, (path, sorts, words) in lists.items():
-                rows[name] = asyncio.run(
-                    browse(server.url, args.sessions, args.seconds, picker(path, sorts, words))
-                )
-                print(name, json.dumps(rows[name]))
-            for name, (path, signed_in) in PEERS.items():
-                rows[name] = asyncio.run(
-                    browse(
-                        server.url, args.sessions, args.seconds, lambda rnd, p=path: p, signed_in=signed_in
-                    )
-                )
-                print(name, json.dumps(rows[name]))
-            # capacity: the works list asked back to back by 8 people (no reading time)
-            path, sorts, words = LISTS["works"]
-            capacity = asyncio.run(
-                browse(server.url, 8, args.seconds / 2, picker(path, sorts, words), think=(0, 0))
-            )
-            print("capacity", json.dumps(capacity))
+            rows, capacity = asyncio.run(measure(server.url, args.sessions, args.seconds))
         finally:
             server.stop()
     result = {"rows": args.rows, "sessions": args.sessions, "seconds": args.seconds, "think_s": [1.0, 3.0],

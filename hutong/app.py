@@ -97,7 +97,8 @@ class Hutong:
             self.catalogue, settings.home / "works", max_bytes=settings.max_media_bytes
         )
         self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
-        self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer)
+        self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer,
+                         counts_ttl=settings.console_chart_seconds)  # fmt: skip
         # claims: ``clock`` decides deadlines (tests pass a controlled one)
         self.policies, self.ledger = Policies(db, clock), Ledger(db, clock)
         self.claims = Claims(db, self.policies, self.ledger, clock)

@@ -8,6 +8,7 @@ two of the holder's works is a use of each."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -58,8 +59,9 @@ class UseCount:
 
 
 class Uses:
-    def __init__(self, db: Database, *, platform_name: str, issuer: str) -> None:
-        self.db, self.platform_name, self.issuer = db, platform_name, issuer
+    def __init__(self, db: Database, *, platform_name: str, issuer: str, counts_ttl: float) -> None:
+        self.db, self.platform_name, self.issuer, self.counts_ttl = db, platform_name, issuer, counts_ttl
+        self._counts: dict[tuple, tuple[float, tuple[str, list[UseCount]]]] = {}
 
     def _union(self, holders: list[str]):
         def of_works(stmt):
@@ -142,26 +144,42 @@ class Uses:
 
     def counts(self, holders: Iterable[str], query: ListQuery) -> tuple[str, list[UseCount]]:
         """Uses per period, work and platform under the same filters (what the chart draws): the period is
-        a day, week or month, whichever gives at most about 30 between the first use and the last, and the
-        database groups by it, so the answer stays small however many uses there are. A certificate
-        covering several platforms counts once for each."""
-        holders = list(holders)
+        a day, week or month, whichever gives at most about 30 between the first use and the last. The
+        database groups by day (one pass; the answer stays small however many uses there are); days are
+        gathered into weeks or months here. A certificate covering several platforms counts once for each.
+
+        Paging and sorting a list keep its filters, so the answer is kept for ``counts_ttl`` seconds per
+        holder set and filters (``HUTONG_CONSOLE_CHART_SECONDS``): the chart may lag a new use by that long."""
+        holders = sorted(holders)
+        key = (tuple(holders), query.text, tuple(sorted(query.filters.items())))
+        now = time.monotonic()
+        hit = self._counts.get(key)
+        if hit and now - hit[0] < self.counts_ttl:
+            return hit[1]
+        answer = self._count(holders, query)
+        if len(self._counts) > 1000:  # many filter combinations: forget the oldest half
+            for k in sorted(self._counts, key=lambda k: self._counts[k][0])[:500]:
+                self._counts.pop(k, None)
+        self._counts[key] = (now, answer)
+        return answer
+
+    def _count(self, holders: list[str], query: ListQuery) -> tuple[str, list[UseCount]]:
         u, stmt = self._filtered(holders, query)
         f = stmt.subquery()
-        totals: Counter = Counter()
+        day = self._period_start("day", f.c.at)
+        grouped = select(day, f.c.work_id, f.c.platform, func.count()).group_by(
+            day, f.c.work_id, f.c.platform
+        )
         with self.db.session() as s:
-            first, last = s.execute(select(func.min(f.c.at), func.max(f.c.at))).one()
-            if first is None:
+            rows = [(date.fromisoformat(str(d)[:10]), w, p, n) for d, w, p, n in s.execute(grouped)]
+            if not rows:
                 return "day", []
-            unit = period(first.date(), last.date())
-            start = self._period_start(unit, f.c.at)
-            grouped = select(start, f.c.work_id, f.c.platform, func.count()).group_by(
-                start, f.c.work_id, f.c.platform
-            )
             titles = dict(s.execute(select(Work.id, Work.title).where(Work.holder.in_(holders))).all())
-            for d, work_id, platform, n in s.execute(grouped):
-                for p in platforms_of(platform):
-                    totals[(date.fromisoformat(str(d)[:10]), titles.get(work_id, str(work_id)), p)] += n
+        unit = period(min(r[0] for r in rows), max(r[0] for r in rows))
+        totals: Counter = Counter()
+        for d, work_id, platform, n in rows:
+            for p in platforms_of(platform):
+                totals[(period_of(unit, d), titles.get(work_id, str(work_id)), p)] += n
         return unit, [UseCount(d, t, p, n) for (d, t, p), n in sorted(totals.items())]
 
     def _period_start(self, unit: str, at):

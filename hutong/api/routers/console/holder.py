@@ -361,6 +361,5 @@ def holder_uses(request: Request, h: HutongDep, seat: HolderSeat, query: ListDep
     unit, counts = h.uses.counts(holders, query)
     charts = [(_("Uses per work"), chart(unit, counts, "work", _("others"), _("any platform"))),
               (_("Uses per platform"), chart(unit, counts, "platform", _("others"), _("any platform")))]  # fmt: skip
-    works = h.holdings.works(holders)
     return render_list(request, seat, "console/holder/uses.html", "console/holder/_uses_table.html", page,
-                       charts=charts, works=works, kinds=KINDS)  # fmt: skip
+                       charts=charts, kinds=KINDS)  # fmt: skip
