@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import dataset, milvus_local
+from bench import dataset
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.fingerprint import SIGNAL_TYPES, VideoDCTSignal, learned
@@ -142,7 +142,7 @@ def compare(
         _, ids = idx.search(q, NEIGHBOURS)
         lat.append(time.perf_counter() - t0)
         found += int((ids[:, 0] == r).sum())
-    held = rss_mb() * 1e6 if server_pid is None else milvus_local.rss_bytes(server_pid)
+    held = rss_mb() * 1e6 if server_pid is None else rss_bytes(server_pid)
     return {
         "compare": True,
         "hours": hours,
@@ -170,6 +170,8 @@ def compare_main(args) -> list[dict]:
     data = Path(tempfile.mkdtemp(prefix="hutong-milvus-"))
     try:
         if "milvus" in args.backends and not os.environ.get("HUTONG_MILVUS_URI"):
+            from hutong.index import milvus_local
+
             server, uri = milvus_local.start(data)
             os.environ["HUTONG_MILVUS_URI"] = uri
         for hours in args.hours:
@@ -239,3 +241,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 if __name__ == "__main__":
     main()
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -122,37 +122,8 @@ def creators_list(as_json: JsonOpt = False) -> None:
 # -- licences ------------------------------------------------------------------------------------
 
 
-def _range(text: str, *, embargo: bool) -> dict:
-    """'WORK START-END [LABEL]', or for an embargo 'WORK START-END UNTIL [LABEL]'; times in s or m:ss."""
-    hint = "'WORK START-END UNTIL [LABEL]'" if embargo else "'WORK START-END [LABEL]'"
-    words = text.split()
-    try:
-        work, rng, rest = int(words[0]), words[1], words[2:]
-        until = rest.pop(0) if embargo else None
-        start, end = rng.split("-")
-        return {
-            "work_id": work,
-            "start": _secs(start),
-            "end": _secs(end),
-            "label": " ".join(rest),
-            "until": until,
-        }
-    except (ValueError, IndexError):
-        raise RightsError(f"{text!r}: write the range as {hint}, e.g. '3 2:40-3:10 finale'") from None
-
-
-def _secs(text: str) -> float:
-    parts = [float(p) for p in text.strip().split(":")]
-    if not parts or len(parts) > 3:
-        raise ValueError
-    value = 0.0
-    for p in parts:
-        value = value * 60 + p
-    return value
-
-
 def _terms_from_flags(base: dict, **flags) -> LicenceTerms:
-    from hutong.rights.terms import LicenceTerms
+    from hutong.rights.terms import LicenceTerms, parse_range
     from hutong.store import utcnow
 
     t = dict(base)
@@ -174,8 +145,8 @@ def _terms_from_flags(base: dict, **flags) -> LicenceTerms:
         if flags[key] is not None:
             t[key] = flags[key]
     if flags["forbid"] or flags["embargo"]:
-        t["forbidden"] = [_range(f, embargo=False) for f in flags["forbid"]] + [
-            _range(e, embargo=True) for e in flags["embargo"]
+        t["forbidden"] = [parse_range(f, embargo=False) for f in flags["forbid"]] + [
+            parse_range(e, embargo=True) for e in flags["embargo"]
         ]
     missing = [k for k in ("works", "platforms", "valid_until") if k not in t]
     if missing:

@@ -19,7 +19,7 @@ from hutong.errors import CatalogueError, HutongError, RightsError
 from hutong.media import frame_png
 from hutong.rights.catalogue import MAX_ID, MEDIA_SUFFIXES, Catalogue, WorkRecord, clean_title
 from hutong.rights.licences import LicenceRecord, Licences
-from hutong.rights.terms import LicenceTerms
+from hutong.rights.terms import LicenceTerms, parse_range
 from hutong.store import (
     Certificate,
     CertificateLicence,
@@ -174,31 +174,6 @@ class Registrations:
 
 
 # -- licence terms from a form ---------------------------------------------------------------------
-
-
-def _seconds(text: str) -> float:
-    parts = [float(p) for p in text.strip().split(":")]
-    if not parts or len(parts) > 3:
-        raise ValueError(text)
-    value = 0.0
-    for p in parts:
-        value = value * 60 + p
-    return value
-
-
-def parse_range(text: str, *, embargo: bool) -> dict:
-    """'WORK START-END [LABEL]', or for an embargo 'WORK START-END UNTIL [LABEL]' (as the CLI's --forbid and
-    --embargo); times in seconds or m:ss."""
-    hint = "'WORK START-END UNTIL [LABEL]'" if embargo else "'WORK START-END [LABEL]'"
-    words = text.split()
-    try:
-        work, rng, rest = int(words[0]), words[1], words[2:]
-        until = rest.pop(0) if embargo else None
-        start, end = rng.split("-")
-        return {"work_id": work, "start": _seconds(start), "end": _seconds(end), "label": " ".join(rest),
-                "until": until}  # fmt: skip
-    except (ValueError, IndexError):
-        raise RightsError(f"{text!r}: write the range as {hint}, e.g. '3 2:40-3:10 finale'") from None
 
 
 def _number(value: str, name: str) -> float | None:

@@ -1,5 +1,6 @@
-"""The Milvus standalone server bundled by the PyPI package ``milvus``, started on free loopback ports for
-benchmarks (tests/index/conftest.py starts it the same way for the tests)."""
+"""The Milvus standalone server bundled by the PyPI package ``milvus`` (a test dependency, not a runtime
+one), started on free loopback ports: the index tests and the scale benchmark run against it. Its components
+announce 127.0.0.1; Milvus 2.3's gRPC servers still listen on every interface (no setting changes that)."""
 
 from __future__ import annotations
 
@@ -49,10 +50,3 @@ def start(data_dir: Path):
         gc.collect()
     server.wait_started(timeout=120_000)
     return server, f"http://127.0.0.1:{server.listen_port}"
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
