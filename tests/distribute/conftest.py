@@ -12,8 +12,8 @@ LOOPBACK = ["127.0.0.0/8", "::1/128"]
 LOOPBACK_ENV = {"HUTONG_OUTBOUND_ALLOW_NETWORKS": json.dumps(LOOPBACK)}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def loopback_allowed():
+@pytest.fixture(scope="module", autouse=True)
+def loopback_allowed():  # per module, undone after it: tests elsewhere check the policy's default
     with pytest.MonkeyPatch.context() as mp:
         for k, v in LOOPBACK_ENV.items():
             mp.setenv(k, v)
