@@ -98,7 +98,7 @@ class Hutong:
         )
         self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
         self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer,
-                         counts_ttl=settings.console_chart_seconds)  # fmt: skip
+                         cache_ttl=settings.console_uses_seconds)  # fmt: skip
         # claims: ``clock`` decides deadlines (tests pass a controlled one)
         self.policies, self.ledger = Policies(db, clock), Ledger(db, clock)
         self.claims = Claims(db, self.policies, self.ledger, clock)

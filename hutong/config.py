@@ -114,12 +114,12 @@ class Settings(BaseSettings):
         description="`hutong serve` runs the publishing jobs itself on the embedded queue (no "
         "separate `hutong worker` needed); with Redis, workers run them.",
     )
-    console_chart_seconds: float = Field(
+    console_uses_seconds: float = Field(
         default=30.0,
         ge=0,
         le=3600,
-        description="How long the console reuses a chart's numbers while a person pages and sorts the same "
-        "filtered list (0: count every time); a new use shows in the chart at most this late.",
+        description="How long the console reuses a holder's uses (the list and its charts) while a person "
+        "pages and sorts the same filtered list (0: read every time); a new use shows at most this late.",
     )
     # Milvus (index backend "milvus"; pip install 'hutong[milvus]')
     milvus_uri: str | None = Field(

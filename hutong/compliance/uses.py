@@ -8,19 +8,28 @@ two of the holder's works is a use of each."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Date, String, cast, func, literal, select, union_all
+from sqlalchemy import String, cast, literal, select, union_all
 
 from hutong.store import Certificate, Database, DistributionAccount, Post, PublishJob, Work
 from hutong.store.models import CertificateWork
-from hutong.store.paging import ListQuery, Page, contains, page_of
+from hutong.store.paging import ListQuery, Page, contains
 
 KINDS = ("certificate", "post", "distribution")
+SORT_KEYS = {
+    "at": lambda u: u.at,
+    "work": lambda u: u.work_title,
+    "kind": lambda u: u.kind,
+    "platform": lambda u: ",".join(u.platforms),
+    "status": lambda u: u.status,
+    "creator": lambda u: u.creator,
+}
 
 
 def platforms_of(text: str) -> list[str]:
@@ -59,9 +68,10 @@ class UseCount:
 
 
 class Uses:
-    def __init__(self, db: Database, *, platform_name: str, issuer: str, counts_ttl: float) -> None:
-        self.db, self.platform_name, self.issuer, self.counts_ttl = db, platform_name, issuer, counts_ttl
-        self._counts: dict[tuple, tuple[float, tuple[str, list[UseCount]]]] = {}
+    def __init__(self, db: Database, *, platform_name: str, issuer: str, cache_ttl: float) -> None:
+        self.db, self.platform_name, self.issuer, self.cache_ttl = db, platform_name, issuer, cache_ttl
+        self._lists: dict[tuple, tuple[float, tuple[list[Use], dict]]] = {}
+        self._guard, self._reading = threading.Lock(), {}
 
     def _union(self, holders: list[str]):
         def of_works(stmt):
@@ -133,64 +143,86 @@ class Uses:
         return u, stmt
 
     def page(self, holders: Iterable[str], query: ListQuery) -> Page[Use]:
-        """One page of uses, newest first unless the person sorts otherwise."""
-        if not query.sort:
+        """One page of uses, newest first unless the person sorts otherwise.
+
+        The union of three joins cannot be paged through an index, so a holder's filtered uses are read once
+        and kept for ``cache_ttl`` seconds (``HUTONG_CONSOLE_USES_SECONDS``) per holder set and filters, each
+        order sorted once: paging and sorting then cost a slice. A new use shows at most that late."""
+        if not query.sort or query.sort not in SORT_KEYS:
             query = replace(query, sort="at", descending=True)
-        u, stmt = self._filtered(holders, query)
-        columns = {"at": u.c.at, "work": u.c.work_title, "kind": u.c.kind, "platform": u.c.platform,
-                   "status": u.c.status, "creator": u.c.creator}  # fmt: skip
+        rows, orders = self._cached(
+            self._lists, self._key(holders, query), lambda: self._read(holders, query)
+        )
+        order = (query.sort, query.descending)
+        if order not in orders:
+            by = SORT_KEYS[query.sort]
+            orders[order] = sorted(rows, key=lambda u: (by(u), u.ref), reverse=query.descending)
+        ordered = orders[order]
+        last = max(1, -(-len(ordered) // query.per_page))
+        if query.page > last:
+            query = query.at(last)
+        start = (query.page - 1) * query.per_page
+        return Page(ordered[start : start + query.per_page], len(ordered), query, query.sort)
+
+    def _read(self, holders: Iterable[str], query: ListQuery) -> tuple[list[Use], dict]:
+        _, stmt = self._filtered(holders, query)
         with self.db.session() as s:
-            return page_of(s, stmt, query, columns=columns, default="at", row=Use.of, tiebreak=u.c.ref)
+            return [Use.of(r) for r in s.execute(stmt)], {}
+
+    @staticmethod
+    def _key(holders: Iterable[str], query: ListQuery) -> tuple:
+        return (tuple(sorted(holders)), query.text, tuple(sorted(query.filters.items())))
+
+    def _cached(self, store: dict, key: tuple, compute):
+        """``compute()``'s answer for ``key``, kept ``cache_ttl`` seconds; people asking at once for the same
+        key while it is read wait for that one read instead of each running it."""
+        hit = store.get(key)
+        if hit and time.monotonic() - hit[0] < self.cache_ttl:
+            return hit[1]
+        with self._guard:
+            lock = self._reading.setdefault((id(store), key), threading.Lock())
+        with lock:
+            hit = store.get(key)
+            if hit and time.monotonic() - hit[0] < self.cache_ttl:
+                return hit[1]
+            value = compute()
+            if len(store) >= 64:  # many filter combinations: forget the oldest half
+                for k in sorted(store, key=lambda k: store[k][0])[:32]:
+                    store.pop(k, None)
+            store[key] = (time.monotonic(), value)
+        with self._guard:
+            self._reading.pop((id(store), key), None)
+        return value
 
     def counts(self, holders: Iterable[str], query: ListQuery) -> tuple[str, list[UseCount]]:
         """Uses per period, work and platform under the same filters (what the chart draws): the period is
-        a day, week or month, whichever gives at most about 30 between the first use and the last. The
-        database groups by day (one pass; the answer stays small however many uses there are); days are
-        gathered into weeks or months here. A certificate covering several platforms counts once for each.
+        a day, week or month, whichever gives at most about 30 between the first use and the last (UTC days;
+        weeks start on Monday). Counted from the same rows the list reads (kept ``cache_ttl`` seconds), so
+        the chart costs no second pass over the database. A certificate covering several platforms counts
+        once for each."""
+        rows, kept = self._cached(self._lists, self._key(holders, query), lambda: self._read(holders, query))
+        if "counts" not in kept:  # counted once per read, like each order of the list
+            kept["counts"] = self._count(rows)
+        return kept["counts"]
 
-        Paging and sorting a list keep its filters, so the answer is kept for ``counts_ttl`` seconds per
-        holder set and filters (``HUTONG_CONSOLE_CHART_SECONDS``): the chart may lag a new use by that long."""
-        holders = sorted(holders)
-        key = (tuple(holders), query.text, tuple(sorted(query.filters.items())))
-        now = time.monotonic()
-        hit = self._counts.get(key)
-        if hit and now - hit[0] < self.counts_ttl:
-            return hit[1]
-        answer = self._count(holders, query)
-        if len(self._counts) > 1000:  # many filter combinations: forget the oldest half
-            for k in sorted(self._counts, key=lambda k: self._counts[k][0])[:500]:
-                self._counts.pop(k, None)
-        self._counts[key] = (now, answer)
-        return answer
-
-    def _count(self, holders: list[str], query: ListQuery) -> tuple[str, list[UseCount]]:
-        u, stmt = self._filtered(holders, query)
-        f = stmt.subquery()
-        day = self._period_start("day", f.c.at)
-        grouped = select(day, f.c.work_id, f.c.platform, func.count()).group_by(
-            day, f.c.work_id, f.c.platform
-        )
-        with self.db.session() as s:
-            rows = [(date.fromisoformat(str(d)[:10]), w, p, n) for d, w, p, n in s.execute(grouped)]
-            if not rows:
-                return "day", []
-            titles = dict(s.execute(select(Work.id, Work.title).where(Work.holder.in_(holders))).all())
-        unit = period(min(r[0] for r in rows), max(r[0] for r in rows))
+    @staticmethod
+    def _count(rows: list[Use]) -> tuple[str, list[UseCount]]:
+        if not rows:
+            return "day", []
+        days = [(as_utc(u.at).date(), u) for u in rows]
+        unit = period(min(d for d, _ in days), max(d for d, _ in days))
         totals: Counter = Counter()
-        for d, work_id, platform, n in rows:
-            for p in platforms_of(platform):
-                totals[(period_of(unit, d), titles.get(work_id, str(work_id)), p)] += n
+        for d, u in days:
+            for p in u.platforms:
+                totals[(period_of(unit, d), u.work_title, p)] += 1
         return unit, [UseCount(d, t, p, n) for (d, t, p), n in sorted(totals.items())]
 
-    def _period_start(self, unit: str, at):
-        """The first day of the period holding ``at``, in SQL (UTC days; weeks start on Monday)."""
-        if self.db.engine.dialect.name == "postgresql":
-            if unit == "day":
-                return cast(func.timezone("UTC", at), Date)
-            return cast(func.date_trunc(unit, func.timezone("UTC", at)), Date)
-        if unit == "week":
-            return func.date(at, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01", at) if unit == "month" else func.date(at)
+
+def as_utc(at) -> datetime:
+    """A use's moment as an aware UTC datetime (a union may hand back the stored text)."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def period(first: date, last: date) -> str:

@@ -69,7 +69,7 @@ def test_uses_are_one_row_per_covered_work_and_never_another_holders(app):
     assert app.uses.counts([STUDIO], ListQuery(filters={"kind": "post"})) == ("day", [])
 
 
-def test_long_spans_are_counted_per_week_or_month_in_the_database(app):
+def test_long_spans_are_counted_per_week_or_month(app):
     rows(app)
     now = utcnow()
     with app.db.session() as s:  # a year of certificates over work 2: 53 weeks, so months
@@ -119,7 +119,7 @@ def test_uses_and_their_periods_on_postgres(pg_url, tmp_path):
     from hutong.app import Hutong
     from hutong.config import get_settings
 
-    h = Hutong.create(get_settings(home=tmp_path / "home", database_url=pg_url, console_chart_seconds=0))
+    h = Hutong.create(get_settings(home=tmp_path / "home", database_url=pg_url, console_uses_seconds=0))
     try:
         rows(h)
         page = h.uses.page([STUDIO], ListQuery(per_page=50, sort="platform"))
@@ -143,17 +143,20 @@ def test_uses_and_their_periods_on_postgres(pg_url, tmp_path):
         h.close()
 
 
-def test_chart_numbers_are_reused_while_the_filters_stay_then_counted_again(app):
+def test_uses_and_their_chart_are_reused_while_the_filters_stay_then_read_again(app):
     rows(app)
     first = app.uses.counts([STUDIO], ListQuery())
+    listed = app.uses.page([STUDIO], ListQuery()).total
     with app.db.session() as s:  # a new use of work 1
         s.add(Certificate(id="c9", clip_sha256="0" * 64, creator="xm", platforms=["douyin"], kid="k",
                           issued_at=utcnow(), expires_at=utcnow(), token="t"))  # fmt: skip
         s.flush()
         s.add(CertificateWork(certificate_id="c9", work_id=1))
     assert app.uses.counts([STUDIO], ListQuery()) == first  # paging the same list: the chart is not recounted
+    assert app.uses.page([STUDIO], ListQuery(page=2, sort="work")).total == listed  # nor the list re-read
     assert (
         sum(c.count for c in app.uses.counts([STUDIO], ListQuery(text="xm"))[1]) == 6
     )  # other filters: fresh
-    app.uses.counts_ttl = 0  # HUTONG_CONSOLE_CHART_SECONDS=0
+    app.uses.cache_ttl = 0  # HUTONG_CONSOLE_USES_SECONDS=0
     assert sum(c.count for c in app.uses.counts([STUDIO], ListQuery())[1]) == 6
+    assert app.uses.page([STUDIO], ListQuery()).total == listed + 1
