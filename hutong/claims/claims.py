@@ -126,6 +126,16 @@ def view(c: Claim, dispute: Dispute | None = None, *, events: bool = False) -> d
     return out
 
 
+def holders_work(s, holder: str, work_id: int) -> Work:
+    """The work ``work_id`` if ``holder`` holds it: 404 for no such work, 403 for another holder's."""
+    work = s.get(Work, work_id) if 0 < work_id <= 2**63 - 1 else None
+    if work is None:
+        raise ClaimError(f"no work {work_id}", 404)
+    if work.holder != holder:
+        raise ClaimError(f"work {work.id} 《{work.title}》 is held by {work.holder!r}, not {holder!r}", 403)
+    return work
+
+
 class Claims:
     def __init__(
         self, db: Database, policies: Policies, ledger: Ledger, clock: Callable[[], datetime]
@@ -304,13 +314,7 @@ class Claims:
         ):
             raise ClaimError("clip_sha256: the clip's SHA-256, 64 hex characters")
         with self.db.session() as s:
-            work = s.get(Work, work_id) if 0 < work_id <= 2**63 - 1 else None
-            if work is None:
-                raise ClaimError(f"no work {work_id}", 404)
-            if work.holder != holder:
-                raise ClaimError(
-                    f"work {work.id} 《{work.title}》 is held by {work.holder!r}, not {holder!r}", 403
-                )
+            work = holders_work(s, holder, work_id)
             findings = []
             for i, seg in enumerate(segments, 1):
                 try:
@@ -514,13 +518,7 @@ class Claims:
         if not reason.strip():
             raise ClaimError("say why the range is excluded (trailer, public domain, licensed-in…)")
         with self.db.session() as s:
-            work = s.get(Work, work_id) if 0 < work_id <= 2**63 - 1 else None
-            if work is None:
-                raise ClaimError(f"no work {work_id}", 404)
-            if work.holder != holder:
-                raise ClaimError(
-                    f"work {work.id} 《{work.title}》 is held by {work.holder!r}, not {holder!r}", 403
-                )
+            work = holders_work(s, holder, work_id)
             if not 0 <= start < end:
                 raise ClaimError(f"the range {start:g}–{end:g} s ends before it starts (or starts below 0)")
             if end > work.duration + TOLERANCE:
@@ -630,11 +628,7 @@ class Claims:
     def lift(self, work_id: int, holder: str) -> int:
         """The holder checked its reference: lift its quarantine (claims are made again from now on)."""
         with self.db.session() as s:
-            work = s.get(Work, work_id) if 0 < work_id <= 2**63 - 1 else None
-            if work is None:
-                raise ClaimError(f"no work {work_id}", 404)
-            if work.holder != holder:
-                raise ClaimError(f"work {work.id} is held by {work.holder!r}, not {holder!r}", 403)
+            holders_work(s, holder, work_id)  # refuses another holder's work
             rows = list(s.scalars(select(ReferenceQuarantine).where(ReferenceQuarantine.work_id == work_id,
                                                                     ReferenceQuarantine.status == "open")))  # fmt: skip
             if not rows:

@@ -66,6 +66,13 @@ class Tokens:
     expires_in: float | None = None
     scope: str = ""
 
+    @classmethod
+    def from_response(cls, body: dict) -> Tokens:
+        """An OAuth 2.0 token response (RFC 6749 §5.1); a missing refresh token is "" (keep the old one)."""
+        expires = body.get("expires_in")
+        return cls(access_token=body["access_token"], refresh_token=body.get("refresh_token") or "",
+                   expires_in=float(expires) if expires is not None else None, scope=body.get("scope", ""))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Connection:

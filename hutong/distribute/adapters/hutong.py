@@ -110,13 +110,7 @@ class HutongAdapter(PlatformAdapter):
         body = r.json()
         if not body.get("access_token"):
             raise AdapterError(Outcome.FAILED, f"the token endpoint answered without an access token: {body}")
-        expires = body.get("expires_in")
-        return Tokens(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or "",
-            expires_in=float(expires) if expires is not None else None,
-            scope=body.get("scope", ""),
-        )
+        return Tokens.from_response(body)
 
     def exchange_code(self, conn: Connection, code: str, code_verifier: str) -> Tokens:
         return self._token(conn, {"grant_type": "authorization_code", "code": code,

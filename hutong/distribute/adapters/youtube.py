@@ -213,9 +213,7 @@ class YouTubeAdapter(PlatformAdapter):
             raise AdapterError(
                 Outcome.FAILED, f"Google's token endpoint answered without an access token: {body}"
             )
-        expires = body.get("expires_in")
-        return Tokens(access_token=body["access_token"], refresh_token=body.get("refresh_token") or "",
-                      expires_in=float(expires) if expires is not None else None, scope=body.get("scope", ""))  # fmt: skip
+        return Tokens.from_response(body)
 
     def exchange_code(self, conn: Connection, code: str, code_verifier: str) -> Tokens:
         return self._token(conn, {"grant_type": "authorization_code", "code": code,
