@@ -124,42 +124,81 @@ def _duration(container, v, a) -> float:
     return 0.0
 
 
+#: below this many decoded frames per sample, every frame is decoded (nothing worth skipping)
+SELECTIVE_MIN_FRAMES_PER_SAMPLE = 4
+
+
 def sample_frames(
-    path: str | Path, fps: float, *, width: int = ANALYSIS_WIDTH, info: MediaInfo | None = None
+    path: str | Path,
+    fps: float,
+    *,
+    width: int = ANALYSIS_WIDTH,
+    info: MediaInfo | None = None,
+    selective: bool = True,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(seconds, grey uint8 array)`` at ``fps`` samples per second, using frame timestamps.
 
-    Every frame is decoded (codecs need that) but only the sampled ones are converted, so the cost is
-    essentially decode time. A file that stops decoding early is reported as truncated.
+    A sample is the first frame shown at or after each multiple of ``1/fps`` s. Only the sampled frames are
+    converted. Frames that no other frame refers to (most B-frames) are not decoded at all unless their
+    timestamp makes them a sample candidate (``selective``, when the frame rate is well above ``fps``): the
+    decoder's per-packet ``skip_frame``. The samples are the same frames, with the same pixels, as a full
+    decode gives; where a file's timestamps are irregular a sample can land on the next decoded frame instead
+    (measured in tests: within a few frames). A file that stops decoding early is reported as truncated.
+    ``stats``, when given, gets the number of frames decoded (``decoded``).
     """
     path = Path(path)
     info = info or probe(path)
     if not info.has_video:
         raise MediaError(f"{path}: has no video stream")
+    selective = selective and info.fps >= SELECTIVE_MIN_FRAMES_PER_SAMPLE * fps
+    if selective:
+        frames = _sample(path, fps, width, info, selective=True, stats=stats)
+        first = next(frames, None)
+        if first is not None:
+            yield first
+            yield from frames
+            return
+        # Nothing came out with skipping (a codec that marks every frame droppable): decode every frame.
+    yield from _sample(path, fps, width, info, selective=False, stats=stats)
+
+
+def _sample(
+    path: Path, fps: float, width: int, info: MediaInfo, *, selective: bool, stats: dict[str, int] | None
+) -> Iterator[tuple[float, np.ndarray]]:
     height = max(2, round(width * info.height / info.width / 2) * 2)
     step = 1.0 / fps
+    # a frame is a sample candidate when it is shown within 1.5 frame durations after a sample time
+    margin = 1.5 / info.fps
     next_t = 0.0
     last_t = -1.0
     decoded = 0
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        codec = stream.codec_context
         tb = float(stream.time_base) if stream.time_base else 1.0 / info.fps
+        start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
         try:
-            for i, frame in enumerate(container.decode(stream)):
-                decoded += 1
-                t = float(frame.pts * tb) if frame.pts is not None else i / info.fps
-                if stream.start_time is not None:
-                    t -= float(stream.start_time * tb)
-                if t + 1e-6 < next_t or t <= last_t:
-                    continue
-                last_t = t
-                next_t = (math.floor(t / step + 1e-6) + 1) * step
-                # area averaging: a thumbnail without aliasing (bilinear decimation adds noise to descriptors)
-                img = frame.reformat(
-                    width=width, height=height, format="gray8", interpolation="AREA"
-                ).to_ndarray()
-                yield t, img
+            for packet in container.demux(stream):
+                if selective:
+                    # the decoder copies this setting per packet, so it applies to this packet's frame only
+                    wanted = packet.pts is None or (packet.pts * tb - start + 1e-6) % step < margin
+                    codec.skip_frame = "DEFAULT" if wanted else "NONREF"
+                for frame in codec.decode(packet if packet.size else None):
+                    decoded += 1
+                    if stats is not None:
+                        stats["decoded"] = decoded
+                    t = float(frame.pts * tb) - start if frame.pts is not None else (decoded - 1) / info.fps
+                    if t + 1e-6 < next_t or t <= last_t:
+                        continue
+                    last_t = t
+                    next_t = (math.floor(t / step + 1e-6) + 1) * step
+                    # area averaging: a thumbnail without aliasing (bilinear decimation adds noise to descriptors)
+                    img = frame.reformat(
+                        width=width, height=height, format="gray8", interpolation="AREA"
+                    ).to_ndarray()
+                    yield t, img
         except av.error.FFmpegError as exc:
             if decoded == 0:
                 raise MediaError(f"{path}: video cannot be decoded ({_reason(exc)})") from None
@@ -167,6 +206,8 @@ def sample_frames(
         except MemoryError:
             raise MediaError(f"{path}: frames too large to decode") from None
     if decoded == 0:
+        if selective:
+            return  # the caller decodes every frame instead
         raise MediaError(f"{path}: video stream holds no decodable frame")
     if info.duration > 4 and last_t < 0.5 * info.duration:
         raise MediaError(
