@@ -84,6 +84,8 @@ def recognition_section(r: dict) -> list[str]:
         f"Recognising one query (median {sp['query_seconds_median']:.1f} s long, decode included): "
         f"median {sp['match_seconds_median']:.2f} s, p95 {sp['match_seconds_p95']:.2f} s.",
     ]
+    if sp.get("sets"):
+        out += speed_sets_table(sp["sets"])
     split = sp.get("split_cpu_seconds_per_60s_clip")
     if split:
         out += [
@@ -104,6 +106,32 @@ def recognition_section(r: dict) -> list[str]:
         ]
         out += [f"- {m}" for m in r["misses"]]
         out += ["", "</details>"]
+    return out
+
+
+def speed_sets_table(sets: list[dict]) -> list[str]:
+    """Reference fingerprinting against decode-only per set of files, HD included."""
+    names = sorted({k for row in sets for k in row["descriptor_cpu_seconds"]})
+    out = [
+        "",
+        "By set of references (the 1080p file is a 720p one re-encoded by `bench/recognition.py`; frames that no "
+        "other frame refers to are decoded only when they are sample candidates; CPU seconds of every thread, "
+        "best of two interleaved runs; `python -m bench.recognition --speed-only` re-measures this table):",
+        "",
+        "| references | size | media s | decode only CPU s | fingerprinting CPU s | of which picture sampling | "
+        + " | ".join(names)
+        + " | ratio to decode-only |",
+        "|" + "---|" * (7 + len(names)),
+    ]
+    for row in sets:
+        d = row["descriptor_cpu_seconds"]
+        out.append(
+            f"| {row['set']} ({row['files']} file{'s' if row['files'] > 1 else ''}) | {row['size']} | {row['media_seconds']:.0f} | "
+            f"{row['decode_cpu_seconds']:.1f} | {row['fingerprint_cpu_seconds']:.1f} | "
+            f"{row['sampling_cpu_seconds']:.1f} | "
+            + " | ".join(f"{d.get(n, 0.0):.2f}" for n in names)
+            + f" | **{row['ratio_to_decode']:.2f}** |"
+        )
     return out
 
 
@@ -221,8 +249,16 @@ def targets_section(
                     all(ours >= v for v in audio.values()),
                 )
             )
-        ratio = rec["speed"]["ratio_to_decode"]
-        rows.append(("fingerprinting ≥ 0.8 × decode-only throughput", f"{ratio:.2f} ×", ratio >= 0.8))
+        sets = rec["speed"].get("sets") or [
+            {"set": "footage", "ratio_to_decode": rec["speed"]["ratio_to_decode"]}
+        ]
+        rows.append(
+            (
+                "fingerprinting ≥ 0.8 × decode-only throughput",
+                ", ".join(f"{r['set']} {r['ratio_to_decode']:.2f} ×" for r in sets),
+                all(r["ratio_to_decode"] >= 0.8 for r in sets),
+            )
+        )
     if scale:
         big = [
             r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000 and not r.get("compare")
