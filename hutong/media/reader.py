@@ -185,7 +185,7 @@ def _sample(
                     # the decoder copies this setting per packet, so it applies to this packet's frame only
                     wanted = packet.pts is None or (packet.pts * tb - start + 1e-6) % step < margin
                     codec.skip_frame = "DEFAULT" if wanted else "NONREF"
-                for frame in codec.decode(packet if packet.size else None):
+                for frame in packet.decode():  # as container.decode does (an empty packet flushes)
                     decoded += 1
                     if stats is not None:
                         stats["decoded"] = decoded

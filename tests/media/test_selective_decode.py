@@ -13,18 +13,28 @@ from tests.conftest import BBB
 
 
 def _encode(
-    path: Path, *, seconds: float = 12.0, jitter: bool, gaps: bool = False, faststart: bool = False
+    path: Path,
+    *,
+    seconds: float = 12.0,
+    jitter: bool,
+    gaps: bool = False,
+    faststart: bool = False,
+    codec: str = "libx264",
 ) -> Path:
-    """An H.264 clip with B-frames (some not referred to), 30 fps, a moving pattern; with ``jitter`` the
+    """An H.264 (or ``codec``) clip with B-frames (some not referred to), 30 fps, a moving pattern; with ``jitter`` the
     timestamps wander by up to 12 ms, as in variable-frame-rate phone footage; with ``gaps`` the three frames
     from every other sample time on are missing (dropped frames), so a sample may fall on a skipped frame."""
     rng = np.random.default_rng(3)
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
-        stream = out.add_stream("libx264", rate=30)
+        stream = out.add_stream(codec, rate=30)
         stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = {"bf": "3", "b-pyramid": "normal", "preset": "veryfast"}
+        stream.options = (
+            {"bf": "3", "b-pyramid": "normal", "preset": "veryfast"}
+            if codec == "libx264"
+            else {"preset": "veryfast", "x265-params": "log-level=error"}
+        )
         yy, xx = np.mgrid[0:180, 0:320]
         for i in range(int(seconds * 30)):
             if gaps and (i // 15) % 2 and i % 15 < 3:
@@ -42,9 +52,9 @@ def _encode(
     return path
 
 
-@pytest.fixture(scope="module")
-def jittered(tmp_path_factory) -> Path:
-    return _encode(tmp_path_factory.mktemp("vfr") / "vfr.mp4", jitter=True)
+@pytest.fixture(scope="module", params=["libx264", "libx265"])
+def jittered(tmp_path_factory, request) -> Path:
+    return _encode(tmp_path_factory.mktemp("vfr") / "vfr.mp4", jitter=True, codec=request.param)
 
 
 def _both(path: Path, fps: float = 2.0):
