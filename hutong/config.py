@@ -173,6 +173,15 @@ class Settings(BaseSettings):
         "'auto': the classical three plus the learned video.sscd where its optional extra is installed.",
     )
 
+    # registration jobs (works added through the queue: the console's uploads, `hutong works add --queue`)
+    registration_lease_seconds: float = Field(
+        default=120.0,
+        ge=2,
+        le=86400,
+        description="How long a worker holds a registration without a sign of life (it signs every third of "
+        "this while fingerprinting) before housekeeping queues it again for another worker.",
+    )
+
     @field_validator("outbound_allow_networks")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
