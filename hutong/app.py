@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from hutong.claims import Claims, ClipUse, DeadlineJob, Disputes, Ledger, Policies
+from hutong.compliance.checks import TASK as CHECK_TASK
 from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
 from hutong.compliance.uses import Uses
@@ -93,7 +94,12 @@ class Hutong:
         self.title_lists = TitleLists(db, self.licences)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
-        self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
+        self.checks = ClipChecks(
+            db,
+            self.compliance,
+            lease=timedelta(seconds=settings.registration_lease_seconds),
+            connect=lambda: self.distribution,
+        )  # the console's checks, on the job queue
         # the rights holder's console: uploads registered in the background, thumbnails, uses of works
         # registration as queue jobs (folders from the CLI, uploads from the console): the queue is built
         # with distribution's, on first use
@@ -161,6 +167,10 @@ class Hutong:
         jobs = self.registration_jobs
         jobs.attach(distribution.queue.add(REGISTER_TASK, jobs.run))
         distribution.add_kind(jobs, lease=jobs.lease)
+        self.checks.attach(
+            distribution.queue.add(CHECK_TASK, self.checks.run)
+        )  # the console's clip checks too
+        distribution.add_kind(self.checks, lease=self.checks.lease)
         return distribution
 
     @cached_property

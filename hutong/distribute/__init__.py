@@ -38,7 +38,7 @@ from hutong.store import Database
 class JobKind(Protocol):
     """Another kind of job on the distribution queue, recovered as publishing jobs are (same contract)."""
 
-    def recover(self, *, all_in_flight: bool = False, stale_only: bool = False) -> list[int]: ...
+    def recover(self, *, all_in_flight: bool = False, stale_only: bool = False) -> list: ...
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey
@@ -30,7 +31,7 @@ class Queue:
         self._task = huey.task(name=TASK)(run)
         self._added: dict[str, Callable] = {}
 
-    def add(self, name: str, run: Callable[[int], object]) -> Callable[[int], None]:
+    def add(self, name: str, run: Callable[[Any], object]) -> Callable[[Any], None]:
         """Another kind of job on the same queue, under its own task name (registration jobs): whatever
         consumes this queue runs it too. Returns what enqueues one job id."""
         if name not in self._added:  # once per queue, however often asked

@@ -627,6 +627,10 @@ class ClipCheck(Base):
     certificate_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # on the job queue: the worker recognising it signs claimed_at while it runs (0013_registration)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # -- claims: title lists, match policies, claims, disputes, revenue ledger ------------------------------

@@ -1,4 +1,5 @@
-"""Registration jobs: works registered through the job queue, one row per file, claimed by one worker.
+"""Registration jobs: works registered through the job queue, one row per file, claimed by one worker; the
+console's clip checks on the same queue (who runs one, and since when).
 
 Revision ID: 0013_registration
 Revises: 0010_claims
@@ -43,9 +44,16 @@ def upgrade() -> None:
     op.create_index("ix_registration_jobs_batch", "registration_jobs", ["batch"])
     op.create_index("ix_registration_jobs_holder", "registration_jobs", ["holder"])
     op.create_index("ix_registration_jobs_state", "registration_jobs", ["state"])
+    with op.batch_alter_table("clip_checks") as t:
+        t.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+        t.add_column(sa.Column("claimed_by", sa.String(length=200), nullable=False, server_default=""))
+        t.add_column(sa.Column("claimed_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("clip_checks") as t:
+        for column in ("claimed_at", "claimed_by", "attempts"):
+            t.drop_column(column)
     for column in ("state", "holder", "batch"):
         op.drop_index(f"ix_registration_jobs_{column}", table_name="registration_jobs")
     op.drop_table("registration_jobs")
