@@ -467,14 +467,18 @@ def workers_section(w: dict) -> list[str]:
         )
     one = next((r for r in w["rows"] if r["processes"] == 1 and "Redis" in r["mode"]), None)
     two = next((r for r in w["rows"] if r["processes"] == 2), None)
-    if one and two:
-        out += ["", f"2 workers register {two['media_per_s'] / one['media_per_s']:.2f}× as fast as 1 on this "
-                f"{w['cores']}-core machine, where the two processes (and the poller, and the database) share "
-                "the cores. Registration is CPU-bound decoding and fingerprinting of one file per job with "
-                "nothing shared but the database row writes, so each added core — or machine running "
-                "`hutong worker` against the same database, Redis and media store — adds about one worker's "
-                "throughput, until the database's writes (a few rows per file) or the media store's reads "
-                "become the limit."]  # fmt: skip
+    if one and two and one["cpu_s"] and two["cpu_s"]:
+        per_cpu = min(one["media_s"] / one["cpu_s"], two["media_s"] / two["cpu_s"])
+        out += ["", f"In this run 2 workers finished {one['seconds'] / two['seconds']:.2f}× as fast as 1 (wall), "
+                f"on a {w['cores']}-core machine shared with other work, so wall figures swing with its load; the "
+                f"CPU spent on the same {w['media_s']:.0f} s of media is the steadier figure: {one['cpu_s']:.1f} s "
+                f"with 1 worker, {two['cpu_s']:.1f} s with 2, {w['rows'][0]['cpu_s']:.1f} s in process (the queue "
+                "adds no measurable work). "
+                "Registration is CPU-bound decoding and fingerprinting, one file per job, with nothing shared "
+                "but a few row writes per file: each `hutong worker` on a core of its own (on this machine or "
+                f"another sharing the database, Redis and the media store) registers about {per_cpu:.0f} media "
+                f"seconds per second, so N cores about {per_cpu:.0f}·N — until the database's writes or the "
+                "media store's reads become the limit."]  # fmt: skip
     return out
 
 

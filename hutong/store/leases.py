@@ -2,7 +2,7 @@
 ``SELECT … FOR UPDATE SKIP LOCKED`` where the database has it (PostgreSQL: a second worker passes over a row
 another is taking instead of waiting for it), then changed by one UPDATE whose WHERE repeats the
 conditions, so exactly one worker's UPDATE counts a row (SQLite, which has no row locks, serialises
-writers and relies on that rowcount alone)."""
+writers: there the UPDATE alone, and its rowcount)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def take(s: Session, model: Any, job_id: int, where: list[ColumnElement[bool]], 
     """True when this session took job ``job_id`` of ``model`` (its ``id`` column), setting ``values``;
     False when it does not meet ``where`` or another worker holds or just took it."""
     conditions = [model.id == job_id, *where]
-    locked = s.execute(select(model.id).where(*conditions).with_for_update(skip_locked=True)).first()
-    if locked is None:
-        return False
+    if s.get_bind().dialect.name != "sqlite":
+        locked = s.execute(select(model.id).where(*conditions).with_for_update(skip_locked=True)).first()
+        if locked is None:
+            return False
+    # SQLite: no SELECT first. A read would start the transaction on a snapshot that any other commit (a
+    # heartbeat) makes stale, and its write would then fail at once ("database is locked") instead of
+    # waiting its turn; one UPDATE waits for the write lock and re-reads the row
     return s.execute(update(model).where(*conditions).values(**values)).rowcount == 1
