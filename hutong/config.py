@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     # distribution
     redis_url: str | None = Field(
         default=None,
-        description="Publishing jobs' queue on Redis (e.g. redis://host:6379/0), run by `hutong worker` "
-        "processes; by default an embedded SQLite queue in HUTONG_HOME.",
+        description="The job queue (publishing, registration, console checks, deadlines) on Redis (e.g. "
+        "redis://host:6379/0), run by `hutong worker` processes; by default an embedded SQLite queue in "
+        "HUTONG_HOME. With it set, `hutong works add` queues per-file jobs (--here: in process).",
     )
     distribution_workers: int = Field(
         default=2, ge=1, le=64, description="Publishing jobs run at once per worker."
