@@ -7,13 +7,14 @@ tests all build hutong here, so no two entry points wire it differently.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
 import httpx
 
 from hutong.claims import Claims, ClipUse, DeadlineJob, Disputes, Ledger, Policies
+from hutong.compliance.checks import TASK as CHECK_TASK
 from hutong.compliance.checks import ClipChecks
 from hutong.compliance.service import Compliance
 from hutong.compliance.uses import Uses
@@ -27,6 +28,8 @@ from hutong.platform import Platform
 from hutong.platform.outbound import Outbound
 from hutong.rights import Catalogue, Creators, Licences, TitleLists
 from hutong.rights.holdings import Holdings, Registrations
+from hutong.rights.registration import TASK as REGISTER_TASK
+from hutong.rights.registration import RegistrationJobs
 from hutong.store import Database, utcnow
 
 
@@ -91,10 +94,21 @@ class Hutong:
         self.title_lists = TitleLists(db, self.licences)
         keyring = KeyRing(settings.keys_dir / "certificates")
         self.compliance = Compliance(settings, db, self.recognizer, self.creators, self.licences, keyring)
-        self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
+        self.checks = ClipChecks(
+            db,
+            self.compliance,
+            lease=timedelta(seconds=settings.registration_lease_seconds),
+            connect=lambda: self.distribution,
+        )  # the console's checks, on the job queue
         # the rights holder's console: uploads registered in the background, thumbnails, uses of works
+        # registration as queue jobs (folders from the CLI, uploads from the console): the queue is built
+        # with distribution's, on first use
+        self.registration_jobs = RegistrationJobs(
+            db, self.catalogue, lease=timedelta(seconds=settings.registration_lease_seconds),
+            connect=lambda: self.distribution,
+        )  # fmt: skip
         self.registrations = Registrations(
-            self.catalogue, settings.home / "works", max_bytes=settings.max_media_bytes
+            self.registration_jobs, settings.home / "works", max_bytes=settings.max_media_bytes
         )
         self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
         self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer,
@@ -138,7 +152,7 @@ class Hutong:
     @cached_property
     def distribution(self) -> Distribution:
         """Connected accounts and publishing jobs (built on first use)."""
-        return Distribution.create(
+        distribution = Distribution.create(
             self.settings,
             self.db,
             certificates=OwnCertificates(self.compliance),
@@ -148,6 +162,16 @@ class Hutong:
                 Outbound.from_settings(self.settings)
             ),  # its own: the policy on every connection
         )
+        # registration jobs travel on the same queue: every consumer of it (serve's, `hutong worker`) runs
+        # them, and its housekeeping takes over those a dead worker left
+        jobs = self.registration_jobs
+        jobs.attach(distribution.queue.add(REGISTER_TASK, jobs.run))
+        distribution.add_kind(jobs, lease=jobs.lease)
+        self.checks.attach(
+            distribution.queue.add(CHECK_TASK, self.checks.run)
+        )  # the console's clip checks too
+        distribution.add_kind(self.checks, lease=self.checks.lease)
+        return distribution
 
     @cached_property
     def deadlines(self) -> DeadlineJob:
@@ -155,7 +179,6 @@ class Hutong:
         return DeadlineJob(self.distribution.queue.huey, self.disputes.run_deadlines)
 
     def close(self) -> None:
-        self.registrations.close()
         if "distribution" in self.__dict__:
             self.distribution.http.close()
         self.http.close()

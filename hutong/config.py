@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     # distribution
     redis_url: str | None = Field(
         default=None,
-        description="Publishing jobs' queue on Redis (e.g. redis://host:6379/0), run by `hutong worker` "
-        "processes; by default an embedded SQLite queue in HUTONG_HOME.",
+        description="The job queue (publishing, registration, console checks, deadlines) on Redis (e.g. "
+        "redis://host:6379/0), run by `hutong worker` processes; by default an embedded SQLite queue in "
+        "HUTONG_HOME. With it set, `hutong works add` queues per-file jobs (--here: in process).",
     )
     distribution_workers: int = Field(
         default=2, ge=1, le=64, description="Publishing jobs run at once per worker."
@@ -171,6 +172,15 @@ class Settings(BaseSettings):
         default="auto",
         description="Recognition signals, comma-separated (video.dct, video.motion, audio.bands, video.sscd); "
         "'auto': the classical three plus the learned video.sscd where its optional extra is installed.",
+    )
+
+    # registration jobs (works added through the queue: the console's uploads, `hutong works add --queue`)
+    registration_lease_seconds: float = Field(
+        default=120.0,
+        ge=2,
+        le=86400,
+        description="How long a worker holds a registration without a sign of life (it signs every third of "
+        "this while fingerprinting) before housekeeping queues it again for another worker.",
     )
 
     @field_validator("outbound_allow_networks")

@@ -8,6 +8,7 @@ from hutong.cli import claims as _claims  # noqa: F401  (registers its commands)
 from hutong.cli import distribute as _distribute  # noqa: F401
 from hutong.cli import interconnect as _interconnect  # noqa: F401
 from hutong.cli import platform as _platform  # noqa: F401
+from hutong.cli import registration as _registration  # noqa: F401
 from hutong.cli import rights as _rights  # noqa: F401
 from hutong.cli.app import app
 from hutong.errors import HutongError

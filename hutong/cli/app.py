@@ -86,6 +86,18 @@ def works_add(
         bool, typer.Option(help="Register even if the picture matches a registered work.")
     ] = False,
     as_json: JsonOpt = False,
+    queue: Annotated[
+        bool | None,
+        typer.Option(
+            "--queue/--here",
+            help="One queue job per file, run by `hutong worker` processes (default "
+            "when HUTONG_REDIS_URL is set), or all in this process.",
+        ),
+    ] = None,  # fmt: skip
+    wait: Annotated[
+        bool,
+        typer.Option(help="With --queue: follow the batch until it has finished (--no-wait: print its id)."),
+    ] = True,
 ) -> None:
     """Register works: fingerprint and store them (the same media twice is refused)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -98,6 +110,15 @@ def works_add(
             "no media files found in the given paths"
             + (f" ({len(skipped)} other file{'s' if len(skipped) != 1 else ''} skipped)" if skipped else "")
         )
+    if queue is None:
+        from hutong.config import installation_settings
+
+        queue = bool(installation_settings().redis_url)
+    if queue:
+        from hutong.cli.registration import add_queued
+
+        return add_queued(files, skipped, title=title, holder=holder, check_duplicates=not allow_duplicate,
+                          wait=wait, as_json=as_json)  # fmt: skip
     with service() as h, Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=as_json or not err.is_terminal, transient=True,

@@ -282,14 +282,15 @@ def jobs_cancel(job_id: Annotated[int, IdArg("The job.")], as_json: JsonOpt = Fa
 def worker(
     workers: Annotated[int | None, typer.Option(help="Jobs run at once (default: the setting).")] = None,
 ) -> None:
-    """Run publishing jobs (and the claims' deadline job) until interrupted (Ctrl-C). Jobs a stopped worker
-    left in flight are picked up."""
+    """Run the job queue until interrupted (Ctrl-C): publishing, work registration, the console's clip checks
+    and the claims' deadline job. Jobs a stopped worker left in flight are picked up."""
     with service() as h:
         n = workers or h.settings.distribution_workers
         consumer = h.distribution.worker(n)
         h.deadlines.ensure_scheduled()  # claims: dispute, appeal and review deadlines, hourly, on this queue
         where = "Redis" if h.settings.redis_url else "the embedded queue"
-        err.print(f"publishing worker: {n} at once, jobs from {where}; Ctrl-C stops", highlight=False)
+        err.print(f"publishing worker: {n} at once, jobs from {where} (publishing, registration, checks, "
+                  "deadlines); Ctrl-C stops", highlight=False)  # fmt: skip
         if not err.is_terminal:  # logs: no live table
             consumer.run_forever()
             return

@@ -1,20 +1,23 @@
-"""A creator's checks in the console: a clip uploaded once, recognised in the background, decided for a
-platform, shown as a timeline with frames, certified when compliant. The recognition report is kept with
+"""A creator's checks in the console: a clip uploaded once, recognised by a worker of the job queue,
+decided for a platform, shown as a timeline with frames, certified when compliant. The recognition report is kept with
 the check, so deciding again for another platform or issuing the certificate needs no second recognition.
 
 Every read names the creator handles the caller acts for: another creator's check is "no such check"."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from hutong.compliance.policy import FORBIDDEN, LICENSED
 from hutong.compliance.report import timeline_svg
@@ -23,9 +26,12 @@ from hutong.errors import CertificateError, HutongError, MediaError
 from hutong.match.service import MatchReport, Segment
 from hutong.media import frame_png, probe, sha256_file
 from hutong.store import Certificate, ClipCheck, Database, Work, utcnow
+from hutong.store.leases import take
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.checks")
+TASK = "hutong.check"  # a check on the job queue: recognised by whichever worker takes it
+MAX_ATTEMPTS = 3  # a check whose worker died this often is failed, not tried again
 STALE = timedelta(
     minutes=30
 )  # a check "checking" for longer was cut off (recognition takes seconds to minutes)
@@ -100,9 +106,72 @@ class CheckView:
 
 
 class ClipChecks:
-    def __init__(self, db: Database, compliance: Compliance) -> None:
-        self.db, self.compliance = db, compliance
+    def __init__(
+        self, db: Database, compliance: Compliance, *, lease: timedelta, connect: Callable[[], object]
+    ) -> None:
+        """``connect`` builds the job queue on first use (it calls :meth:`attach`); ``lease`` is how long a
+        worker may go without signing a check it runs before another takes it over."""
+        self.db, self.compliance, self.lease, self._connect = db, compliance, lease, connect
         self._moments: dict[tuple[str, int], float] = {}  # which moment of a segment its frames show
+        self._send: Callable[[str], None] | None = None
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    # -- on the job queue ------------------------------------------------------------------------------
+
+    def attach(self, send: Callable[[str], None]) -> None:
+        """The queue's enqueue for checks (the queue registers :meth:`run` as its task)."""
+        self._send = send
+
+    def enqueue(self, check_id: str) -> None:
+        """Hand the check to whichever worker takes it (`hutong serve`'s consumer or a `hutong worker`)."""
+        if self._send is None:
+            self._connect()  # builds the queue, which attaches us
+        assert self._send is not None, "the queue did not attach the checks"
+        self._send(check_id)
+
+    def _claim(self, check_id: str) -> bool:
+        now = utcnow()
+        with self.db.session() as s:
+            return take(s, ClipCheck, check_id, [ClipCheck.state == "checking", ClipCheck.claimed_at.is_(None)],
+                        {"claimed_at": now, "claimed_by": self.worker_name[:200],
+                         "attempts": ClipCheck.attempts + 1})  # fmt: skip
+
+    def _heartbeat(self, check_id: str, stop: threading.Event) -> None:
+        while not stop.wait(self.lease.total_seconds() / 3):
+            try:
+                with self.db.session() as s:
+                    s.execute(update(ClipCheck).where(ClipCheck.id == check_id, ClipCheck.state == "checking")
+                              .values(claimed_at=utcnow()))  # fmt: skip
+            except Exception:  # noqa: BLE001 — a busy database: the next beat tries again
+                log.exception("check.heartbeat_failed", check=check_id)
+
+    def recover(self, *, all_in_flight: bool = False, stale_only: bool = False) -> list[str]:
+        """Queue again the checks a worker should be doing (the publishing jobs' contract): those whose
+        worker stopped signing (every one taken, when ``all_in_flight``), and those never taken — all, or with
+        ``stale_only`` those waiting a whole lease (their message lost). A check whose worker died
+        :data:`MAX_ATTEMPTS` times is failed, saying so."""
+        now = utcnow()
+        stale = now - self.lease
+        taken = ClipCheck.claimed_at.is_not(None)
+        if not all_in_flight:
+            taken = taken & (ClipCheck.claimed_at < stale)
+        waiting = ClipCheck.claimed_at.is_(None)
+        if stale_only:
+            waiting = waiting & (ClipCheck.updated_at < stale)
+        again = []
+        with self.db.session() as s:
+            for c in s.execute(
+                select(ClipCheck).where(ClipCheck.state == "checking", or_(taken, waiting))
+            ).scalars():
+                if c.attempts >= MAX_ATTEMPTS:
+                    c.state, c.reason = "failed", (f"recognition stopped {c.attempts} times on this clip; "
+                                                   "upload it again, or a shorter cut")  # fmt: skip
+                else:
+                    again.append(c.id)
+                c.claimed_at, c.updated_at = None, now
+        for check_id in again:
+            self.enqueue(check_id)
+        return again
 
     # -- starting and running ------------------------------------------------------------------------
 
@@ -132,7 +201,21 @@ class ClipChecks:
             return CheckView.of(row)
 
     def run(self, check_id: str) -> None:
-        """Recognise the clip and decide (in the background: the page polls until the state changes)."""
+        """Recognise the clip and decide (the queue's task: the page polls until the state changes). A
+        check another worker has, or that is no longer being checked, is left alone."""
+        if not self._claim(check_id):
+            return
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(check_id, stop), name="hutong-check-beat",
+                                daemon=True)  # fmt: skip
+        beat.start()
+        try:
+            self._run(check_id)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run(self, check_id: str) -> None:
         with self.db.session() as s:
             c = s.get(ClipCheck, check_id)
             if c is None or c.state != "checking":

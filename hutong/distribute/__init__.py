@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -34,6 +35,12 @@ from hutong.rights.creators import Creators
 from hutong.store import Database
 
 
+class JobKind(Protocol):
+    """Another kind of job on the distribution queue, recovered as publishing jobs are (same contract)."""
+
+    def recover(self, *, all_in_flight: bool = False, stale_only: bool = False) -> list: ...
+
+
 @dataclass
 class Distribution:
     accounts: ConnectedAccounts
@@ -46,6 +53,7 @@ class Distribution:
     every: float = RECOVER_SECONDS  # how often a running worker does its housekeeping
     lock_path: Path | None = None  # embedded queue: held by the one consumer that may recover everything
     clip_grace: timedelta = timedelta(hours=24)  # a clip sent but never published is kept this long
+    kinds: list[JobKind] = field(default_factory=list)  # other jobs on this queue (registration)
 
     @classmethod
     def create(
@@ -78,6 +86,12 @@ class Distribution:
                    None if settings.redis_url else settings.home / "queue.lock",
                    timedelta(hours=settings.upload_hours))  # fmt: skip
 
+    def add_kind(self, kind: JobKind, *, lease: timedelta) -> None:
+        """Recover ``kind``'s jobs with the publishing jobs (at a worker's start and in its housekeeping,
+        which then runs at least every half ``lease``)."""
+        self.kinds.append(kind)
+        self.every = min(self.every, max(1.0, lease.total_seconds() / 2))
+
     def platform_event(self, adapter_name: str, headers: dict, body: bytes) -> EventResult:
         """A webhook from a platform (raw headers and body): verified, applied to its job idempotently.
         Answer the platform with ``result.status`` and ``result.body``."""
@@ -93,6 +107,8 @@ class Distribution:
         if recover:
             self.jobs.recover(all_in_flight=lock is not None)
             self.jobs.take_down_revoked()  # revocations made while no worker ran
+            for kind in self.kinds:
+                kind.recover(all_in_flight=lock is not None)
         return self.queue.consumer(workers, housekeeping=self.housekeeping, every=self.every,
                                    on_stop=(lambda: os.close(lock)) if lock is not None else None)  # fmt: skip
 
@@ -118,6 +134,8 @@ class Distribution:
         """Every minute on a running worker: take over what a worker that died left behind (once its lease
         runs out), take down posts whose certificate was revoked since, expire shares nobody confirmed."""
         self.jobs.recover(stale_only=True)
+        for kind in self.kinds:
+            kind.recover(stale_only=True)
         self.jobs.take_down_revoked()
         self.events.expire()
         self.cleanup_clips()

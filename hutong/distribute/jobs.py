@@ -28,6 +28,7 @@ from hutong.errors import HutongError
 from hutong.platform.ports import CertificateAuthority
 from hutong.rights.creators import Creators
 from hutong.store import Database, DistributionAccount, PublishEvent, PublishJob, utcnow
+from hutong.store.leases import take
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
 log = structlog.get_logger("hutong.distribute")
@@ -532,17 +533,21 @@ class Jobs:
     # -- the worker's part ----------------------------------------------------------------------
 
     def _claim(self, job_id: int) -> PublishJob | None:
-        """Take the job for this worker (one conditional UPDATE): two messages for one job run it once."""
+        """Take the job for this worker (:func:`take`: SKIP LOCKED on PostgreSQL, one conditional UPDATE): two
+        messages for one job run it once."""
         now = utcnow()
         with self.db.session() as s:
-            done = s.execute(
-                update(PublishJob)
-                .where(PublishJob.id == job_id, PublishJob.state.in_(("queued", TAKE_DOWN)),
-                       or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now),  # nobody holds it
-                       or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)))
-                .values(lease_until=now + self.lease, attempts=PublishJob.attempts + 1, updated_at=now)
-            )  # fmt: skip
-            if done.rowcount != 1:
+            if not take(
+                s,
+                PublishJob,
+                job_id,
+                [
+                    PublishJob.state.in_(("queued", TAKE_DOWN)),
+                    or_(PublishJob.lease_until.is_(None), PublishJob.lease_until < now),  # nobody holds it
+                    or_(PublishJob.not_before.is_(None), PublishJob.not_before <= now + timedelta(seconds=1)),
+                ],
+                {"lease_until": now + self.lease, "attempts": PublishJob.attempts + 1, "updated_at": now},
+            ):
                 return None
             return s.get(PublishJob, job_id)
 

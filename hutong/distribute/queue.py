@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey
@@ -28,6 +29,15 @@ class Queue:
     def __init__(self, huey: Huey, run: Callable[[int], object]) -> None:
         self.huey = huey
         self._task = huey.task(name=TASK)(run)
+        self._added: dict[str, Callable] = {}
+
+    def add(self, name: str, run: Callable[[Any], object]) -> Callable[[Any], None]:
+        """Another kind of job on the same queue, under its own task name (registration jobs): whatever
+        consumes this queue runs it too. Returns what enqueues one job id."""
+        if name not in self._added:  # once per queue, however often asked
+            self._added[name] = self.huey.task(name=name)(run)
+        task = self._added[name]
+        return lambda job_id: task(job_id)
 
     def enqueue(self, job_id: int, delay: float | None = None) -> None:
         if delay and delay > 0:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
+import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -19,6 +18,7 @@ from hutong.errors import CatalogueError, HutongError, RightsError
 from hutong.media import frame_png
 from hutong.rights.catalogue import MAX_ID, MEDIA_SUFFIXES, Catalogue, WorkRecord, clean_title
 from hutong.rights.licences import LicenceRecord, Licences
+from hutong.rights.registration import Registration, RegistrationJobs, UnknownBatch
 from hutong.rights.terms import LicenceTerms, parse_range
 from hutong.store import (
     Certificate,
@@ -32,7 +32,7 @@ from hutong.store import (
 )
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
-KEEP_FINISHED = timedelta(days=1)
+SWEEP_AFTER = timedelta(hours=6)  # a half-written upload older than this was left by a crash
 THUMBNAILS = 6  # frames shown along a work's timeline
 THUMB_WIDTH = 240
 LIVE_POST_STATES = ("published", "queued", "uploading", "processing")  # as distribute.jobs.take_down_revoked
@@ -81,33 +81,13 @@ class UploadWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-@dataclass
-class Registration:
-    """A work being registered from an upload: ``fingerprinting`` → ``done`` (with the work) or ``failed``
-    (with the catalogue's reason)."""
-
-    id: str
-    holder: str
-    title: str
-    filename: str
-    size: int
-    started_at: datetime
-    state: str = "fingerprinting"
-    work_id: int | None = None
-    error: str = ""
-    finished_at: datetime | None = None
-
-
 class Registrations:
-    """Registering uploaded works one at a time on a background thread (fingerprinting a film takes a while;
-    the page polls meanwhile). Progress lives in memory: a restart forgets registrations in flight, and their
-    uploads are removed by :meth:`sweep` at the next start."""
+    """Uploaded works registered as queue jobs (:mod:`hutong.rights.registration`): the upload lands on the
+    shared media store, its registration is a row in the database run by whichever worker claims it, so the
+    page that polls it works whichever API process answers (fingerprinting a film takes a while)."""
 
-    def __init__(self, catalogue: Catalogue, folder: Path, *, max_bytes: int) -> None:
-        self.catalogue, self.folder, self.max_bytes = catalogue, folder, max_bytes
-        self._jobs: dict[str, Registration] = {}
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+    def __init__(self, jobs: RegistrationJobs, folder: Path, *, max_bytes: int) -> None:
+        self.jobs, self.folder, self.max_bytes = jobs, folder, max_bytes
 
     def writer(self, filename: str) -> UploadWriter:
         suffix = Path(filename).suffix.lower()
@@ -116,61 +96,33 @@ class Registrations:
     def start(self, path: Path, *, title: str, holder: str, filename: str) -> Registration:
         try:
             name = clean_title(title or Path(filename).stem)
+            batch = self.jobs.submit([path], holder=holder, title=name, upload=True, filename=filename[:300])
         except HutongError:
             path.unlink(missing_ok=True)
             raise
-        job = Registration(
-            secrets.token_urlsafe(12), holder, name, filename[:300], path.stat().st_size, utcnow()
-        )
-        with self._lock:
-            self._forget_old()
-            self._jobs[job.id] = job
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hutong-register")
-            pool = self._pool
-        pool.submit(self._run, job, path)
-        return job
-
-    def _run(self, job: Registration, path: Path) -> None:
-        try:
-            work = self.catalogue.add_one(path, title=job.title, holder=job.holder)
-        except HutongError as exc:
-            path.unlink(missing_ok=True)  # the catalogue refused it: keep nothing of the upload
-            job.error = str(exc).replace(str(path), f"“{job.filename}”")
-            job.state = "failed"
-        except Exception as exc:  # noqa: BLE001 — a decoder crash must still end the page's wait
-            path.unlink(missing_ok=True)
-            job.error = f"“{job.filename}” could not be registered ({exc.__class__.__name__})"
-            job.state = "failed"
-        else:
-            job.work_id, job.state = work.work_id, "done"
-        job.finished_at = utcnow()
-
-    def _forget_old(self) -> None:
-        """Finished registrations are kept a day (a page left open still reads its answer), then dropped."""
-        cutoff = utcnow() - KEEP_FINISHED
-        for key in [k for k, j in self._jobs.items() if j.finished_at and j.finished_at < cutoff]:
-            del self._jobs[key]
+        return batch.jobs[0]
 
     def get(self, job_id: str, holders: Iterable[str]) -> Registration:
-        job = self._jobs.get(job_id)
-        if job is None or job.holder not in set(holders):
-            raise NotYours("no registration with that id (a restart forgets registrations in progress)")
-        return job
+        try:
+            return self.jobs.get(job_id, holders)
+        except UnknownBatch as exc:
+            raise NotYours(str(exc)) from None
 
-    def sweep(self) -> int:
-        """Remove uploads a crash left half-written (hidden files); returns how many."""
+    def sweep(self, older_than: timedelta = SWEEP_AFTER) -> int:
+        """Remove uploads a crash left half-written (hidden files), once they are older than ``older_than``:
+        another API process on the same media store may be writing a younger one now. Returns how many."""
         if not self.folder.is_dir():
             return 0
         n = 0
+        cutoff = time.time() - older_than.total_seconds()
         for f in self.folder.glob(".upload-*"):
-            f.unlink(missing_ok=True)
-            n += 1
+            try:
+                if f.stat().st_mtime < cutoff:
+                    f.unlink(missing_ok=True)
+                    n += 1
+            except FileNotFoundError:
+                continue
         return n
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- licence terms from a form ---------------------------------------------------------------------

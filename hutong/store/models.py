@@ -627,6 +627,10 @@ class ClipCheck(Base):
     certificate_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # on the job queue: the worker recognising it signs claimed_at while it runs (0013_registration)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # -- claims: title lists, match policies, claims, disputes, revenue ledger ------------------------------
@@ -858,3 +862,35 @@ class ReferenceQuarantine(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | lifted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- registration jobs: works registered through the job queue ------------------------------------------
+
+
+class RegistrationJob(Base):
+    """One file to register as a work, run by whichever worker claims it: queued → fingerprinting → done
+    (with the work) or failed (with the catalogue's reason). A batch is the files of one `works add` or one
+    console upload; ``claimed_at`` is the worker's heartbeat while it fingerprints."""
+
+    __tablename__ = "registration_jobs"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused: a page left open names one
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(32), index=True)
+    path: Mapped[str] = mapped_column(String(4096))  # on the media store every worker shares
+    filename: Mapped[str] = mapped_column(String(300))  # as the person named it (an upload's own name)
+    upload: Mapped[bool] = mapped_column(default=False)  # an upload of ours: removed when refused
+    title: Mapped[str] = mapped_column(String(600))
+    holder: Mapped[str] = mapped_column(String(500), index=True)
+    check_duplicates: Mapped[bool] = mapped_column(default=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    work_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[float] = mapped_column(default=0.0)  # of the registered work (media seconds)
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str] = mapped_column(String(200), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

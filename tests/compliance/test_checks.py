@@ -83,3 +83,34 @@ def test_a_check_cut_off_by_a_stopped_server_says_so(rights, stored):
         s.get(ClipCheck, c.id).updated_at = utcnow() - timedelta(hours=1)
     c = rights.checks.get(c.id, ["alice"])
     assert c.state == "failed" and "upload the clip again" in c.reason
+
+
+def test_a_check_left_by_a_dead_worker_is_taken_over_once_and_given_up_after_three(rights, stored):
+    """Checks run on the job queue: a worker that died mid-recognition stops signing its check, and
+    housekeeping queues it again; a repeated queue message changes nothing; a clip that kills its worker
+    every time is failed with the reason instead of going round for ever."""
+    grant(rights)
+    c = rights.checks.start(stored, name="remix.mp4", creator="alice", platform="douyin", monetised=False,
+                            account_id=1)  # fmt: skip
+    with rights.db.session() as s:  # taken by a worker that was killed a while ago
+        row = s.get(ClipCheck, c.id)
+        row.claimed_at, row.claimed_by, row.attempts = utcnow() - timedelta(hours=1), "gone:1", 1
+    rights.checks.run(c.id)  # another worker's message while the dead one still holds it: nothing
+    assert rights.checks.get(c.id, ["alice"]).state == "checking"
+    assert rights.checks.recover(stale_only=True) == [c.id]
+    rights.checks.run(c.id)
+    done = rights.checks.get(c.id, ["alice"])
+    assert done.state == "done" and done.compliant is True
+    with rights.db.session() as s:
+        assert s.get(ClipCheck, c.id).attempts == 2
+    rights.checks.run(c.id)  # once done, a late message changes nothing
+    assert rights.checks.get(c.id, ["alice"]).report == done.report
+
+    again = rights.checks.start(stored, name="killer.mp4", creator="alice", platform="douyin", monetised=False,
+                                account_id=1)  # fmt: skip
+    with rights.db.session() as s:
+        row = s.get(ClipCheck, again.id)
+        row.claimed_at, row.attempts = utcnow() - timedelta(hours=1), 3
+    assert rights.checks.recover(stale_only=True) == []
+    failed = rights.checks.get(again.id, ["alice"])
+    assert failed.state == "failed" and "stopped 3 times" in failed.reason

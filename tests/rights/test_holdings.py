@@ -3,6 +3,7 @@ errors), uploads that leave nothing partial, background registration, thumbnails
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ import pytest
 
 from hutong.errors import CatalogueError, RightsError
 from hutong.rights.holdings import LicenceForm, NotYours, parse_range
+from hutong.store import RegistrationJob
 
 HOLDER = "Blender Foundation"
 
@@ -66,38 +68,58 @@ def test_an_upload_over_the_limit_or_empty_leaves_nothing(registered, tmp_path):
 
 
 def wait(regs, job, holders):
-    for _ in range(200):
-        if regs.get(job.id, holders).state != "fingerprinting":
+    for _ in range(400):
+        if not regs.get(job.id, holders).running:
             return regs.get(job.id, holders)
         time.sleep(0.05)
     raise AssertionError("registration never finished")
 
 
-def test_registration_runs_in_the_background_and_a_refusal_removes_the_upload(registered):
+def test_registration_runs_on_the_queue_and_a_refusal_removes_the_upload(registered):
     regs = registered.registrations
     from tests.conftest import WORK_FILES
 
     w = regs.writer("same.mp4")
     w.write(WORK_FILES[0].read_bytes())
     job = regs.start(w.finish(), title="", holder=HOLDER, filename="same.mp4")
-    done = wait(regs, job, [HOLDER])
-    assert (
-        done.state == "failed" and "already registered as work" in done.error and "“same.mp4”" in done.error
-    )
-    assert list(regs.folder.iterdir()) == []
-    with pytest.raises(NotYours):
-        regs.get(job.id, ["Someone Else"])
-    done.finished_at -= timedelta(days=2)  # a day after it finished, a new registration forgets it
-    w = regs.writer("again.mp4")
-    w.write(WORK_FILES[0].read_bytes())
-    wait(regs, regs.start(w.finish(), title="Again", holder=HOLDER, filename="again.mp4"), [HOLDER])
+    assert job.state == "queued"  # nothing runs it until a consumer of the queue does
+    with registered.distribution.worker(1):
+        done = wait(regs, job, [HOLDER])
+        assert (
+            done.state == "failed"
+            and "already registered as work" in done.error
+            and "“same.mp4”" in done.error
+        )
+        assert list(regs.folder.iterdir()) == []
+        with pytest.raises(NotYours):
+            regs.get(job.id, ["Someone Else"])
+        with registered.db.session() as s:  # a day after it finished, a new registration forgets it
+            s.get(RegistrationJob, int(job.id)).finished_at -= timedelta(days=2)
+        w = regs.writer("again.mp4")
+        w.write(WORK_FILES[0].read_bytes())
+        wait(regs, regs.start(w.finish(), title="Again", holder=HOLDER, filename="again.mp4"), [HOLDER])
     with pytest.raises(NotYours):
         regs.get(job.id, [HOLDER])
+    for bad in ("x", "0", "-1", str(2**70), ""):
+        with pytest.raises(NotYours):
+            regs.get(bad, [HOLDER])
     w = regs.writer("x.mp4")
     w.write(b"1")
     with pytest.raises(CatalogueError, match="empty"):
         regs.start(w.finish(), title="《》", holder=HOLDER, filename="《》.mp4")
     assert list(regs.folder.iterdir()) == []
+
+
+def test_a_sweep_removes_only_old_half_written_uploads(registered):
+    regs = registered.registrations
+    young = regs.writer("a.mp4")  # another API process is writing it now
+    young.write(b"1")
+    old = regs.folder / ".upload-left-by-a-crash"
+    old.write_bytes(b"2")
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    assert regs.sweep() == 1
+    assert young.tmp.exists() and not old.exists()
+    young.abort()
 
 
 def test_thumbnails_are_decoded_once_and_another_holders_work_is_not_found(registered):

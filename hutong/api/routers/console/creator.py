@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -74,14 +74,13 @@ async def upload(
     request: Request,
     h: HutongDep,
     seat: CreatorSeat,
-    background: BackgroundTasks,
     name: Annotated[str, Query(min_length=1, max_length=255)],
     platform: Annotated[str, Query(min_length=1, max_length=100)],
     creator: Annotated[str, Query(max_length=64)] = "",
     monetised: bool = False,
 ):
     """The clip's bytes as the body (console.js sends them with a progress bar), streamed to disk within
-    ``max_media_bytes``; then recognition runs in the background and the check's page follows it."""
+    ``max_media_bytes``; then recognition runs as a job on the queue and the check's page follows it."""
     check_csrf(request, "")
     handle = _handle(seat, creator)
     writer = h.distribution.clips.writer()
@@ -102,7 +101,7 @@ async def upload(
                                         account_id=seat.user.id)  # fmt: skip
     except (CheckError, MediaError) as exc:
         raise _refused(exc) from None
-    background.add_task(h.checks.run, check.id)
+    await run_in_threadpool(h.checks.enqueue, check.id)  # whichever worker takes it recognises the clip
     return RedirectResponse(f"{BASE}/checks/{check.id}", status_code=303)
 
 
