@@ -94,9 +94,9 @@ class Hutong:
         self.checks = ClipChecks(db, self.compliance)  # the console's checks (creator pages)
         # the rights holder's console: uploads registered in the background, thumbnails, uses of works
         self.registrations = Registrations(
-            self.catalogue, settings.home / "works", max_bytes=settings.max_media_bytes
+            self.catalogue, settings.media_dir / "works", max_bytes=settings.max_media_bytes
         )
-        self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
+        self.holdings = Holdings(db, self.catalogue, self.licences, settings.media_dir / "thumbnails")
         self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer,
                          cache_ttl=settings.console_uses_seconds)  # fmt: skip
         # claims: ``clock`` decides deadlines (tests pass a controlled one)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -158,14 +159,20 @@ class Registrations:
             raise NotYours("no registration with that id (a restart forgets registrations in progress)")
         return job
 
-    def sweep(self) -> int:
-        """Remove uploads a crash left half-written (hidden files); returns how many."""
+    def sweep(self, *, idle_seconds: float = 900) -> int:
+        """Remove uploads a crash left half-written (hidden files) that nothing has written to for
+        ``idle_seconds``: another API process sharing the folder may be receiving one right now. Returns
+        how many."""
         if not self.folder.is_dir():
             return 0
-        n = 0
+        n, cutoff = 0, time.time() - idle_seconds
         for f in self.folder.glob(".upload-*"):
-            f.unlink(missing_ok=True)
-            n += 1
+            try:
+                if f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    n += 1
+            except FileNotFoundError:  # finished (renamed) or swept by another process meanwhile
+                continue
         return n
 
     def close(self) -> None:
