@@ -277,3 +277,28 @@ def test_the_session_key_is_made_once_when_processes_race(tmp_path):
     assert create_private(path, "first") and not create_private(path, "second")
     assert path.read_text() == "first" and oct(path.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in tmp_path.iterdir()] == ["session.key"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:",
+     "sqlite:///file:shared?mode=memory&cache=shared&uri=true"],
+)  # fmt: skip
+def test_sqlite_in_memory_is_no_shared_database(tmp_path, url):
+    from hutong.config import get_settings, shared_database
+    from hutong.errors import HutongError
+
+    with pytest.raises(HutongError, match="not SQLite in memory"):
+        shared_database(get_settings(home=tmp_path, database_url=url))
+
+
+def test_a_sqlite_file_or_postgresql_is_a_shared_database(tmp_path):
+    from hutong.config import get_settings, shared_database
+    from hutong.errors import HutongError
+
+    default = get_settings(home=tmp_path)  # the file in HUTONG_HOME: processes on one machine share it
+    assert shared_database(default) == f"sqlite:///{tmp_path / 'hutong.db'}"
+    pg = "postgresql+psycopg://hutong@127.0.0.1:5432/hutong"
+    assert shared_database(get_settings(home=tmp_path, database_url=pg)) == pg
+    with pytest.raises(HutongError, match="is not a database URL"):
+        shared_database(get_settings(home=tmp_path, database_url="not a url"))
