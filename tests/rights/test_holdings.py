@@ -113,3 +113,24 @@ def test_thumbnails_are_decoded_once_and_another_holders_work_is_not_found(regis
         holdings.work(["Another Studio"], 1)
     with pytest.raises(NotYours):
         holdings.work([HOLDER], 2**70)
+
+
+def test_the_sweep_removes_only_uploads_nothing_writes_to_any_more(registered, tmp_path):
+    """Several API processes share the folder: a process that starts must not delete another's upload."""
+    import os
+
+    from hutong.rights.holdings import Registrations
+
+    regs = Registrations(registered.catalogue, tmp_path / "works", max_bytes=1024)
+    regs.folder.mkdir()
+    live, dead = regs.folder / ".upload-live.mp4", regs.folder / ".upload-dead.mp4"
+    live.write_bytes(b"being received")
+    dead.write_bytes(b"left by a killed process")
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
+    whole = regs.folder / "kept.mp4"
+    whole.write_bytes(b"a whole upload")
+    os.utime(whole, (old, old))
+    assert regs.sweep() == 1
+    assert live.exists() and not dead.exists() and whole.exists()
+    assert regs.sweep(idle_seconds=0) == 1 and not live.exists()
