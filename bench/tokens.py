@@ -10,7 +10,8 @@ hidden by a stalled client (no coordinated omission). In the same run, peers on 
 - the discovery document: the framework's floor for a JSON GET (no database).
 
 Then the highest sustainable rate (closed loop, 16 concurrent requests) for client_credentials and, as the
-framework's ceiling in the same run, for the discovery document.
+framework's ceiling in the same run, for the discovery document. In the same run, the token rows again with two
+API processes (``hutong serve --workers 2``) on a temporary PostgreSQL 15 cluster on loopback.
 Writes docs/benchmarks-tokens.json and regenerates docs/benchmarks.md (not with ``--no-write``).
 """
 
@@ -91,58 +92,74 @@ async def closed_loop(make_request, concurrency: int, seconds: float) -> float:
         return done / (time.perf_counter() - t0)
 
 
-def main(rate: float, seconds: float, write: bool = True) -> dict:
-    from tests.api.conftest import start_server
+def measure(url: str, rate: float, seconds: float, *, peers: bool) -> dict:
+    """The token endpoint of the server at ``url``; with ``peers``, the discovery document and the closed-loop
+    ceilings too."""
+    app, refresh_pool = setup(url)
+    basic = (app["client_id"], app["client_secret"])
 
+    async def cc(client, i):
+        return await client.post(
+            url + "/oauth/token", data={"grant_type": "client_credentials", "scope": "links.card"}, auth=basic
+        )
+
+    # each grant's refresh token rotates: a chain has at most one request in flight (a second one would
+    # present a spent token, which rightly revokes the whole grant), so a request takes an idle chain,
+    # waiting for one if all are busy; the wait counts in its latency (from its scheduled time)
+    idle: asyncio.Queue | None = None
+
+    async def rt(client, i):
+        nonlocal idle
+        if idle is None:
+            idle = asyncio.Queue()
+            for token in refresh_pool:
+                idle.put_nowait(token)
+        token = await idle.get()
+        r = await client.post(
+            url + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token}, auth=basic
+        )
+        idle.put_nowait(r.json()["refresh_token"] if r.status_code == 200 else token)
+        return r
+
+    async def disco(client, i):
+        return await client.get(url + "/.well-known/openid-configuration")
+
+    results: dict = {}
+    asyncio.run(open_loop(cc, 50, 2))  # warm up (every process of a multi-process server)
+    results["client_credentials"] = asyncio.run(open_loop(cc, rate, seconds))
+    results["refresh_token (rotation)"] = asyncio.run(open_loop(rt, rate, seconds))
+    if peers:
+        results["discovery document (no database)"] = asyncio.run(open_loop(disco, rate, seconds))
+    results["max_client_credentials_per_s"] = asyncio.run(closed_loop(cc, 16, seconds / 2))
+    if peers:
+        results["max_discovery_per_s"] = asyncio.run(closed_loop(disco, 16, seconds / 2))
+        results["client_credentials_vs_discovery"] = round(
+            results["max_client_credentials_per_s"] / results["max_discovery_per_s"], 2
+        )
+    return results
+
+
+def main(rate: float, seconds: float, write: bool = True) -> dict:
+    """Two setups in one run: today's single process on SQLite, and `hutong serve --workers 2` on PostgreSQL
+    (a temporary PostgreSQL 15 cluster on loopback, as the tests start one)."""
+    from tests.api.conftest import start_server
+    from tests.store.test_postgres import postgres_available, temporary_postgres
+
+    results: dict = {"rate": rate, "seconds": seconds}
     with tempfile.TemporaryDirectory(prefix="hutong-bench-tokens-") as tmp:
         server = start_server(Path(tmp) / "home", env={"HUTONG_HOME": str(Path(tmp) / "home")})
         try:
-            url = server.url
-            app, refresh_pool = setup(url)
-            basic = (app["client_id"], app["client_secret"])
-
-            async def cc(client, i):
-                return await client.post(
-                    url + "/oauth/token",
-                    data={"grant_type": "client_credentials", "scope": "links.card"},
-                    auth=basic,
-                )
-
-            # each grant's refresh token rotates: a chain has at most one request in flight (a second one would
-            # present a spent token, which rightly revokes the whole grant), so a request takes an idle chain,
-            # waiting for one if all are busy; the wait counts in its latency (from its scheduled time)
-            idle: asyncio.Queue | None = None
-
-            async def rt(client, i):
-                nonlocal idle
-                if idle is None:
-                    idle = asyncio.Queue()
-                    for token in refresh_pool:
-                        idle.put_nowait(token)
-                token = await idle.get()
-                r = await client.post(
-                    url + "/oauth/token",
-                    data={"grant_type": "refresh_token", "refresh_token": token},
-                    auth=basic,
-                )
-                idle.put_nowait(r.json()["refresh_token"] if r.status_code == 200 else token)
-                return r
-
-            async def disco(client, i):
-                return await client.get(url + "/.well-known/openid-configuration")
-
-            results = {"rate": rate, "seconds": seconds}
-            asyncio.run(open_loop(cc, 50, 2))  # warm up
-            results["client_credentials"] = asyncio.run(open_loop(cc, rate, seconds))
-            results["refresh_token (rotation)"] = asyncio.run(open_loop(rt, rate, seconds))
-            results["discovery document (no database)"] = asyncio.run(open_loop(disco, rate, seconds))
-            results["max_client_credentials_per_s"] = asyncio.run(closed_loop(cc, 16, seconds / 2))
-            results["max_discovery_per_s"] = asyncio.run(closed_loop(disco, 16, seconds / 2))
-            results["client_credentials_vs_discovery"] = round(
-                results["max_client_credentials_per_s"] / results["max_discovery_per_s"], 2
-            )
+            results.update(measure(server.url, rate, seconds, peers=True))
         finally:
             server.stop()
+    if postgres_available():
+        with tempfile.TemporaryDirectory(prefix="hutong-bench-tokens-pg-") as tmp, temporary_postgres() as pg:
+            home = Path(tmp) / "home"
+            server = start_server(home, env={"HUTONG_DATABASE_URL": pg}, args=("--workers", "2"))
+            try:
+                results["two_processes_postgres"] = measure(server.url, rate, seconds, peers=False)
+            finally:
+                server.stop()
     if write:
         (DOCS / "benchmarks-tokens.json").write_text(json.dumps(results, indent=2))
         write_report()

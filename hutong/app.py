@@ -108,9 +108,9 @@ class Hutong:
             connect=lambda: self.distribution,
         )  # fmt: skip
         self.registrations = Registrations(
-            self.registration_jobs, settings.home / "works", max_bytes=settings.max_media_bytes
+            self.registration_jobs, settings.media_dir / "works", max_bytes=settings.max_media_bytes
         )
-        self.holdings = Holdings(db, self.catalogue, self.licences, settings.home / "thumbnails")
+        self.holdings = Holdings(db, self.catalogue, self.licences, settings.media_dir / "thumbnails")
         self.uses = Uses(db, platform_name=settings.platform_name, issuer=settings.issuer,
                          cache_ttl=settings.console_uses_seconds)  # fmt: skip
         # claims: ``clock`` decides deadlines (tests pass a controlled one)

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         description="Recognition signals, comma-separated (video.dct, video.motion, audio.bands, video.sscd); "
         "'auto': the classical three plus the learned video.sscd where its optional extra is installed.",
     )
+    # several API processes
+    media_path: Path | None = Field(
+        default=None,
+        description="Folder for uploaded media (ingest uploads and videos, console uploads, thumbnails, "
+        "distribution clips); default HUTONG_HOME. Put it on storage every API process and worker reaches "
+        "(one filesystem mounted on every machine) when they run on several machines.",
+    )
 
     # registration jobs (works added through the queue: the console's uploads, `hutong works add --queue`)
     registration_lease_seconds: float = Field(
@@ -213,6 +220,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.keys_path or self.home / "keys"
+
+    @property
+    def media_dir(self) -> Path:
+        return (self.media_path or self.home).expanduser()
 
     @classmethod
     def settings_customise_sources(
@@ -317,6 +328,31 @@ def set_issuer(home: Path, url: str) -> tuple[str | None, str]:
 def installation_settings(**overrides: object) -> Settings:
     """Settings for a command on this installation: :func:`get_settings` with the one stored issuer."""
     return resolve_issuer(get_settings(**overrides))
+
+
+def shared_database(settings: Settings) -> str:
+    """The database URL of an installation served by several processes: any database they all open, so
+    not SQLite in memory (each process would have its own, empty). A SQLite file is shared by processes on
+    one machine (WAL; writes take turns); processes on several machines need PostgreSQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from hutong.errors import HutongError
+
+    try:
+        url = make_url(settings.db_url)
+    except ArgumentError:
+        raise HutongError(f"HUTONG_DATABASE_URL {settings.db_url!r} is not a database URL") from None
+    memory = url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+    )
+    if memory:
+        raise HutongError(
+            "several API processes need one database they all open, not SQLite in memory: set "
+            "HUTONG_DATABASE_URL to a file (one machine) or to PostgreSQL (postgresql+psycopg://…), or serve "
+            "with --workers 1"
+        )
+    return settings.db_url
 
 
 def serve_port(issuer: str, port: int | None) -> int:

@@ -33,6 +33,21 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+def create_private(path: Path, text: str) -> bool:
+    """Write a secret unless ``path`` exists, atomically (written aside, then linked under its name, which
+    fails if another process got there first). True when this call made it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 class KeyRing:
     """``alg`` is Ed25519 (certificates) or RS256 (OpenID Connect ID tokens, which every client supports)."""
 

@@ -29,12 +29,15 @@ from hutong.platform.webhooks import Worker
 
 
 def _session_secret(h: Hutong) -> str:
+    """The key that signs session cookies. Sessions live in the cookie, so every API process that reads
+    the same key (the same keys folder) accepts every session. Made once: of API processes starting
+    together, the first to create the file wins and the others read its key."""
     path = h.settings.keys_dir / "session.key"
     if not path.exists():
-        from hutong.keys import write_private
+        from hutong.keys import create_private
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(path, secrets.token_urlsafe(48))
+        create_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -152,3 +155,16 @@ def create_app(h: Hutong) -> FastAPI:
         return templates.TemplateResponse(request, "docs.html", {"title": app.title})
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one process of `hutong serve --workers N` (uvicorn's factory: each process builds its
+    own hutong from the environment that the parent checked and prepared)."""
+    import os
+
+    from hutong.config import get_settings, resolve_issuer
+    from hutong.logs import configure
+
+    level = os.environ.get("HUTONG_SERVE_LOG_LEVEL", "info")
+    configure("info" if level in ("info", "debug") else level)
+    return create_app(Hutong.create(resolve_issuer(get_settings())))

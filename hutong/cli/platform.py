@@ -21,13 +21,27 @@ def serve(
         int | None, typer.Option(help="TCP port (default: the port of this installation's issuer).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port. 1 (default): one process that also runs the publishing "
+            "jobs on the embedded queue. More: each process serves requests and delivers webhooks; they need "
+            "a database on disk or PostgreSQL (not SQLite in memory; PostgreSQL across machines), and the job "
+            "queue then needs a separate `hutong worker` (and Redis, HUTONG_REDIS_URL, for workers on "
+            "several machines). See docs/deploy.md.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the open platform (web pages, JSON API, OAuth 2.0 / OpenID Connect; OpenAPI at /docs)."""
+    import os
+
     import uvicorn
 
     from hutong.api.app import create_app
     from hutong.app import Hutong
-    from hutong.config import get_settings, resolve_issuer, serve_port
+    from hutong.config import get_settings, resolve_issuer, serve_port, shared_database
     from hutong.logs import configure
 
     configure("info" if log_level in ("info", "debug") else log_level)
@@ -36,9 +50,24 @@ def serve(
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     settings = resolve_issuer(get_settings(), first=f"http://{local}:{port or 8000}")
     port = serve_port(settings.issuer, port)
-    h = Hutong.create(settings)
-    out.print(f"hutong serving {settings.issuer} (data in {settings.home})", highlight=False)
-    uvicorn.run(create_app(h), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+    options = {"host": host, "port": port, "log_level": log_level, "access_log": log_level == "debug"}
+    if workers == 1:
+        h = Hutong.create(settings)
+        out.print(f"hutong serving {settings.issuer} (data in {settings.home})", highlight=False)
+        uvicorn.run(create_app(h), **options)
+        return
+    shared_database(settings)  # refuses SQLite in memory before any process starts
+    Hutong.create(settings).close()  # the schema migrated once, here, not by N processes at once
+    # the worker processes read their settings from the environment: the same issuer (stored in the home,
+    # resolved above) and no embedded job consumer (the queue's work goes to `hutong worker`)
+    os.environ["HUTONG_DISTRIBUTION_IN_SERVE"] = "false"
+    os.environ["HUTONG_SERVE_LOG_LEVEL"] = log_level
+    out.print(
+        f"hutong serving {settings.issuer} with {workers} processes (data in {settings.home}); "
+        "publishing jobs run in `hutong worker`",
+        highlight=False,
+    )
+    uvicorn.run("hutong.api.app:from_environment", factory=True, workers=workers, **options)
 
 
 def platform_of(h):

@@ -78,7 +78,7 @@ class Distribution:
         events = PlatformEvents(db, accounts)
         queue = Queue(make_huey(settings), jobs.run)
         jobs.enqueue = queue.enqueue
-        clips = Clips(settings.home / "distribution" / "clips", settings.max_media_bytes)
+        clips = Clips(settings.media_dir / "distribution" / "clips", settings.max_media_bytes)
         every = min(
             RECOVER_SECONDS, max(1.0, lease.total_seconds() / 2)
         )  # a short lease is looked at as often

@@ -112,8 +112,10 @@ class Ingest:
     ) -> None:
         self.settings, self.db, self.directory, self.webhooks = settings, db, directory, webhooks
         self.recognise, self.own_status, self.held = recognise, own_status, held
-        self.uploads = settings.home / "uploads"  # one folder per open upload: parts and the assembly copy
-        self.videos = settings.home / "videos"  # complete videos only, each named after its row
+        self.uploads = (
+            settings.media_dir / "uploads"
+        )  # one folder per open upload: parts and the assembly copy
+        self.videos = settings.media_dir / "videos"  # complete videos only, each named after its row
 
     # -- chunked upload --------------------------------------------------------------------------
 

@@ -324,8 +324,18 @@ class RefreshGrant(RefreshTokenGrant):
         return self.server.user(refresh_token.account_id) if refresh_token.account_id else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Rotation, claimed in the database: of two requests presenting the same refresh token at once
+        (threads, or API processes), one marks it rotated; the other is a reuse and ends the family, the
+        pair it was just given included."""
         with self.server.db.session() as s:
-            s.execute(update(OAuthToken).where(OAuthToken.id == refresh_token.id).values(rotated_at=utcnow()))
+            rotated = s.execute(
+                update(OAuthToken)
+                .where(OAuthToken.id == refresh_token.id, OAuthToken.rotated_at.is_(None))
+                .values(rotated_at=utcnow())
+            ).rowcount
+        if rotated != 1:
+            self.server.revoke_family(refresh_token.family, "refresh token reused")
+            raise InvalidGrantError("the refresh token was already used")
 
 
 class AppGrant(ClientCredentialsGrant):

@@ -46,6 +46,7 @@ class Vault:
         self.folder = folder
         self._file = folder / "data-keys.json"
         self._state: dict | None = None
+        self._seen: int | None = None  # the file's mtime when last read or written
 
     def _read(self) -> dict:
         try:
@@ -54,6 +55,10 @@ class Vault:
             raise HutongError(f"{self._file}: data key file is unreadable") from None
 
     def _load(self) -> dict:
+        # a key made by another process (`hutong platform rotate-data-key`, another API process) is seen at
+        # the next use: the file is read again whenever it changed (one stat per use)
+        if self._state is not None and self._changed():
+            self._state = self._read()
         if self._state is None:
             if self._file.exists():
                 self._state = self._read()
@@ -71,6 +76,14 @@ class Vault:
                         self._new_key()
         return self._state
 
+    def _changed(self) -> bool:
+        try:
+            seen = self._file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        changed, self._seen = seen != self._seen, seen
+        return changed
+
     def _new_key(self) -> str:
         state = self._state
         assert state is not None
@@ -81,6 +94,7 @@ class Vault:
         }
         state["active"] = kid
         write_private(self._file, json.dumps(state, indent=1))
+        self._changed()  # our own write is not news
         return kid
 
     @property

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
@@ -40,6 +40,7 @@ from hutong.store.paging import ListQuery, Page, contains, page_of
 log = structlog.get_logger("hutong.webhooks")
 NO_ANSWER = "could not deliver (no HTTP answer)"
 NOT_PUBLIC = "could not deliver: the webhook URL does not resolve to a public address"
+CLAIM_MARGIN = 30.0  # seconds a claimed attempt may outlive its deadline before another process may retry it
 
 
 def new_secret() -> str:
@@ -128,7 +129,10 @@ class Webhooks:
         return done
 
     def attempt(self, delivery_id: int) -> None:
-        """One try of one delivery, within the deadline; the outcome goes to the delivery log."""
+        """One try of one delivery, within the deadline; the outcome goes to the delivery log. Nothing
+        happens when the delivery is not due or another process (or thread) has just claimed it."""
+        if not self._claim(delivery_id):
+            return
         with self.db.session() as s:
             d = s.get(WebhookDelivery, delivery_id)
             if d is None or d.status != "pending":
@@ -158,6 +162,27 @@ class Webhooks:
             else:
                 d.last_error = outcome
                 d.next_attempt_at = utcnow() + timedelta(seconds=self.backoff * 2 ** (d.attempts - 1))
+
+    def _claim(self, delivery_id: int) -> bool:
+        """Take a due delivery for one attempt, whichever of several API processes asks first.
+
+        The claim is one conditional UPDATE: it moves ``next_attempt_at`` past the attempt's deadline, so
+        the delivery is no longer due for anyone else. SQLite runs writes one at a time; PostgreSQL makes
+        a concurrent UPDATE of the same row wait, then re-checks the condition on the committed row and
+        changes nothing. A process killed mid-attempt leaves the delivery due again once the claim lapses
+        (at-least-once; receivers drop repeats by the ``webhook-id`` header, as Standard Webhooks says)."""
+        now = utcnow()
+        with self.db.session() as s:
+            claimed = s.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=self.timeout + CLAIM_MARGIN))
+            )
+        return claimed.rowcount == 1
 
     def _post(self, url: str, body: bytes, headers: dict, delivery_id: int) -> tuple[bool, str]:
         """(delivered, what the log says). The log shows an HTTP status only when one came back; every other

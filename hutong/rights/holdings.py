@@ -9,7 +9,6 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -32,7 +31,6 @@ from hutong.store import (
 )
 from hutong.store.paging import ListQuery, Page, contains, page_of
 
-SWEEP_AFTER = timedelta(hours=6)  # a half-written upload older than this was left by a crash
 THUMBNAILS = 6  # frames shown along a work's timeline
 THUMB_WIDTH = 240
 LIVE_POST_STATES = ("published", "queued", "uploading", "processing")  # as distribute.jobs.take_down_revoked
@@ -108,19 +106,19 @@ class Registrations:
         except UnknownBatch as exc:
             raise NotYours(str(exc)) from None
 
-    def sweep(self, older_than: timedelta = SWEEP_AFTER) -> int:
-        """Remove uploads a crash left half-written (hidden files), once they are older than ``older_than``:
-        another API process on the same media store may be writing a younger one now. Returns how many."""
+    def sweep(self, *, idle_seconds: float = 900) -> int:
+        """Remove uploads a crash left half-written (hidden files) that nothing has written to for
+        ``idle_seconds``: another API process sharing the folder may be receiving one right now. Returns
+        how many."""
         if not self.folder.is_dir():
             return 0
-        n = 0
-        cutoff = time.time() - older_than.total_seconds()
+        n, cutoff = 0, time.time() - idle_seconds
         for f in self.folder.glob(".upload-*"):
             try:
                 if f.stat().st_mtime < cutoff:
-                    f.unlink(missing_ok=True)
+                    f.unlink()
                     n += 1
-            except FileNotFoundError:
+            except FileNotFoundError:  # finished (renamed) or swept by another process meanwhile
                 continue
         return n
 

@@ -40,7 +40,9 @@ class Server:
             self.log_file.close()
 
 
-def start_server(home: Path, *, port: int | None = None, env: dict | None = None) -> Server:
+def start_server(
+    home: Path, *, port: int | None = None, env: dict | None = None, args: tuple[str, ...] = ()
+) -> Server:
     port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "server.log"
@@ -48,11 +50,11 @@ def start_server(home: Path, *, port: int | None = None, env: dict | None = None
     full_env = {**inherited, "HUTONG_HOME": str(home), **(env or {})}
     log_file = log.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hutong", "serve", "--port", str(port), "--log-level", "info"],
+        [sys.executable, "-m", "hutong", "serve", "--port", str(port), "--log-level", "info", *args],
         env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log_file.close()
@@ -64,7 +66,7 @@ def start_server(home: Path, *, port: int | None = None, env: dict | None = None
             time.sleep(0.2)
     proc.kill()
     log_file.close()
-    raise RuntimeError("hutong serve did not start in 60 s")
+    raise RuntimeError("hutong serve did not start in 90 s")
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,39 @@ def test_start_authorization_steps(platform_factory, account):
     req, _ = _authorize(p, "app_nope", "openid", prompt="none")
     with pytest.raises(OAuth2Error, match="invalid_client"):
         p.oauth.start_authorization(req, uid)
+
+
+def test_a_refresh_token_presented_twice_at_once_rotates_once(platform_factory, account):
+    """Requests racing with one refresh token (threads here; API processes in production): at most one gets a
+    new pair; a second that got past the lookup meanwhile is a reuse and ends the family."""
+    import threading
+
+    p, uid, client_id, secret = _setup(platform_factory, account)
+    req, verifier = _authorize(p, client_id, "openid")
+    grant = p.oauth.start_authorization(req, uid)
+    code = _params(p.oauth.create_authorization_response(req, grant_user=p.oauth.user(uid), grant=grant))[
+        "code"
+    ]
+    form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier), ("client_id", client_id), ("client_secret", secret)]  # fmt: skip
+    first = p.oauth.create_token_response(Request("POST", p.oauth.issuer + "/oauth/token", {}, [], form))
+    refresh = first.body["refresh_token"] if isinstance(first.body, dict) else None
+    assert first.status == 200 and refresh, first
+    form = [("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", client_id),
+            ("client_secret", secret)]  # fmt: skip
+    start, statuses = threading.Barrier(8), []
+
+    def spend():
+        start.wait()
+        statuses.append(
+            p.oauth.create_token_response(
+                Request("POST", p.oauth.issuer + "/oauth/token", {}, [], form)
+            ).status
+        )
+
+    threads = [threading.Thread(target=spend) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(statuses) == 8 and statuses.count(200) <= 1 and statuses.count(400) >= 7, statuses

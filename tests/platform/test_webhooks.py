@@ -181,3 +181,50 @@ def test_a_slow_endpoint_delays_no_other_app_and_no_chore(developer, receiver, t
         worker.stop()
     assert hooks.deliveries(slow["client_id"])[0]["log"][0]["outcome"] == NO_ANSWER
     assert hooks.deliveries(fast["client_id"])[0]["status"] == "delivered"
+
+
+def test_two_dispatchers_deliver_each_webhook_once(developer, receiver, tmp_path):
+    """Two workers over one database (as two API processes run them): each delivery is claimed by one."""
+    p, dev_id = developer
+    r, base = receiver
+    apps, hooks = services(p, tmp_path)
+    clients = [register(apps, dev_id, base + "/fast")["client_id"] for _ in range(4)]
+    for n in range(5):
+        for client_id in clients:
+            hooks.enqueue(client_id, "post.published", {"n": n})
+    workers = [Worker(hooks, interval=0.01, workers=4) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        deadline = time.monotonic() + 30
+        while any(d["status"] == "pending" for c in clients for d in hooks.deliveries(c)):
+            assert time.monotonic() < deadline, "deliveries still pending after 30 s"
+            time.sleep(0.05)
+    finally:
+        for w in workers:
+            w.stop()
+    sent = [headers["webhook-id"] for _, headers, _, _ in r.calls]
+    assert len(sent) == 20 and len(set(sent)) == 20  # every delivery once, none twice
+    assert all(d["attempts"] == 1 for c in clients for d in hooks.deliveries(c))
+
+
+def test_a_claimed_delivery_is_not_attempted_again_until_its_claim_lapses(developer, receiver, tmp_path):
+    p, dev_id = developer
+    r, base = receiver
+    apps, hooks = services(p, tmp_path)
+    client_id = register(apps, dev_id, base + "/fast")["client_id"]
+    delivery_id = hooks.enqueue(client_id, "post.published", {})
+    assert hooks._claim(delivery_id)  # a process took it, then died before recording anything
+    assert not hooks._claim(delivery_id)
+    hooks.attempt(delivery_id)
+    assert r.calls == [] and hooks.deliveries(client_id)[0]["attempts"] == 0
+    from sqlalchemy import update
+
+    from hutong.store import WebhookDelivery, utcnow
+
+    with p.apps.db.session() as s:  # the claim lapses: the delivery is due again, for any process
+        s.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(next_attempt_at=utcnow())
+        )
+    hooks.attempt(delivery_id)
+    assert len(r.calls) == 1 and hooks.deliveries(client_id)[0]["status"] == "delivered"

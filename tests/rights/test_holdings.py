@@ -110,18 +110,6 @@ def test_registration_runs_on_the_queue_and_a_refusal_removes_the_upload(registe
     assert list(regs.folder.iterdir()) == []
 
 
-def test_a_sweep_removes_only_old_half_written_uploads(registered):
-    regs = registered.registrations
-    young = regs.writer("a.mp4")  # another API process is writing it now
-    young.write(b"1")
-    old = regs.folder / ".upload-left-by-a-crash"
-    old.write_bytes(b"2")
-    os.utime(old, (time.time() - 7 * 3600,) * 2)
-    assert regs.sweep() == 1
-    assert young.tmp.exists() and not old.exists()
-    young.abort()
-
-
 def test_thumbnails_are_decoded_once_and_another_holders_work_is_not_found(registered):
     holdings = registered.holdings
     work = holdings.work([HOLDER], 1)
@@ -135,3 +123,23 @@ def test_thumbnails_are_decoded_once_and_another_holders_work_is_not_found(regis
         holdings.work(["Another Studio"], 1)
     with pytest.raises(NotYours):
         holdings.work([HOLDER], 2**70)
+
+
+def test_the_sweep_removes_only_uploads_nothing_writes_to_any_more(registered, tmp_path):
+    """Several API processes share the folder: a process that starts must not delete another's upload."""
+
+    from hutong.rights.holdings import Registrations
+
+    regs = Registrations(registered.registration_jobs, tmp_path / "works", max_bytes=1024)
+    regs.folder.mkdir()
+    live, dead = regs.folder / ".upload-live.mp4", regs.folder / ".upload-dead.mp4"
+    live.write_bytes(b"being received")
+    dead.write_bytes(b"left by a killed process")
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
+    whole = regs.folder / "kept.mp4"
+    whole.write_bytes(b"a whole upload")
+    os.utime(whole, (old, old))
+    assert regs.sweep() == 1
+    assert live.exists() and not dead.exists() and whole.exists()
+    assert regs.sweep(idle_seconds=0) == 1 and not live.exists()

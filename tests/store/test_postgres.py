@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,10 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
-@pytest.fixture(scope="module")
-def pg_url():
-    if not (PG_BIN / "initdb").exists() or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        pytest.skip("PostgreSQL 15 server binaries are not installed")
-    pytest.importorskip("psycopg")
+@contextmanager
+def temporary_postgres() -> Iterator[str]:
+    """A PostgreSQL 15 cluster in a temporary folder on a free loopback port, stopped at the end; yields the
+    SQLAlchemy URL of its ``hutong`` database (the tests' fixture and bench.tokens use it)."""
     # not under pytest's temporary folder: it is private to root, and the server runs as postgres
     root = Path(tempfile.mkdtemp(prefix="hutong-pg-"))
     data = root / "data"
@@ -45,6 +46,20 @@ def pg_url():
             _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True
         )
         time.sleep(0.2)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def postgres_available() -> bool:
+    return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    if not postgres_available():
+        pytest.skip("PostgreSQL 15 server binaries are not installed")
+    pytest.importorskip("psycopg")
+    with temporary_postgres() as url:
+        yield url
 
 
 def test_catalogue_licence_certificate_and_platform_on_postgres(pg_url, tmp_path, two_work_clip):
