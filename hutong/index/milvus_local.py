@@ -50,3 +50,13 @@ def start(data_dir: Path):
         gc.collect()
     server.wait_started(timeout=120_000)
     return server, f"http://127.0.0.1:{server.listen_port}"
+
+
+def restart(server) -> None:
+    """Stop ``server`` (SIGTERM, SIGKILL after a second) and start it again on its data and ports."""
+    server.stop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        server.start()  # its ports were resolved before: it asks for the same ones again
+        gc.collect()
+    server.wait_started(timeout=120_000)
