@@ -53,6 +53,7 @@ INDEX_TYPE = "IVF_SQ8"
 INSERT_BATCH = 10_000  # rows per insert request: ~2.5 MB of float32 at 63 dimensions, far below gRPC's 64 MB
 SEARCH_BATCH = 1024  # queries per search request (the server refuses more than 16,384)
 STAGING = "_building_"
+FOLLOWED = "_followed"  # alias of a collection changed since its build (see MilvusIndex._mark_followed)
 STALE_STAGING_SECONDS = 24 * 3600.0  # a staging collection this old was left by a build that died
 
 
@@ -131,6 +132,7 @@ class MilvusIndex(IndexBackend):
         self.collection: str | None = None
         self._rows = 0
         self._nprobe = 16
+        self._followed = False  # whether this collection is marked as changed since its build
 
     # -- talking to the server -------------------------------------------------------------------------
     def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
@@ -161,10 +163,32 @@ class MilvusIndex(IndexBackend):
         digest.update(x.data)
         digest.update(ids.data)
         name = f"{self.settings.milvus_collection_prefix}_{digest.hexdigest()}"
+        if self._call("look up a collection", "has_collection", name) and self._was_followed(name):
+            # built with this content, then changed by following the catalogue: not this content any more
+            name = f"{name}_{secrets.token_hex(4)}"
         if not self._call("look up a collection", "has_collection", name):
             self._create(name, x, ids, nlist)
         self._call("load a collection", "load_collection", name)
-        self.collection, self._rows = name, n
+        self.collection, self._rows, self._followed = name, n, False
+
+    def _was_followed(self, name: str) -> bool:
+        desc = self._call("describe a collection", "describe_collection", name)
+        return f"{name}{FOLLOWED}" in (desc.get("aliases") or [])
+
+    def _mark_followed(self) -> None:
+        """Before the first change to a collection: an alias says it no longer holds the content its name
+        was derived from, so no build reuses it for that content (searches by its name are unaffected)."""
+        if self._followed or self.collection is None:
+            return
+        if not self._was_followed(self.collection):
+            try:
+                self._call(
+                    "mark a collection", "create_alias", self.collection, f"{self.collection}{FOLLOWED}"
+                )
+            except MilvusUnavailable:
+                if not self._was_followed(self.collection):  # another process marked it first
+                    raise
+        self._followed = True
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
@@ -174,6 +198,7 @@ class MilvusIndex(IndexBackend):
         if self.collection is None:  # the first rows of an empty catalogue: a collection of their own
             self.build(x, ids)
             return
+        self._mark_followed()
         for start in range(0, len(x), INSERT_BATCH):
             rows = [
                 {"id": int(i), "vector": v}
@@ -187,6 +212,7 @@ class MilvusIndex(IndexBackend):
     def remove(self, ids: np.ndarray) -> None:
         if self.collection is None:
             return
+        self._mark_followed()
         ids = np.asarray(ids, dtype=np.int64)
         for start in range(0, len(ids), INSERT_BATCH):
             batch = [int(i) for i in ids[start : start + INSERT_BATCH]]
@@ -405,6 +431,8 @@ class MilvusIndex(IndexBackend):
                 continue  # not one of ours
             wait = STALE_STAGING_SECONDS if STAGING in name else self.grace_seconds
             if now - started >= wait:
+                for alias in desc.get("aliases") or []:  # Milvus keeps a collection that has aliases
+                    self._call("drop an alias", "drop_alias", alias)
                 self._call("drop a collection", "drop_collection", name)
                 dropped.append(name)
         return dropped

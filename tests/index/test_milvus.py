@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -229,10 +230,18 @@ def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, register
         q = _queries(h, sig, 2)
         assert _best_works(h.recognizer.index(sig), q) == {2}
         server.stop()
-        with pytest.raises(Unavailable, match="Milvus at .* failed to search"):
+        with pytest.raises(Unavailable, match="Milvus at http://127.0.0.1:[0-9]+"):
             h.recognizer.index(sig).search(q, 1)
         milvus_local.restart(server)
         assert f"http://127.0.0.1:{server.listen_port}" == uri, "restarted on its own port"
-        assert _best_works(h.recognizer.index(sig), q) == {2}, "the same process recovers by itself"
+        deadline = time.monotonic() + 90  # a bound that only proves "not hanging"
+        while True:  # as a client honouring Retry-After: each try fails cleanly until Milvus serves again
+            try:
+                found = _best_works(h.recognizer.index(sig), q)
+                break
+            except Unavailable:
+                assert time.monotonic() < deadline, "Milvus did not come back"
+                time.sleep(1)
+        assert found == {2}, "the same process recovers by itself"
     finally:
         h.close()
