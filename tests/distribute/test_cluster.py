@@ -21,16 +21,13 @@ from hutong.errors import Unavailable
 from hutong.rights import LicenceTerms
 from tests.api.conftest import api_user, bearer, start_server
 from tests.conftest import BBB, SINTEL
+from tests.distribute import test_publish
 from tests.distribute.conftest import LOOPBACK_ENV
-from tests.distribute.test_publish import (  # noqa: F401  (test bodies run here against the cluster)
-    HOLDER,
-    REDIRECT,
-    b_posts,
-    connect,
-    test_bad_inputs_are_refused_with_a_reason,
-    test_connect_publish_and_never_twice,
-    wait_state,
-)
+from tests.distribute.test_publish import HOLDER, REDIRECT, b_posts, connect, wait_state
+
+# test_publish's test bodies, run here against the cluster's world, in their order (this module's order)
+test_connect_publish_and_never_twice = test_publish.test_connect_publish_and_never_twice
+test_bad_inputs_are_refused_with_a_reason = test_publish.test_bad_inputs_are_refused_with_a_reason
 
 pytest.importorskip("psycopg", reason="psycopg is in the postgres extra")
 pytest.importorskip("redis", reason="the redis client is in the test extra")
@@ -65,28 +62,33 @@ def world(cluster, two_work_clip, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster-world")
     clip = tmp / "clip.mp4"
     clip.write_bytes(two_work_clip.path.read_bytes())
-    overrides = {k.removeprefix("HUTONG_").lower(): v for k, v in cluster.process_env().items()
-                 if k.startswith("HUTONG_") and k not in ("HUTONG_ISSUER", "HUTONG_OUTBOUND_ALLOW_NETWORKS")}  # fmt: skip
-    h = Hutong.create(installation_settings(**overrides, platform_name="creator-service",
-                                            outbound_allow_networks=["127.0.0.0/8", "::1/128"]))  # fmt: skip
+    # this process is one more process of the cluster: its settings (the index backend reads them too)
+    mp = pytest.MonkeyPatch()
+    for k, v in cluster.process_env().items():
+        if k.startswith("HUTONG_"):
+            mp.setenv(k, v)
+    mp.setenv("HUTONG_PLATFORM_NAME", "creator-service")
+    h = Hutong.create(installation_settings())
     assert h.settings.issuer == cluster.issuer and h.settings.db_url.startswith("postgresql")
     for f in (BBB, SINTEL):
         h.catalogue.add_one(f, title=f.stem, holder=HOLDER, check_duplicates=False)
     h.creators.add("xiaoming", verified=True)
-    h.licences.grant(HOLDER, LicenceTerms.parse({"works": [1, 2], "scope": {"kind": "verified"}, "platforms": ["platform-b"],
-                                                 "valid_from": "2026-01-01", "valid_until": "2030-01-01",
-                                                 "attribution": "© Blender Foundation, CC BY"}))  # fmt: skip
+    base = {"works": [1, 2], "scope": {"kind": "verified"}, "valid_from": "2026-01-01", "valid_until": "2030-01-01",
+            "attribution": "© Blender Foundation, CC BY"}  # fmt: skip
+    h.licences.grant(HOLDER, LicenceTerms.parse({**base, "platforms": ["platform-b"]}))
+    h.creators.add("xiaohong")  # only a licence naming her reaches her, and it covers platform-c only
+    only_c = {**base, "scope": {"kind": "creators", "creators": ["xiaohong"]}, "platforms": ["platform-c"]}
+    h.licences.grant(HOLDER, LicenceTerms.parse(only_c), allow_overlap=True)
     report = h.recognizer.match(clip)  # through Milvus
     assert {s.work_id for s in report.segments} == {1, 2}, report.as_dict()
-    certs = {
-        "platform-b": h.compliance.certify(
-            h.compliance.check(clip, "xiaoming", "platform-b", report=report)
-        ).token
-    }
+    certs = {p: h.compliance.certify(h.compliance.check(clip, who, p, report=report)).token
+             for who, p in (("xiaoming", "platform-b"), ("xiaohong", "platform-c"))}  # fmt: skip
 
     home_b, pb = tmp / "b", free_port()
     b_url = f"http://127.0.0.1:{pb}"
-    hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b"))
+    # B is a one-process installation of its own: none of the cluster's settings in this process's environment
+    hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b", database_url=None,
+                                             redis_url=None, index_backend="faiss-flat"))  # fmt: skip
     hb.platform.directory.trust(cluster.issuer, note="cluster test")  # B fetches A's keys from the cluster
     hb.close()
     b = start_server(home_b, port=pb, env={"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b",
@@ -105,6 +107,7 @@ def world(cluster, two_work_clip, tmp_path_factory):
     finally:
         h.close()
         b.stop()
+        mp.undo()
 
 
 def test_the_api_processes_share_one_state(cluster):
@@ -112,8 +115,8 @@ def test_the_api_processes_share_one_state(cluster):
     first, second = (p.url for p in cluster.parts if p.name.startswith("api-"))
     token = api_user(first, "shared-user")
     for url in (first, second, cluster.issuer):
-        r = httpx.get(url + "/oauth/userinfo", headers=bearer(token))
-        assert r.status_code == 200 and r.json()["preferred_username"] == "shared-user", (url, r.text)
+        r = httpx.get(url + "/api/me", headers=bearer(token))
+        assert r.status_code == 200 and r.json()["username"] == "shared-user", (url, r.text)
     keys = {httpx.get(u + "/.well-known/jwks.json").text for u in (first, second)}
     assert len(keys) == 1, "one set of keys: HUTONG_HOME is shared"
 
