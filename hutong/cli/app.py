@@ -201,7 +201,7 @@ def index_rebuild(as_json: JsonOpt = False) -> None:
     with service() as h:
         gen = catalogue_generation(h.db)
         for sig in h.recognizer.signals:
-            idx = build_index(h.db, sig, h.settings.index_backend, gen)
+            idx = build_index(h.db, sig, h.settings.index_backend, gen, h.settings)
             idx.save(h.settings.index_dir)
             rows.append(
                 {

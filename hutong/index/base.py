@@ -22,6 +22,9 @@ class IndexBackend(ABC):
     #: whether the index can follow the catalogue (``add``/``remove`` by id) instead of being rebuilt whole;
     #: such a backend takes the ids to give its rows at ``build`` and returns those ids from ``search``
     incremental: ClassVar[bool] = False
+    #: whether the backend is built with the installation's settings (a server's address), not the dimension
+    #: alone: ``hutong.index.make`` and ``hutong.index.load`` pass them
+    takes_settings: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:
         self.dim = dim

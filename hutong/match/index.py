@@ -23,13 +23,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 
 from hutong.fingerprint import Fingerprint, SignalType
-from hutong.index import IndexBackend, backend
+from hutong.index import IndexBackend
+from hutong.index import load as load_backend
+from hutong.index import make as make_backend
 from hutong.store import CatalogueState, Database, WorkFingerprint
+
+if TYPE_CHECKING:
+    from hutong.config import Settings
 
 ROW_BITS = 24  # rows per work's fingerprint: 16.7 million, far above 6 hours at any sampling rate
 NO_VERSIONS = np.zeros((0, 2), np.int64)
@@ -85,9 +91,10 @@ class RecognitionIndex:
         backend_name: str,
         generation: int,
         versions: np.ndarray | None = None,
+        settings: Settings | None = None,
     ) -> RecognitionIndex:
         """The index of ``rows`` (ascending work ids); ``versions``: their fingerprints' row ids."""
-        be = backend(backend_name)(signal.dim)
+        be = make_backend(backend_name, signal.dim, settings)
         vecs, work_ids, times = _stack(signal, rows)
         if not be.incremental:
             be.build(vecs)
@@ -164,14 +171,18 @@ class RecognitionIndex:
                 tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path, signal: SignalType, backend_name: str) -> RecognitionIndex | None:
+    def load(
+        cls, folder: Path, signal: SignalType, backend_name: str, settings: Settings | None = None
+    ) -> RecognitionIndex | None:
         if not folder.is_dir():
             return None
         with checkpoint_lock(folder, signal.name, backend_name, exclusive=False):
-            return cls._read(folder, signal, backend_name)
+            return cls._read(folder, signal, backend_name, settings)
 
     @classmethod
-    def _read(cls, folder: Path, signal: SignalType, backend_name: str) -> RecognitionIndex | None:
+    def _read(
+        cls, folder: Path, signal: SignalType, backend_name: str, settings: Settings | None = None
+    ) -> RecognitionIndex | None:
         """The checkpoint, or None when there is none or it is damaged; the caller holds its lock."""
         base = folder / f"{signal.name}.{backend_name}"
         idx, meta = base.with_suffix(".idx"), base.with_suffix(".meta.npz")
@@ -182,7 +193,7 @@ class RecognitionIndex:
                 work_ids, times, gen = m["work_ids"], m["times"], int(m["generation"])
                 ids = m["ids"] if "ids" in m.files else None
                 versions = m["versions"] if "versions" in m.files else NO_VERSIONS
-            be = backend(backend_name).load(idx, signal.dim)
+            be = load_backend(backend_name, idx, signal.dim, settings)
         except Exception:  # a damaged checkpoint is only a cache: rebuild from the database
             return None
         if len(be) != len(work_ids) or (ids is not None and len(ids) != len(work_ids)):
@@ -245,28 +256,36 @@ def fingerprint_versions(db: Database, signal: SignalType) -> dict[int, int]:
         return {int(w): int(i) for w, i in s.execute(q)}
 
 
-def open_index(db: Database, signal: SignalType, folder: Path, backend_name: str) -> RecognitionIndex:
+def open_index(
+    db: Database, signal: SignalType, folder: Path, backend_name: str, settings: Settings | None = None
+) -> RecognitionIndex:
     """The current index for ``signal``: the checkpoint if it is up to date, else rebuilt and saved.
 
     Only one process rebuilds a stale checkpoint; the others wait for it and load what it wrote.
     """
     gen = catalogue_generation(db)
-    idx = RecognitionIndex.load(folder, signal, backend_name)
+    idx = RecognitionIndex.load(folder, signal, backend_name, settings)
     if idx is not None and idx.generation == gen:
         return idx
     with checkpoint_lock(folder, signal.name, backend_name, exclusive=True):
-        idx = RecognitionIndex._read(folder, signal, backend_name)  # another process may have rebuilt it
+        idx = RecognitionIndex._read(
+            folder, signal, backend_name, settings
+        )  # another process may have rebuilt it
         gen = catalogue_generation(db)
         if idx is not None and idx.generation == gen:
             return idx
         if idx is None or not idx.follow(db, signal, gen):
-            idx = build_index(db, signal, backend_name, gen)
+            idx = build_index(db, signal, backend_name, gen, settings)
         idx._write(folder)
     return idx
 
 
-def build_index(db: Database, signal: SignalType, backend_name: str, generation: int) -> RecognitionIndex:
+def build_index(
+    db: Database, signal: SignalType, backend_name: str, generation: int, settings: Settings | None = None
+) -> RecognitionIndex:
     """The whole index of the catalogue as it is now (``generation`` read before)."""
     rows = load_fingerprint_versions(db, signal)
     versions = np.array([(w, v) for w, v, _ in rows], np.int64).reshape(-1, 2)
-    return RecognitionIndex.build(signal, [(w, fp) for w, _, fp in rows], backend_name, generation, versions)
+    return RecognitionIndex.build(
+        signal, [(w, fp) for w, _, fp in rows], backend_name, generation, versions, settings
+    )

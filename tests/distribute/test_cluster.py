@@ -62,7 +62,7 @@ def world(cluster, two_work_clip, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster-world")
     clip = tmp / "clip.mp4"
     clip.write_bytes(two_work_clip.path.read_bytes())
-    # this process is one more process of the cluster: its settings (the index backend reads them too)
+    # this process is one more process of the cluster, with the same settings (from the environment)
     mp = pytest.MonkeyPatch()
     for k, v in cluster.process_env().items():
         if k.startswith("HUTONG_"):

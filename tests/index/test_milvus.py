@@ -2,6 +2,7 @@
 collections, a pointer that does not fit gets the index rebuilt, an unreachable server is a clear error."""
 
 import json
+import secrets
 import shutil
 import socket
 import subprocess
@@ -218,6 +219,21 @@ def test_a_changed_collection_gets_the_index_rebuilt(milvus_server, registered_h
         again = h.recognizer.index(sig)
         assert len(again.backend) == len(again.work_ids) and 2 not in again.work_ids
         assert _best_works(again, _queries(h, sig, 1)) == {1}
+    finally:
+        h.close()
+
+
+def test_the_installation_settings_reach_the_backend(milvus_server, registered_home, tmp_path, monkeypatch):
+    """A Hutong built with explicit settings (no HUTONG_MILVUS_* in the environment) searches that Milvus."""
+    prefix = f"x{secrets.token_hex(4)}"
+    monkeypatch.delenv("HUTONG_MILVUS_URI")
+    monkeypatch.delenv("HUTONG_MILVUS_COLLECTION_PREFIX")
+    h = _milvus_home(registered_home, tmp_path, milvus_uri=milvus_server, milvus_collection_prefix=prefix)
+    try:
+        idx = h.recognizer.index(VideoDCTSignal())
+        assert idx.backend.collection.startswith(prefix + "_") and len(idx.backend) == len(idx.work_ids) > 0
+        back = RecognitionIndex.load(h.settings.index_dir, VideoDCTSignal(), "milvus", h.settings)
+        assert back is not None and back.backend.collection == idx.backend.collection
     finally:
         h.close()
 
