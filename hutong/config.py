@@ -141,6 +141,17 @@ class Settings(BaseSettings):
     milvus_timeout: float = Field(
         default=10.0, gt=0, le=600, description="Seconds one Milvus request may take."
     )
+    # `hutong cluster up` (a trial cluster on loopback; see docs/deploy.md)
+    behind_proxy: bool = Field(
+        default=False,
+        description="`hutong serve` listens on a port of its own behind a load balancer that answers at the "
+        "issuer's URL (several API processes), even when the issuer is a loopback URL.",
+    )
+    cluster_api_processes: int = Field(default=2, ge=1, le=16, description="`hutong serve` processes.")
+    cluster_workers: int = Field(default=2, ge=0, le=16, description="`hutong worker` processes.")
+    cluster_postgres_bin: Path = Field(
+        default=Path("/usr/lib/postgresql/15/bin"), description="Folder with initdb and pg_ctl."
+    )
     # outbound HTTP (link cards and webhooks)
     outbound_allow_networks: list[str] = Field(
         default_factory=list,
@@ -355,15 +366,16 @@ def shared_database(settings: Settings) -> str:
     return settings.db_url
 
 
-def serve_port(issuer: str, port: int | None) -> int:
+def serve_port(issuer: str, port: int | None, *, behind_proxy: bool = False) -> int:
     """The port ``hutong serve`` listens on: the issuer's own port when the issuer is a loopback URL (where
-    certificates' status URLs and keys point), and a different explicit port there is refused."""
+    certificates' status URLs and keys point), and a different explicit port there is refused, unless a load
+    balancer answers at the issuer (``behind_proxy``)."""
     from urllib.parse import urlsplit
 
     from hutong.errors import HutongError
 
     u = urlsplit(issuer)
-    if u.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if behind_proxy or u.hostname not in ("127.0.0.1", "localhost", "::1"):
         return port or 8000  # a public URL: a proxy in front maps it to whatever port we listen on
     own = u.port or (443 if u.scheme == "https" else 80)
     if port is not None and port != own:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from hutong.cli import claims as _claims  # noqa: F401  (registers its commands)
+from hutong.cli import cluster as _cluster  # noqa: F401
 from hutong.cli import distribute as _distribute  # noqa: F401
 from hutong.cli import interconnect as _interconnect  # noqa: F401
 from hutong.cli import platform as _platform  # noqa: F401

@@ -216,13 +216,13 @@ def match(clip: Path, as_json: JsonOpt = False) -> None:
 @index_app.command("rebuild")
 def index_rebuild(as_json: JsonOpt = False) -> None:
     """Rebuild every signal's index from the database."""
-    from hutong.match.index import RecognitionIndex, catalogue_generation, load_fingerprints
+    from hutong.match.index import build_index, catalogue_generation
 
     rows = []
     with service() as h:
         gen = catalogue_generation(h.db)
         for sig in h.recognizer.signals:
-            idx = RecognitionIndex.build(sig, load_fingerprints(h.db, sig), h.settings.index_backend, gen)
+            idx = build_index(h.db, sig, h.settings.index_backend, gen, h.settings)
             idx.save(h.settings.index_dir)
             rows.append(
                 {

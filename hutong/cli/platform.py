@@ -49,7 +49,7 @@ def serve(
     # stored issuer decides the port, so keys are never published under a second identity
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     settings = resolve_issuer(get_settings(), first=f"http://{local}:{port or 8000}")
-    port = serve_port(settings.issuer, port)
+    port = serve_port(settings.issuer, port, behind_proxy=settings.behind_proxy)
     options = {"host": host, "port": port, "log_level": log_level, "access_log": log_level == "debug"}
     if workers == 1:
         h = Hutong.create(settings)

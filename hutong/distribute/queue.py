@@ -12,6 +12,7 @@ import structlog
 from huey import Huey, RedisHuey, SqliteHuey
 
 from hutong.config import Settings
+from hutong.errors import Unavailable
 
 TASK = "hutong.publish"
 log = structlog.get_logger("hutong.distribute")
@@ -21,6 +22,22 @@ def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
         return RedisHuey("hutong", url=settings.redis_url, results=False, utc=True)
     return SqliteHuey("hutong", filename=str(settings.home / "queue.sqlite3"), results=False, utc=True)
+
+
+class QueueUnavailable(Unavailable):
+    """Redis cannot be reached: retry later (HTTP 503)."""
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether ``exc`` means the queue's server cannot be reached (redis-py's errors, or the socket's)."""
+    if isinstance(exc, OSError):
+        return True
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # no redis client: the embedded queue, whose errors are not about reaching anything
+        return False
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
 
 
 class Queue:
@@ -40,10 +57,20 @@ class Queue:
         return lambda job_id: task(job_id)
 
     def enqueue(self, job_id: int, delay: float | None = None) -> None:
-        if delay and delay > 0:
-            self._task.schedule(args=(job_id,), delay=delay)
-        else:
-            self._task(job_id)
+        """Put the job on the queue; Unavailable when Redis cannot be reached. The job is already saved
+        (queued) by then: the workers' recovery pass queues it again once Redis is back, and submitting it
+        again finds the same job."""
+        try:
+            if delay and delay > 0:
+                self._task.schedule(args=(job_id,), delay=delay)
+            else:
+                self._task(job_id)
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            raise QueueUnavailable(
+                f"cannot reach the job queue (Redis): {exc}; job {job_id} is saved and will run once it is back"
+            ) from None
 
     def pending(self) -> int:
         return self.huey.pending_count() + self.huey.scheduled_count()

@@ -16,6 +16,21 @@ if find_spec("pymilvus") is not None:
     BACKENDS[MilvusIndex.name] = MilvusIndex
 
 
+def make(name: str, dim: int, settings=None) -> IndexBackend:
+    """A new, empty index of backend ``name``; ``settings`` (hutong.config.Settings) for a backend that
+    needs them (Milvus' address), else it reads the environment."""
+    cls = backend(name)
+    return cls(dim, settings) if settings is not None and cls.takes_settings else cls(dim)
+
+
+def load(name: str, path, dim: int, settings=None) -> IndexBackend:
+    """The index of backend ``name`` saved at ``path`` (see :func:`make` for ``settings``)."""
+    cls = backend(name)
+    return (
+        cls.load(path, dim, settings) if settings is not None and cls.takes_settings else cls.load(path, dim)
+    )
+
+
 def backend(name: str) -> type[IndexBackend]:
     try:
         return BACKENDS[name]
@@ -29,4 +44,13 @@ def backend(name: str) -> type[IndexBackend]:
         ) from None
 
 
-__all__ = ["BACKENDS", "FaissFlatIndex", "FaissIVFPQIndex", "IndexBackend", "NumpyFlatIndex", "backend"]
+__all__ = [
+    "BACKENDS",
+    "FaissFlatIndex",
+    "FaissIVFPQIndex",
+    "IndexBackend",
+    "NumpyFlatIndex",
+    "backend",
+    "load",
+    "make",
+]

@@ -19,6 +19,12 @@ class IndexBackend(ABC):
     #: how far below the true similarity a returned similarity may lie (0 for exact backends); matching
     #: lowers its hit threshold by this much so quantisation does not silently drop true hits
     similarity_slack: ClassVar[float] = 0.0
+    #: whether the index can follow the catalogue (``add``/``remove`` by id) instead of being rebuilt whole;
+    #: such a backend takes the ids to give its rows at ``build`` and returns those ids from ``search``
+    incremental: ClassVar[bool] = False
+    #: whether the backend is built with the installation's settings (a server's address), not the dimension
+    #: alone: ``hutong.index.make`` and ``hutong.index.load`` pass them
+    takes_settings: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -40,6 +46,20 @@ class IndexBackend(ABC):
 
     @abstractmethod
     def save(self, path: Path) -> None: ...
+
+    # -- incremental backends only ---------------------------------------------------------------------
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Index more rows under ``ids`` (adding a row with an id already held replaces it)."""
+        raise NotImplementedError(f"index backend {self.name} is rebuilt whole")
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Forget the rows with these ids (ids not held are ignored)."""
+        raise NotImplementedError(f"index backend {self.name} is rebuilt whole")
+
+    def confirm(self, rows: int) -> None:
+        """Return once searches see every change made so far; ValueError when the index does not hold
+        ``rows`` rows then (another writer, or a damaged index: the caller rebuilds)."""
+        raise NotImplementedError(f"index backend {self.name} is rebuilt whole")
 
     @classmethod
     @abstractmethod

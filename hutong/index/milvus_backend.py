@@ -8,10 +8,16 @@ content name: no search ever sees half an index. ``save`` writes a small pointer
 row count, dimension); ``load`` reconnects and checks it, and any mismatch is an error, which the caller
 (``hutong.match.index``) answers by rebuilding from the database.
 
-Consistency: a collection is written once, by its build, and never after. The build returns only when a
-Strong count sees every row, so searches need no guarantee timestamp and use ``Eventually`` (Strong would
-make every search wait for the server's next time tick: about 1.5 s per search on this machine; Bounded
-would hide rows younger than its 5 s bound just after a build).
+Following the catalogue: the caller (``hutong.match.index``) gives every row an id that names its work and
+its place in the work's fingerprint, so adding a work (an upsert) and removing one (a delete by id) can be
+applied twice, or by two processes, with the same result. A collection keeps the name of the content it was
+built with; after changes it holds a later state of the same catalogue.
+
+Consistency: every write (a build, or a change) ends with a Strong count that must see exactly the rows the
+writer expects, and only then does the writer publish its checkpoint. A Strong read at time T makes the query
+nodes serve everything written before T, so searches need no guarantee timestamp and use ``Eventually``
+(Strong would make every search wait for the server's next time tick: about 1.5 s per search on this
+machine; Bounded would hide rows younger than its 5 s bound just after a change).
 
 Index: IVF_SQ8 over inner product: 1 byte per dimension (a quarter of float32) plus the id, with
 ``nlist = √n`` (16 to 1,024) and ``nprobe = max(16, nlist/16)``. Quantisation to 8 bits moves a similarity
@@ -47,6 +53,7 @@ INDEX_TYPE = "IVF_SQ8"
 INSERT_BATCH = 10_000  # rows per insert request: ~2.5 MB of float32 at 63 dimensions, far below gRPC's 64 MB
 SEARCH_BATCH = 1024  # queries per search request (the server refuses more than 16,384)
 STAGING = "_building_"
+FOLLOWED = "_followed"  # alias of a collection changed since its build (see MilvusIndex._mark_followed)
 STALE_STAGING_SECONDS = 24 * 3600.0  # a staging collection this old was left by a build that died
 
 
@@ -95,6 +102,12 @@ def client(settings: Settings) -> MilvusClient:
         return c
 
 
+def _forget_client(settings: Settings) -> None:
+    key = (settings.milvus_uri, settings.milvus_db, settings.milvus_token.get_secret_value())
+    with _clients_lock:  # not closed: other threads may still be using it; it goes with its last user
+        _clients.pop(key, None)
+
+
 def _reason(exc: Exception) -> str:
     return getattr(exc, "message", None) or str(exc).splitlines()[0] or type(exc).__name__
 
@@ -104,6 +117,8 @@ class MilvusIndex(IndexBackend):
 
     name = "milvus"
     similarity_slack: ClassVar[float] = 0.02
+    incremental: ClassVar[bool] = True
+    takes_settings: ClassVar[bool] = True
     #: collections of this prefix that no pointer names are dropped, but none started less than this ago:
     #: another process may be building it, or still searching the one its checkpoint named until it reloads
     grace_seconds: float = 600.0
@@ -118,6 +133,7 @@ class MilvusIndex(IndexBackend):
         self.collection: str | None = None
         self._rows = 0
         self._nprobe = 16
+        self._followed = False  # whether this collection is marked as changed since its build
 
     # -- talking to the server -------------------------------------------------------------------------
     def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
@@ -127,27 +143,105 @@ class MilvusIndex(IndexBackend):
         except HutongError:
             raise
         except Exception as exc:
+            _forget_client(self.settings)  # the next request connects afresh (Milvus may have restarted)
             raise MilvusUnavailable(
                 f"Milvus at {self.settings.milvus_uri} failed to {what}: {_reason(exc)}; retry when it is back"
             ) from None
 
     # -- the interface ---------------------------------------------------------------------------------
-    def build(self, vectors: np.ndarray) -> None:
+    def build(self, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
+        """Index ``vectors`` under ``ids`` (default: row i gets id i)."""
         x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         n = len(x)
+        ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.shape != (n,):
+            raise ValueError(f"{len(ids)} ids for {n} vectors")
         nlist, self._nprobe = _index_params(n)
         if n == 0:  # no collection at all: every search answers "no neighbour"
             self.collection, self._rows = None, 0
             return
         digest = hashlib.blake2b(f"{self.dim}:{n}:{INDEX_TYPE}:{nlist}:".encode(), digest_size=12)
         digest.update(x.data)
+        digest.update(ids.data)
         name = f"{self.settings.milvus_collection_prefix}_{digest.hexdigest()}"
+        if self._call("look up a collection", "has_collection", name) and self._was_followed(name):
+            # built with this content, then changed by following the catalogue: not this content any more
+            name = f"{name}_{secrets.token_hex(4)}"
         if not self._call("look up a collection", "has_collection", name):
-            self._create(name, x, nlist)
+            self._create(name, x, ids, nlist)
         self._call("load a collection", "load_collection", name)
-        self.collection, self._rows = name, n
+        self.collection, self._rows, self._followed = name, n, False
 
-    def _create(self, name: str, x: np.ndarray, nlist: int) -> None:
+    def _was_followed(self, name: str) -> bool:
+        desc = self._call("describe a collection", "describe_collection", name)
+        return f"{name}{FOLLOWED}" in (desc.get("aliases") or [])
+
+    def _mark_followed(self) -> None:
+        """Before the first change to a collection: an alias says it no longer holds the content its name
+        was derived from, so no build reuses it for that content (searches by its name are unaffected)."""
+        if self._followed or self.collection is None:
+            return
+        if not self._was_followed(self.collection):
+            try:
+                self._call(
+                    "mark a collection", "create_alias", self.collection, f"{self.collection}{FOLLOWED}"
+                )
+            except MilvusUnavailable:
+                if not self._was_followed(self.collection):  # another process marked it first
+                    raise
+        self._followed = True
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.shape != (len(x),):
+            raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
+        if self.collection is None:  # the first rows of an empty catalogue: a collection of their own
+            self.build(x, ids)
+            return
+        self._mark_followed()
+        for start in range(0, len(x), INSERT_BATCH):
+            rows = [
+                {"id": int(i), "vector": v}
+                for i, v in zip(
+                    ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
+                )
+            ]
+            # upsert, not insert: a row added twice (a retried change, two processes) is held once
+            self._call("add vectors", "upsert", self.collection, rows)
+
+    def remove(self, ids: np.ndarray) -> None:
+        if self.collection is None:
+            return
+        self._mark_followed()
+        ids = np.asarray(ids, dtype=np.int64)
+        for start in range(0, len(ids), INSERT_BATCH):
+            batch = [int(i) for i in ids[start : start + INSERT_BATCH]]
+            self._call("remove vectors", "delete", self.collection, ids=batch)
+
+    def confirm(self, rows: int) -> None:
+        if self.collection is None:
+            if rows:
+                raise ValueError(f"no Milvus collection for {rows} rows")
+            return
+        held = self._count()
+        if held != rows:
+            raise ValueError(f"Milvus collection {self.collection} holds {held} rows, not {rows}")
+        self._rows = rows
+
+    def _count(self, collection: str | None = None) -> int:
+        """Rows a Strong read sees (deletes included), which also makes later Eventually searches see them."""
+        seen = self._call(
+            "count rows",
+            "query",
+            collection or self.collection,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level="Strong",
+        )
+        return int(seen[0]["count(*)"])
+
+    def _create(self, name: str, x: np.ndarray, ids: np.ndarray, nlist: int) -> None:
         from pymilvus import DataType, MilvusClient
 
         staging = f"{name}{STAGING}{secrets.token_hex(4)}"
@@ -162,7 +256,12 @@ class MilvusIndex(IndexBackend):
         )
         try:
             for start in range(0, len(x), INSERT_BATCH):
-                rows = [{"id": start + i, "vector": v} for i, v in enumerate(x[start : start + INSERT_BATCH])]
+                rows = [
+                    {"id": int(i), "vector": v}
+                    for i, v in zip(
+                        ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
+                    )
+                ]
                 self._call("insert vectors", "insert", staging, rows)
             self._call("flush a collection", "flush", staging)
             params = client(self.settings).prepare_index_params()
@@ -172,18 +271,9 @@ class MilvusIndex(IndexBackend):
             self._call("build an index", "create_index", staging, params)
             self._wait_indexed(staging, len(x))
             self._call("load a collection", "load_collection", staging)
-            seen = self._call(
-                "count rows",
-                "query",
-                staging,
-                filter="",
-                output_fields=["count(*)"],
-                consistency_level="Strong",
-            )
-            if int(seen[0]["count(*)"]) != len(x):
-                raise MilvusUnavailable(
-                    f"Milvus collection {staging} holds {seen[0]['count(*)']} of {len(x)} rows"
-                )
+            seen = self._count(staging)
+            if seen != len(x):
+                raise MilvusUnavailable(f"Milvus collection {staging} holds {seen} of {len(x)} rows")
             try:
                 self._call("rename a collection", "rename_collection", staging, name)
             except MilvusUnavailable:
@@ -220,7 +310,16 @@ class MilvusIndex(IndexBackend):
         params = {"metric_type": "IP", "params": {"nprobe": self._nprobe}}
         for start in range(0, len(q), SEARCH_BATCH):
             batch = list(q[start : start + SEARCH_BATCH])
-            hits = self._call(
+            hits = self._search(batch, k, params)
+            for row, found in enumerate(hits, start):
+                for j, hit in enumerate(found[:k]):
+                    ids[row, j] = hit["id"]
+                    sims[row, j] = hit["distance"]
+        return sims, ids
+
+    def _search(self, batch: list[np.ndarray], k: int, params: dict) -> Any:
+        def once() -> Any:
+            return self._call(
                 "search",
                 "search",
                 self.collection,
@@ -230,11 +329,16 @@ class MilvusIndex(IndexBackend):
                 search_params=params,
                 consistency_level="Eventually",
             )
-            for row, found in enumerate(hits, start):
-                for j, hit in enumerate(found[:k]):
-                    ids[row, j] = hit["id"]
-                    sims[row, j] = hit["distance"]
-        return sims, ids
+
+        try:
+            return once()
+        except MilvusUnavailable:
+            # a restarted server may come back with the collection released: load it and try once more
+            # (if Milvus is still down, loading fails and that error goes to the caller)
+            if not self._call("look up a collection", "has_collection", self.collection):
+                raise
+            self._call("load a collection", "load_collection", self.collection)
+            return once()
 
     def __len__(self) -> int:
         return self._rows
@@ -290,12 +394,10 @@ class MilvusIndex(IndexBackend):
             return idx
         if not idx._call("look up a collection", "has_collection", idx.collection):
             raise ValueError(f"Milvus collection {idx.collection} is gone")
-        stats = idx._call("read collection statistics", "get_collection_stats", idx.collection)
-        if int(stats.get("row_count", -1)) != idx._rows:
-            raise ValueError(
-                f"Milvus collection {idx.collection} holds {stats.get('row_count')} rows, not {idx._rows}"
-            )
         idx._call("load a collection", "load_collection", idx.collection)
+        held = idx._count()  # not the statistics' row count: that one ignores deletes
+        if held != idx._rows:
+            raise ValueError(f"Milvus collection {idx.collection} holds {held} rows, not {idx._rows}")
         return idx
 
     # -- collections nobody names any more -------------------------------------------------------------
@@ -330,6 +432,8 @@ class MilvusIndex(IndexBackend):
                 continue  # not one of ours
             wait = STALE_STAGING_SECONDS if STAGING in name else self.grace_seconds
             if now - started >= wait:
+                for alias in desc.get("aliases") or []:  # Milvus keeps a collection that has aliases
+                    self._call("drop an alias", "drop_alias", alias)
                 self._call("drop a collection", "drop_collection", name)
                 dropped.append(name)
         return dropped

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import socket
+import time
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,19 @@ def start(data_dir: Path):
     import milvus
 
     class Config(milvus.MilvusServerConfig):
+        def try_bind_port(self, port):
+            # as Milvus itself binds (Go sets SO_REUSEADDR): a port whose last connections are still in
+            # TIME_WAIT, as after a restart, is free; one another process listens on is not
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+                return sock
+            except OSError:
+                sock.close()
+                return None
+
         def write_config(self):
             # the package leaves the embedded etcd's peer port at 2380: give it a free one
             super().write_config()
@@ -50,3 +64,26 @@ def start(data_dir: Path):
         gc.collect()
     server.wait_started(timeout=120_000)
     return server, f"http://127.0.0.1:{server.listen_port}"
+
+
+def restart(server, timeout: float = 60.0) -> None:
+    """Stop ``server`` (SIGTERM, SIGKILL after a second) and start it again on its data and its ports (its
+    clients keep their URI); a port still held by the old process's closing connections is waited for."""
+    config = server.config
+    server.stop()
+    # the proxy's port given explicitly (clients know it): the package binds it or fails, never moves on;
+    # the internal ports may move (another process may have taken one meanwhile)
+    config.configs["proxy_port"] = config.get("proxy_port")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                server.start()
+                gc.collect()
+            break
+        except RuntimeError as exc:
+            if "bind failed" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    server.wait_started(timeout=120_000)

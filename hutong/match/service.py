@@ -112,7 +112,9 @@ class Recognizer:
     def index(self, signal: SignalType) -> RecognitionIndex:
         idx = self._indexes.get(signal.name)
         if idx is None or idx.generation != catalogue_generation(self.db):
-            idx = open_index(self.db, signal, self.settings.index_dir, self.settings.index_backend)
+            idx = open_index(
+                self.db, signal, self.settings.index_dir, self.settings.index_backend, self.settings
+            )
             self._indexes[signal.name] = idx
         return idx
 

@@ -14,8 +14,14 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory):
+def milvus_server(milvus_process):
     """The URI of a running Milvus, with HUTONG_MILVUS_URI and a collection prefix of its own set."""
+    return milvus_process[1]
+
+
+@pytest.fixture(scope="session")
+def milvus_process(tmp_path_factory):
+    """(server, URI): the running Milvus itself, for tests that restart it (``milvus_local.restart``)."""
     pytest.importorskip("milvus", reason="the 'milvus' package (bundled Milvus server) is not installed")
     from hutong.index import milvus_local
 
@@ -30,7 +36,7 @@ def milvus_server(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        yield uri
+        yield server, uri
     finally:
         for k, v in saved.items():
             if v is None:

@@ -2,20 +2,26 @@
 collections, a pointer that does not fit gets the index rebuilt, an unreachable server is a clear error."""
 
 import json
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install 'hutong[milvus]')")
 
-from hutong.config import Settings  # noqa: E402
-from hutong.errors import HutongError  # noqa: E402
+from hutong.app import Hutong  # noqa: E402
+from hutong.config import Settings, get_settings  # noqa: E402
+from hutong.errors import HutongError, Unavailable  # noqa: E402
 from hutong.fingerprint import Fingerprint, VideoDCTSignal  # noqa: E402
+from hutong.index import milvus_local  # noqa: E402
 from hutong.index.milvus_backend import MilvusIndex, MilvusUnavailable, client  # noqa: E402
-from hutong.match.index import RecognitionIndex  # noqa: E402
+from hutong.match.index import ROW_BITS, RecognitionIndex, build_index, load_fingerprint_versions  # noqa: E402
+from tests.conftest import BBB  # noqa: E402
 
 
 def _unit(seed, n, d=63):
@@ -141,3 +147,117 @@ def test_bad_collection_prefixes_are_refused(prefix):
 def test_the_cli_does_not_import_pymilvus():
     code = "import sys, hutong.index, hutong.cli.app; assert 'pymilvus' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- following the catalogue (a real catalogue: the three sample works) ---------------------------------
+
+
+def _milvus_home(registered_home, tmp_path, **settings):
+    home = tmp_path / "home"
+    shutil.copytree(registered_home, home)
+    return Hutong.create(get_settings(home=home, index_backend="milvus", **settings))
+
+
+def _queries(h, sig, work_id):
+    """The stored fingerprint of one work: searching with it finds that work first."""
+    [(_, _, fp)] = load_fingerprint_versions(h.db, sig, [work_id])
+    return fp.vectors[::4]
+
+
+def _best_works(idx, q):
+    sims, rows = idx.search(q, 1)
+    return set(idx.work_ids[rows[rows[:, 0] >= 0, 0]].tolist())
+
+
+def test_the_index_follows_the_catalogue_without_a_rebuild(milvus_server, registered_home, tmp_path):
+    h = _milvus_home(registered_home, tmp_path)
+    try:
+        sig = VideoDCTSignal()
+        q = _queries(h, sig, 1)
+        idx = h.recognizer.index(sig)
+        collection, rows = idx.backend.collection, len(idx.backend)
+        assert _best_works(idx, q) == {1} and set(idx.versions[:, 0].tolist()) == {1, 2, 3}
+
+        h.catalogue.remove(1)
+        idx = h.recognizer.index(sig)
+        assert idx.backend.collection == collection, "the same collection, changed in place"
+        assert 1 not in idx.work_ids and len(idx.backend) == len(idx.work_ids) < rows
+        held = client(h.settings).query(
+            collection, filter=f"id >= {1 << ROW_BITS} and id < {2 << ROW_BITS}", output_fields=["id"]
+        )
+        assert held == [], "work 1's rows are deleted in Milvus, not only hidden"
+        assert 1 not in _best_works(idx, q)
+
+        again = h.catalogue.add_one(
+            BBB, title="bbb again", holder="Blender Foundation", check_duplicates=False
+        )
+        idx = h.recognizer.index(sig)
+        assert idx.backend.collection == collection and len(idx.backend) == rows
+        assert _best_works(idx, q) == {again.work_id}
+        # a process starting now loads the same checkpoint, and a whole rebuild finds the same works
+        fresh = RecognitionIndex.load(h.settings.index_dir, sig, "milvus")
+        assert (
+            fresh is not None
+            and fresh.generation == idx.generation
+            and _best_works(fresh, q) == {again.work_id}
+        )
+        rebuilt = build_index(h.db, sig, "milvus", idx.generation)
+        assert _best_works(rebuilt, q) == {again.work_id} and len(rebuilt.backend) == rows
+    finally:
+        h.close()
+
+
+def test_a_changed_collection_gets_the_index_rebuilt(milvus_server, registered_home, tmp_path):
+    """Rows deleted behind hutong's back: the checkpoint no longer fits, the next change rebuilds."""
+    h = _milvus_home(registered_home, tmp_path)
+    try:
+        sig = VideoDCTSignal()
+        idx = h.recognizer.index(sig)
+        client(h.settings).delete(idx.backend.collection, ids=[int(i) for i in idx.ids[:10]])
+        assert RecognitionIndex.load(h.settings.index_dir, sig, "milvus") is None
+        h.catalogue.remove(2)
+        again = h.recognizer.index(sig)
+        assert len(again.backend) == len(again.work_ids) and 2 not in again.work_ids
+        assert _best_works(again, _queries(h, sig, 1)) == {1}
+    finally:
+        h.close()
+
+
+def test_the_installation_settings_reach_the_backend(milvus_server, registered_home, tmp_path, monkeypatch):
+    """A Hutong built with explicit settings (no HUTONG_MILVUS_* in the environment) searches that Milvus."""
+    prefix = f"x{secrets.token_hex(4)}"
+    monkeypatch.delenv("HUTONG_MILVUS_URI")
+    monkeypatch.delenv("HUTONG_MILVUS_COLLECTION_PREFIX")
+    h = _milvus_home(registered_home, tmp_path, milvus_uri=milvus_server, milvus_collection_prefix=prefix)
+    try:
+        idx = h.recognizer.index(VideoDCTSignal())
+        assert idx.backend.collection.startswith(prefix + "_") and len(idx.backend) == len(idx.work_ids) > 0
+        back = RecognitionIndex.load(h.settings.index_dir, VideoDCTSignal(), "milvus", h.settings)
+        assert back is not None and back.backend.collection == idx.backend.collection
+    finally:
+        h.close()
+
+
+def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, registered_home, tmp_path):
+    server, uri = milvus_process
+    h = _milvus_home(registered_home, tmp_path, milvus_timeout=5.0)
+    try:
+        sig = VideoDCTSignal()
+        q = _queries(h, sig, 2)
+        assert _best_works(h.recognizer.index(sig), q) == {2}
+        server.stop()
+        with pytest.raises(Unavailable, match="Milvus at http://127.0.0.1:[0-9]+"):
+            h.recognizer.index(sig).search(q, 1)
+        milvus_local.restart(server)
+        assert f"http://127.0.0.1:{server.listen_port}" == uri, "restarted on its own port"
+        deadline = time.monotonic() + 90  # a bound that only proves "not hanging"
+        while True:  # as a client honouring Retry-After: each try fails cleanly until Milvus serves again
+            try:
+                found = _best_works(h.recognizer.index(sig), q)
+                break
+            except Unavailable:
+                assert time.monotonic() < deadline, "Milvus did not come back"
+                time.sleep(1)
+        assert found == {2}, "the same process recovers by itself"
+    finally:
+        h.close()

@@ -1,0 +1,175 @@
+"""Cluster mode: `hutong cluster up`'s processes (PostgreSQL 15, Redis, the bundled Milvus, two `hutong serve`
+behind the load balancer at the issuer's URL, two `hutong worker`) run the distribution end-to-end flow of
+``test_publish`` (its test bodies, imported: the same assertions against the cluster's ``world``), then faults:
+a worker killed with SIGKILL in the middle of a publish, whose job the other worker finishes with one post;
+Redis killed under use, where a submission fails with a retryable error and everything recovers by itself.
+
+One cluster for the module. Skipped where PostgreSQL 15, redis-server or the bundled Milvus is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+
+import httpx
+import pytest
+
+from hutong.api.background import free_port
+from hutong.app import Hutong
+from hutong.config import installation_settings
+from hutong.errors import Unavailable
+from hutong.rights import LicenceTerms
+from tests.api.conftest import api_user, bearer, start_server
+from tests.conftest import BBB, SINTEL
+from tests.distribute import test_publish
+from tests.distribute.conftest import LOOPBACK_ENV
+from tests.distribute.test_publish import HOLDER, REDIRECT, b_posts, connect, wait_state
+
+# test_publish's test bodies, run here against the cluster's world, in their order (this module's order)
+test_connect_publish_and_never_twice = test_publish.test_connect_publish_and_never_twice
+test_bad_inputs_are_refused_with_a_reason = test_publish.test_bad_inputs_are_refused_with_a_reason
+
+pytest.importorskip("psycopg", reason="psycopg is in the postgres extra")
+pytest.importorskip("redis", reason="the redis client is in the test extra")
+pytest.importorskip("pymilvus", reason="pymilvus is in the milvus extra")
+pytest.importorskip("milvus", reason="the bundled Milvus server is in the test extra")
+
+LEASE = 3  # seconds a worker holds a job without a sign of life: a dead worker's job is taken over after it
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from hutong.cluster import Cluster, ClusterError
+    from hutong.config import get_settings
+
+    home = tmp_path_factory.mktemp("cluster") / "home"
+    c = Cluster(
+        get_settings(home=home), env={**LOOPBACK_ENV, "HUTONG_DISTRIBUTION_LEASE_SECONDS": str(LEASE)}
+    )
+    try:
+        c.start()
+    except ClusterError as exc:
+        if "needs" in str(exc):
+            pytest.skip(str(exc))
+        raise
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def world(cluster, two_work_clip, tmp_path_factory):
+    """``test_publish``'s world, with the creator service A being the cluster (its database, queue, index)."""
+    tmp = tmp_path_factory.mktemp("cluster-world")
+    clip = tmp / "clip.mp4"
+    clip.write_bytes(two_work_clip.path.read_bytes())
+    # this process is one more process of the cluster, with the same settings (from the environment)
+    mp = pytest.MonkeyPatch()
+    for k, v in cluster.process_env().items():
+        if k.startswith("HUTONG_"):
+            mp.setenv(k, v)
+    mp.setenv("HUTONG_PLATFORM_NAME", "creator-service")
+    h = Hutong.create(installation_settings())
+    assert h.settings.issuer == cluster.issuer and h.settings.db_url.startswith("postgresql")
+    for f in (BBB, SINTEL):
+        h.catalogue.add_one(f, title=f.stem, holder=HOLDER, check_duplicates=False)
+    h.creators.add("xiaoming", verified=True)
+    base = {"works": [1, 2], "scope": {"kind": "verified"}, "valid_from": "2026-01-01", "valid_until": "2030-01-01",
+            "attribution": "© Blender Foundation, CC BY"}  # fmt: skip
+    h.licences.grant(HOLDER, LicenceTerms.parse({**base, "platforms": ["platform-b"]}))
+    h.creators.add("xiaohong")  # only a licence naming her reaches her, and it covers platform-c only
+    only_c = {**base, "scope": {"kind": "creators", "creators": ["xiaohong"]}, "platforms": ["platform-c"]}
+    h.licences.grant(HOLDER, LicenceTerms.parse(only_c), allow_overlap=True)
+    report = h.recognizer.match(clip)  # through Milvus
+    assert {s.work_id for s in report.segments} == {1, 2}, report.as_dict()
+    certs = {p: h.compliance.certify(h.compliance.check(clip, who, p, report=report)).token
+             for who, p in (("xiaoming", "platform-b"), ("xiaohong", "platform-c"))}  # fmt: skip
+
+    home_b, pb = tmp / "b", free_port()
+    b_url = f"http://127.0.0.1:{pb}"
+    # B is a one-process installation of its own: none of the cluster's settings in this process's environment
+    hb = Hutong.create(installation_settings(home=home_b, issuer=b_url, platform_name="platform-b", database_url=None,
+                                             redis_url=None, index_backend="faiss-flat"))  # fmt: skip
+    hb.platform.directory.trust(cluster.issuer, note="cluster test")  # B fetches A's keys from the cluster
+    hb.close()
+    b = start_server(home_b, port=pb, env={"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b",
+                                           "HUTONG_UNCERTIFIED": "reject", "HUTONG_INGEST_PART_BYTES": str(64 * 1024)})  # fmt: skip
+    try:
+        dev = api_user(b_url, "csp-dev")
+        httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
+                   headers=bearer(dev))  # fmt: skip
+        r = httpx.post(b_url + "/api/apps", headers=bearer(dev), json={
+            "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
+            "scopes": ["openid", "video.create"]})  # fmt: skip
+        assert r.status_code == 201, r.text
+        api_user(b_url, "meimei")
+        yield {"h": h, "a_url": cluster.issuer, "b": b, "b_url": b_url, "app": r.json(), "certs": certs,
+               "clip": clip, "tmp": tmp, "report": report}  # fmt: skip
+    finally:
+        h.close()
+        b.stop()
+        mp.undo()
+
+
+def test_the_api_processes_share_one_state(cluster):
+    """A user made through one API process signs in through the other; the balancer spreads connections."""
+    first, second = (p.url for p in cluster.parts if p.name.startswith("api-"))
+    token = api_user(first, "shared-user")
+    for url in (first, second, cluster.issuer):
+        r = httpx.get(url + "/api/me", headers=bearer(token))
+        assert r.status_code == 200 and r.json()["username"] == "shared-user", (url, r.text)
+    keys = {httpx.get(u + "/.well-known/jwks.json").text for u in (first, second)}
+    assert len(keys) == 1, "one set of keys: HUTONG_HOME is shared"
+
+
+def _worker(cluster, name):
+    return next(p for p in cluster.parts if p.name == name)
+
+
+def test_a_worker_killed_mid_publish_leaves_its_job_to_the_other(cluster, world):
+    h = world["h"]
+    connect(world, "b-kill")
+    other = _worker(cluster, "worker-2")
+    other.proc.send_signal(signal.SIGINT)  # for a moment only worker-1 runs: the job is surely its own
+    other.proc.wait(30)
+    before = len(b_posts(world))
+    clip = world["tmp"] / "clip-kill.mp4"
+    clip.write_bytes(world["clip"].read_bytes() + b"\x00\x00\x00\x0cfreekill")  # other bytes, same streams
+    cert = h.compliance.certify(
+        h.compliance.check(clip, "xiaoming", "platform-b", report=world["report"])
+    ).token
+    job = h.distribution.jobs.submit(clip, cert, ["b-kill"], caption="killed mid-publish")[0].job_id
+    wait_state(h, job, ("uploading", "processing", "published"), timeout=60)
+    cluster.start_worker("worker-2")
+    victim = _worker(cluster, "worker-1")
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(10)
+    view = wait_state(h, job, ("published", "failed", "rejected"), timeout=60)
+    assert view.state == "published", view.timeline
+    posts = b_posts(world)
+    assert len(posts) == before + 1 and posts[-1][2].startswith("killed mid-publish"), posts
+    cluster.start_worker("worker-1")
+
+
+def test_redis_killed_under_use_is_a_retryable_error_and_recovers(cluster, world):
+    h = world["h"]
+    connect(world, "b-redis")
+    before = len(b_posts(world))
+    clip = world["tmp"] / "clip-redis.mp4"
+    clip.write_bytes(world["clip"].read_bytes() + b"\x00\x00\x00\x0dfreeredis")
+    cert = h.compliance.certify(
+        h.compliance.check(clip, "xiaoming", "platform-b", report=world["report"])
+    ).token
+    cluster.stop_redis()
+    with pytest.raises(Unavailable, match="cannot reach the job queue"):
+        h.distribution.jobs.submit(clip, cert, ["b-redis"], caption="through a Redis restart")
+    job = max(h.distribution.jobs.list(), key=lambda j: j.id)
+    assert job.clip_sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert job.state == "queued", "the job is saved before the queue is asked: nothing is lost"
+    cluster.start_redis()
+    again = h.distribution.jobs.submit(clip, cert, ["b-redis"], caption="through a Redis restart")
+    assert again[0].duplicate and again[0].job_id == job.id  # the client's retry finds the same job
+    # the workers reconnect by themselves; their recovery pass queues the job again (its message was lost)
+    view = wait_state(h, job.id, ("published", "failed", "rejected"), timeout=60)
+    assert view.state == "published", view.timeline
+    assert len(b_posts(world)) == before + 1
+    assert all(p.alive() for p in cluster.parts if p.name.startswith(("api-", "worker-"))), "nobody crashed"
