@@ -19,6 +19,9 @@ class IndexBackend(ABC):
     #: how far below the true similarity a returned similarity may lie (0 for exact backends); matching
     #: lowers its hit threshold by this much so quantisation does not silently drop true hits
     similarity_slack: ClassVar[float] = 0.0
+    #: whether ``build(vectors, ids)`` takes the ids to return (kept in the index at no extra cost); other
+    #: backends return row numbers
+    stores_ids: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:
         self.dim = dim

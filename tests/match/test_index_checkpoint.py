@@ -71,7 +71,8 @@ def test_a_stale_checkpoint_is_rebuilt_once_and_then_loaded(registered):
     registered.catalogue.remove(1)
     rebuilt = open_index(registered.db, signal, folder, name)
     assert rebuilt.generation == first.generation + 1
-    assert 1 not in set(rebuilt.work_ids.tolist())
+    assert 1 not in set(rebuilt.works.tolist())
     loaded = RecognitionIndex.load(folder, signal, name)
     assert loaded is not None and loaded.generation == rebuilt.generation
-    assert loaded.work_ids.tolist() == rebuilt.work_ids.tolist()
+    assert loaded.works.tolist() == rebuilt.works.tolist()
+    assert len(loaded.backend) == len(rebuilt.backend)
