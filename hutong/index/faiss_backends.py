@@ -81,7 +81,8 @@ class FaissIVFPQIndex(_FaissIndex):
     def __init__(self, dim: int) -> None:
         self.code_bytes = 8 if dim <= 64 else max(8, dim // 32)
         self._pad = (-dim) % self.code_bytes if dim <= 64 else 0  # sub-quantisers split dimensions evenly
-        # measured on the scale benchmark: 8-byte codes of 63-d vectors estimate a true 0.86 as low as ~0.80
+        # measured on the scale bench's video.dct vectors (8-byte codes), of neighbours truly above 0.8: the
+        # estimate lies below the truth by 0.006 at the median, 0.046 at the 95th percentile, 0.093 at the 99th
         self.similarity_slack = 0.06
         super().__init__(dim)
 
