@@ -72,8 +72,8 @@ def test_ivfpq_is_compact_at_scale():
     data = _unit(rng, 20000, 63)
     idx = BACKENDS["faiss-ivfpq"](63)
     idx.build(data)
-    # 8-byte codes + 8-byte ids per vector, plus the centroids and codebooks counted once
-    assert 20000 * 16 <= idx.nbytes() < 20000 * 63 * 4 / 10
+    # 10-byte codes + 8-byte ids per vector, plus the centroids and codebooks counted once
+    assert 20000 * 18 <= idx.nbytes() < 20000 * 63 * 4 / 8
 
 
 ID_BACKENDS = sorted(name for name, cls in BACKENDS.items() if cls.stores_ids)
@@ -107,12 +107,13 @@ def test_learned_vectors_are_rotated_and_compressed(name):
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     _, got = idx.search(q, 5)
     assert (got == np.arange(20)[:, None]).any(axis=1).mean() >= 0.9
-    assert idx.nbytes() < 6000 * 512 * 4 / 8
+    assert idx.code_bytes == 16
+    assert idx.nbytes() < 6000 * 512 * 4 / 5  # the rotation (1 MB) and codebooks weigh most at this size
 
 
 def test_a_checkpoint_of_other_dimensions_is_refused(tmp_path):
     idx = BACKENDS["faiss-ivfpq"](16)
     idx.build(_unit(np.random.default_rng(7), 100, 16))
     idx.save(tmp_path / "x.idx")
-    with pytest.raises(ValueError, match="16-d vectors, expected 64"):
+    with pytest.raises(ValueError, match="not 63-d ones"):
         BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
