@@ -1,7 +1,9 @@
 """Scaling benchmark: ``python -m bench.scale [--hours 10 100 1000]``.
 
-References beyond the footage are synthetic ``video.dct`` fingerprints drawn from a Gaussian with the mean and
-covariance of the real reference vectors (same second-order shape), at the real rate (2 per second). The real
+References beyond the footage are synthetic fingerprints with the mean and covariance of the real reference
+vectors (same second-order shape), at the real rate (2 per second), in works whose consecutive vectors are as
+alike as the real footage's (``synthetic``): the index drops near-identical consecutive vectors, and i.i.d.
+draws would have none to drop. They are generated and indexed in chunks, so memory stays bounded at 10,000 h. The real
 works are added too, and a real 60 s query (benchmark clips' fingerprints, end to end) is searched, so
 the latency includes finding real segments among distractors. Measures index bytes per hour of reference,
 search + alignment latency of the 60 s query, and the process's resident memory.
@@ -60,38 +62,108 @@ def real_material(seed: int, signal: str = "video.dct"):
         h.close()
 
 
-def synthetic(real: np.ndarray, n: int, rng: np.random.Generator, batch: int = 500_000):
+def motion_profile(refs) -> np.ndarray:
+    """Cosines between consecutive vectors of the real references, work after work (0 where a vector is
+    zero): how alike the footage stays from one sample to the next."""
+    out = []
+    for _, fp in refs:
+        v = fp.vectors
+        n = np.linalg.norm(v, axis=1)
+        c = (v[1:] * v[:-1]).sum(1) / np.maximum(n[1:] * n[:-1], 1e-12)
+        out.append(np.r_[0.0, np.clip(c, 0.0, 1.0)])
+    return np.concatenate(out).astype(np.float32)
+
+
+def synthetic(real: np.ndarray, profile: np.ndarray, n: int, rng: np.random.Generator, work_seconds=500):
+    """``n`` synthetic reference vectors in chunks of (vectors, work ids, times): works of ``work_seconds``,
+    each a sequence that follows the real footage's motion: in the whitened space of the real vectors,
+    x_t = c_t·x_(t-1) + sqrt(1 - c_t²)·noise, with c_t the real consecutive cosines replayed from a random
+    place (static stretches give runs of near-identical vectors, cuts give fresh draws), then coloured with
+    the real mean and covariance. Synthetic works have negative ids: they are no real work."""
     live = real[np.linalg.norm(real, axis=1) > 0]
     mean, cov = live.mean(0), np.cov(live.T) + 1e-6 * np.eye(live.shape[1])
-    chol = np.linalg.cholesky(cov)
-    for start in range(0, n, batch):
-        m = min(batch, n - start)
-        x = (rng.standard_normal((m, live.shape[1])).astype(np.float32) @ chol.T.astype(np.float32)) + mean
-        yield (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    chol = np.linalg.cholesky(cov).T.astype(np.float32)
+    mean = mean.astype(np.float32)
+    steps = int(work_seconds * 2)
+    streams = max(1, 400_000 // steps)  # vectors per chunk: bounded memory whatever the hours
+    work = 0
+    for start in range(0, n, streams * steps):
+        m = min(streams * steps, n - start)
+        s = -(-m // steps)
+        z = np.empty((steps, s, live.shape[1]), np.float32)
+        z[0] = rng.standard_normal((s, live.shape[1]), dtype=np.float32)
+        at = rng.integers(0, len(profile), size=s)
+        for t in range(1, steps):
+            c = profile[(at + t) % len(profile)][:, None]
+            z[t] = c * z[t - 1] + np.sqrt(1 - c * c) * rng.standard_normal(
+                (s, live.shape[1]), dtype=np.float32
+            )
+        x = z.transpose(1, 0, 2).reshape(-1, live.shape[1])[:m] @ chol + mean
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        ids = -1 - (work + np.arange(m) // steps)
+        times = (np.arange(m) % steps / 2.0).astype(np.float32)
+        work += s
+        yield x, ids.astype(np.int64), times
 
 
-def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> dict:
+def segments_of(found) -> list[list]:
+    return [[int(a.work_id), round(float(a.query_start), 1), round(float(a.query_end), 1)] for a in found]
+
+
+def same_segments(found: list[list], reference: list[list]) -> tuple[int, int]:
+    """How many reference segments ``found`` has (same work, query ranges overlapping by half the shorter),
+    and how many found segments are in no reference segment."""
+
+    def overlaps(a, b) -> bool:
+        inter = min(a[2], b[2]) - max(a[1], b[1])
+        return a[0] == b[0] and inter >= 0.5 * min(a[2] - a[1], b[2] - b[1])
+
+    hit = sum(any(overlaps(r, f) for f in found) for r in reference)
+    extra = sum(not any(overlaps(f, r) for r in reference) for f in found)
+    return hit, extra
+
+
+def measure(
+    hours: float, backend_name: str, sig, refs, qt, qv, qdur, seed: int, *, dedupe: bool = True
+) -> tuple[dict, list[list]]:
+    """Index the real works and ``hours`` of synthetic ones (streamed in chunks where the backend trains on
+    a sample), then search and align the real 60 s query."""
+    from hutong.match import index as match_index
+
+    rng = np.random.default_rng(seed)  # every size and backend sees the same distractors, prefix of the next
     n_syn = int(hours * PER_HOUR)
     real_v = np.concatenate([fp.vectors for _, fp in refs])
-    real_w = np.concatenate([np.full(len(fp), wid, np.int32) for wid, fp in refs])
-    real_t = np.concatenate([fp.times for _, fp in refs])
-    vecs = np.concatenate([real_v, *synthetic(real_v, n_syn, rng)])
-    work_ids = np.concatenate([real_w, np.full(n_syn, -1, np.int32)])  # synthetic rows belong to no real work
-    times = np.concatenate([real_t, (np.arange(n_syn) / 2.0).astype(np.float32)])
-    t0 = time.perf_counter()
-    idx = backend(backend_name)(sig.dim)
-    idx.build(vecs)
-    build_s = time.perf_counter() - t0
-    del vecs
-    t0 = time.perf_counter()
+    real = [(real_v, np.concatenate([np.full(len(fp), wid, np.int64) for wid, fp in refs]),
+             np.concatenate([fp.times for _, fp in refs]))]  # fmt: skip
+    profile = motion_profile(refs)
+    chunks = synthetic(real_v, profile, n_syn, rng)
+    first = next(chunks, None)
+    head = real + ([first] if first is not None else [])
+    sample = np.concatenate([c[0] for c in head])
+    saved = dict(match_index.DEDUPE)
+    if not dedupe:
+        match_index.DEDUPE.clear()
+    stats: dict = {}
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        idx = match_index.RecognitionIndex.from_chunks(
+            sig.name, sig.dim, _chain(head, chunks), backend_name, 0,
+            sample=sample, total=len(real_v) + n_syn, stats=stats,
+        )  # fmt: skip
+        build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        match_index.DEDUPE.clear()
+        match_index.DEDUPE.update(saved)
+    real_kept = real_kept_ratio(sig.name, real[0]) if dedupe else 1.0
+    t0, c0 = time.perf_counter(), time.process_time()
     sims, rows = idx.search(qv, NEIGHBOURS)
-    search_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    threshold = sig.threshold - idx.similarity_slack
+    search_s, search_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
+    threshold = sig.threshold - idx.backend.similarity_slack
     qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
     r = rows[qi, kj]
-    margin = competing_margin(sims, rows, work_ids, times, within_work=sig.time_specific)[qi, kj]
-    hits = Hits(work_ids[r], qt[qi], times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
+    margin = competing_margin(sims, rows, idx.work_ids, idx.times, within_work=sig.time_specific)[qi, kj]
+    hits = Hits(idx.work_ids[r], qt[qi], idx.times[r], sims[qi, kj], np.zeros(len(qi), np.int32), margin)
     keep = hits.work >= 0
     hits = Hits(
         hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep]
@@ -99,23 +171,47 @@ def measure(hours: float, backend_name: str, sig, refs, qt, qv, qdur, rng) -> di
     found = align(
         hits, query_step=0.5, ref_durations={}, query_duration=qdur, threshold=threshold, signal=sig.name
     )
-    align_s = time.perf_counter() - t1
-    return {
+    align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1
+    label = backend_name if dedupe else f"{backend_name} (all vectors)"
+    row = {
         "hours": hours,
         "signal": sig.name,
-        "backend": backend_name,
-        "vectors": int(len(idx)),
+        "backend": label,
+        "vectors_seen": int(stats["seen"]),
+        "vectors": int(len(idx.backend)),
+        "kept_ratio": stats["kept"] / max(1, stats["seen"]),
+        "real_kept_ratio": real_kept,
         "index_bytes": int(idx.nbytes()),
         "index_mb_per_1000h": idx.nbytes() / max(hours, 1e-9) * 1000 / 1e6,
         "build_seconds": build_s,
+        "build_cpu_seconds": build_cpu,
         "query_vectors": int(len(qv)),
         "query_seconds": qdur,
         "search_seconds": search_s,
         "align_seconds": align_s,
         "latency_seconds": search_s + align_s,
+        "latency_cpu_seconds": search_cpu + align_cpu,
         "segments_found": len(found),
+        "segments": segments_of(found),
         "rss_mb": rss_mb(),
     }
+    return row, row["segments"]
+
+
+def _chain(head, rest):
+    yield from head
+    yield from rest
+
+
+def real_kept_ratio(signal: str, real) -> float:
+    from hutong.index.dedupe import keep_distinct
+    from hutong.match.index import DEDUPE
+
+    if signal not in DEDUPE:
+        return 1.0
+    v, w, t = real
+    alike, gap = DEDUPE[signal]
+    return float(keep_distinct(v, t, np.r_[True, w[1:] != w[:-1]], alike=alike, max_gap=gap).mean())
 
 
 def compare(
@@ -214,13 +310,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.compare:
         return compare_main(args)
     sig, refs, qt, qv, qdur = real_material(args.seed, args.signal)
-    rng = np.random.default_rng(args.seed)
     rows = []
+    # the reference: an exact index of every vector at the smallest size; the others are compared with it
+    ref, reference = measure(min(args.hours), "faiss-flat", sig, refs, qt, qv, qdur, args.seed, dedupe=False)
+    rows.append(ref)
+    print(json.dumps(ref), flush=True)
     for hours in args.hours:
         for name in args.backends:
             if name == "faiss-flat" and hours > 100:
                 continue  # 7 GB of float32 per 1,000 h and seconds per query: the flat index is not for this size
-            row = measure(hours, name, sig, refs, qt, qv, qdur, rng)
+            row, found = measure(hours, name, sig, refs, qt, qv, qdur, args.seed)
+            row["reference_segments"], row["reference_found"] = (
+                len(reference),
+                same_segments(found, reference)[0],
+            )
+            row["extra_segments"] = same_segments(found, reference)[1]
             print(json.dumps(row), flush=True)
             rows.append(row)
     # rows of other signals (or sizes) measured by earlier runs stay; this run's replace their own

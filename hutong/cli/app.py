@@ -229,7 +229,7 @@ def index_rebuild(as_json: JsonOpt = False) -> None:
                     "signal": sig.name,
                     "backend": idx.backend.name,
                     "vectors": len(idx.backend),
-                    "bytes": idx.backend.nbytes(),
+                    "bytes": idx.nbytes(),
                 }
             )
     if as_json:

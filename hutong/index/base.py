@@ -25,6 +25,9 @@ class IndexBackend(ABC):
     #: whether the backend is built with the installation's settings (a server's address), not the dimension
     #: alone: ``hutong.index.make`` and ``hutong.index.load`` pass them
     takes_settings: ClassVar[bool] = False
+    #: whether ``build(vectors, ids)`` takes the ids to return (kept in the index at no extra cost); other
+    #: backends return row numbers
+    stores_ids: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:
         self.dim = dim

@@ -5,10 +5,18 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import numpy as np
+
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.fingerprint import default_signals
-from hutong.match.index import RecognitionIndex, catalogue_generation, load_fingerprints, open_index
+from hutong.match.index import (
+    RecognitionIndex,
+    catalogue_generation,
+    checkpoint_paths,
+    load_fingerprints,
+    open_index,
+)
 
 PROCESSES = 4
 REBUILDS = 10
@@ -71,7 +79,57 @@ def test_a_stale_checkpoint_is_rebuilt_once_and_then_loaded(registered):
     registered.catalogue.remove(1)
     rebuilt = open_index(registered.db, signal, folder, name)
     assert rebuilt.generation == first.generation + 1
-    assert 1 not in set(rebuilt.work_ids.tolist())
+    assert 1 not in set(rebuilt.work_ids[rebuilt.all_keys()].tolist())
     loaded = RecognitionIndex.load(folder, signal, name)
     assert loaded is not None and loaded.generation == rebuilt.generation
-    assert loaded.work_ids.tolist() == rebuilt.work_ids.tolist()
+    assert loaded.all_keys().tolist() == rebuilt.all_keys().tolist()
+    assert len(loaded.backend) == len(rebuilt.backend)
+
+
+def test_two_backends_of_one_signal_keep_separate_checkpoints(registered):
+    """``video.dct`` has a dot: a name built with ``with_suffix`` dropped the backend and two backends
+    shared one file."""
+    signal = next(s for s in default_signals() if s.name == "video.dct")
+    folder, gen = registered.settings.index_dir, catalogue_generation(registered.db)
+    rows = load_fingerprints(registered.db, signal)
+    for name in ("numpy-flat", "faiss-ivfpq"):
+        RecognitionIndex.build(signal, rows, name, gen).save(folder)
+    assert {p.name for p in folder.glob("video.dct.*.idx")} >= {
+        "video.dct.numpy-flat.idx",
+        "video.dct.faiss-ivfpq.idx",
+    }
+    for name in ("numpy-flat", "faiss-ivfpq"):
+        loaded = RecognitionIndex.load(folder, signal, name)
+        assert loaded is not None and loaded.backend.name == name
+    flat = RecognitionIndex.load(folder, signal, "numpy-flat")
+    assert flat.keys is not None and len(flat.keys) == len(flat.backend)  # row numbers mapped to keys
+    assert RecognitionIndex.load(folder, signal, "faiss-ivfpq").keys is None  # the backend holds them
+
+
+def test_a_damaged_or_old_checkpoint_is_rebuilt(registered):
+    signal = default_signals()[0]
+    folder, name = registered.settings.index_dir, registered.settings.index_backend
+    good = open_index(registered.db, signal, folder, name)
+    idx_path, meta_path = checkpoint_paths(folder, signal.name, name)
+    idx_path.write_bytes(b"not an index")
+    assert RecognitionIndex.load(folder, signal, name) is None
+    again = open_index(registered.db, signal, folder, name)
+    assert len(again.backend) == len(good.backend) and again.all_keys().tolist() == good.all_keys().tolist()
+    assert RecognitionIndex.load(folder, signal, name) is not None, "the rebuilt checkpoint was saved"
+    with open(meta_path, "wb") as fh:  # a checkpoint of the layout before keys (row arrays, no format)
+        np.savez(fh, work_ids=np.zeros(3, np.int32), times=np.zeros(3, np.float32), generation=np.int64(0))
+    assert RecognitionIndex.load(folder, signal, name) is None
+    assert len(open_index(registered.db, signal, folder, name).backend) == len(good.backend)
+
+
+def test_a_match_finds_the_same_work_and_instant_through_the_keys(shared_recognizer, two_work_clip):
+    """Keys decode to the work and instant each row was built from."""
+    signal = next(s for s in shared_recognizer.recognizer.signals if s.name == "video.dct")
+    idx = shared_recognizer.recognizer.index(signal)
+    rows = load_fingerprints(shared_recognizer.db, signal)
+    wid, fp = rows[-1]
+    sims, keys = idx.search(fp.vectors[::7], 1)
+    found = sims[:, 0] > 0.999  # the vector itself (or a kept twin of it)
+    assert found.mean() > 0.5
+    assert (idx.work_ids[keys[found, 0]] == wid).all()
+    assert np.abs(idx.times[keys[found, 0]] - fp.times[::7][found]).max() <= 1.0  # one kept per second
