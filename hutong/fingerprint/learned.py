@@ -25,7 +25,7 @@ import numpy as np
 from hutong.errors import HutongError
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
 from hutong.fingerprint.layout import Region, Shot, clip_layout, detect_regions
-from hutong.fingerprint.video import FLAT, _area_matrix
+from hutong.fingerprint.video import FLAT, _area_matrix, area_resample
 from hutong.media.reader import MediaInfo, sample_frames
 
 SIZE = 160  # side of the square picture the network sees (the distilled model: ~2.5 ms per picture)
@@ -69,7 +69,7 @@ def thumbnails(imgs: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndar
     if patch.size == 0:
         return [None] * len(imgs)
     spread = patch.std(axis=(1, 2))
-    thumb = _area_matrix(SIZE, patch.shape[1]) @ patch @ _area_matrix(SIZE, patch.shape[2]).T
+    thumb = area_resample(patch, SIZE, SIZE)
     thumb = np.clip(thumb + 0.5, 0, 255).astype(np.uint8)
     return [t if s >= FLAT else None for t, s in zip(thumb, spread, strict=True)]
 

@@ -57,6 +57,15 @@ def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
     return m
 
 
+def area_resample(patches: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(n, h, w) float32 pictures area-resampled to (n, rows, cols), as two plain matrix products (numpy's
+    broadcast ``A @ patches @ B.T`` runs ~10x slower: it does not reach BLAS)."""
+    n, h, w = patches.shape
+    y = (patches.reshape(n * h, w) @ _area_matrix(cols, w).T).reshape(n, h, cols)
+    z = _area_matrix(rows, h) @ y.transpose(1, 0, 2).reshape(h, n * cols)
+    return z.reshape(rows, n, cols).transpose(1, 0, 2)
+
+
 _MIRROR = np.array([(-1.0) ** u for v in range(KEEP) for u in range(KEEP)], dtype=np.float32)[1:]
 
 
@@ -77,8 +86,7 @@ def describe(img: np.ndarray, box: tuple[int, int, int, int], flat: float = FLAT
 def describe_many(imgs: np.ndarray, box: tuple[int, int, int, int], flat: float = FLAT) -> np.ndarray:
     """:func:`describe` of the same box of every picture in ``imgs`` (n, h, w), as one batch: (n, 63)."""
     x0, y0, x1, y1 = box
-    patch = imgs[:, y0:y1, x0:x1].astype(np.float32)
-    thumb = _area_matrix(GRID, patch.shape[1]) @ patch @ _area_matrix(GRID, patch.shape[2]).T
+    thumb = area_resample(imgs[:, y0:y1, x0:x1].astype(np.float32), GRID, GRID)
     spread = thumb.std(axis=(1, 2))
     d = _dct_matrix(GRID)
     # the DCT of a constant has only a DC term, and the vector is unit-normalised: standardising the

@@ -11,7 +11,7 @@ import pytest
 
 from hutong.errors import HutongError
 from hutong.fingerprint import CLASSICAL, default_signals, learned
-from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail
+from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail, thumbnails
 from hutong.media import probe
 from hutong.media.synth import Piece, build_clip
 from tests.conftest import BBB, CHAPLIN
@@ -80,3 +80,14 @@ def test_copies_are_close_and_other_footage_is_far(tmp_path):
     assert np.median(per_instant) > sig.threshold
     other = sig.query(str(CHAPLIN), probe(CHAPLIN))
     assert float((other.vectors @ ref.vectors.T).max()) < sig.threshold
+
+
+def test_batched_thumbnails_equal_the_per_picture_ones():
+    rng = np.random.default_rng(8)
+    imgs = (rng.random((4, 90, 160)) * 255).astype(np.uint8)
+    imgs[1] = 3  # blank: no thumbnail
+    box = (10, 5, 150, 85)
+    batch = thumbnails(imgs, box)
+    assert batch[1] is None
+    for img, th in zip(imgs[[0, 2, 3]], [batch[0], batch[2], batch[3]], strict=True):
+        assert np.abs(th.astype(int) - thumbnail(img, box).astype(int)).max() <= 1
