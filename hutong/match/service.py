@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from threadpoolctl import threadpool_limits
 
 from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
@@ -187,7 +188,8 @@ class Recognizer:
                 # a coarse fingerprint: complete the variants that found something (and only those)
                 t0 = clock()
                 done = len(fp)
-                fp = signal.refine(fp, _promising(hits))
+                with threadpool_limits(limits=1, user_api="blas"):  # one core, as in extract()
+                    fp = signal.refine(fp, _promising(hits))
                 key = f"descriptor:{signal.name}"
                 timings[key] = timings.get(key, 0.0) + clock() - t0
                 t0 = clock()
