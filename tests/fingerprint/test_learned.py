@@ -11,7 +11,7 @@ import pytest
 
 from hutong.errors import HutongError
 from hutong.fingerprint import CLASSICAL, default_signals, learned
-from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail
+from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail, thumbnails
 from hutong.media import probe
 from hutong.media.synth import Piece, build_clip
 from tests.conftest import BBB, CHAPLIN
@@ -64,10 +64,30 @@ def test_copies_are_close_and_other_footage_is_far(tmp_path):
     clip = build_clip(
         [Piece(BBB, 8.0, 8.0, ("pip", "mirror"), background=CHAPLIN, seed=3)], tmp_path / "q.mp4"
     )
-    q = sig.query(str(clip.path), probe(clip.path))
-    assert q.variant_ids is not None and any(v.mirror for v in q.variants)
+    coarse = sig.query(str(clip.path), probe(clip.path))
+    assert coarse.pending is not None and any(v.mirror for v in coarse.variants)
+    # the cascade: the coarse pass alone misses most instants (only the whole frame is dense) ...
+    found = (coarse.vectors @ ref.vectors.T).max(axis=1) >= sig.threshold
+    hit_variants = {int(v) for v in coarse.variant_ids[found]}
+    assert hit_variants and all(coarse.variants[v].region["kind"] == "window" for v in hit_variants)
+    assert any(coarse.variants[v].mirror for v in hit_variants)
+    # ... and refining the variants it found something in recovers every instant
+    q = sig.refine(coarse, hit_variants)
+    assert q.pending is None and len(q) > len(coarse)
+    assert np.array_equal(q.vectors[: len(coarse)], coarse.vectors)
     best = (q.vectors @ ref.vectors.T).max(axis=1)
     per_instant = [best[q.times == t].max() for t in np.unique(q.times)]
     assert np.median(per_instant) > sig.threshold
     other = sig.query(str(CHAPLIN), probe(CHAPLIN))
     assert float((other.vectors @ ref.vectors.T).max()) < sig.threshold
+
+
+def test_batched_thumbnails_equal_the_per_picture_ones():
+    rng = np.random.default_rng(8)
+    imgs = (rng.random((4, 90, 160)) * 255).astype(np.uint8)
+    imgs[1] = 3  # blank: no thumbnail
+    box = (10, 5, 150, 85)
+    batch = thumbnails(imgs, box)
+    assert batch[1] is None
+    for img, th in zip(imgs[[0, 2, 3]], [batch[0], batch[2], batch[3]], strict=True):
+        assert np.abs(th.astype(int) - thumbnail(img, box).astype(int)).max() <= 1

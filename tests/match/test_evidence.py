@@ -85,7 +85,7 @@ def test_timings_split_decode_descriptors_search_and_align(shared_recognizer, cl
     timings: dict[str, float] = {}
     info, fps = rec.fingerprint_query(clip.path, timings=timings)
     rec.match_fingerprints(str(clip.path), info.duration, fps, timings=timings)
-    want = {"decode", "search", "align"} | {f"descriptor:{s.name}" for s in rec.signals}
+    want = {"decode", "layout", "search", "align"} | {f"descriptor:{s.name}" for s in rec.signals}
     assert set(timings) == want
     assert all(v >= 0 for v in timings.values()) and timings["decode"] > 0
 
