@@ -28,6 +28,8 @@ SLOPE_SPAN = 3.0
 #: within ``SAME_LINE`` seconds of work time everywhere on their joint stretch
 SAME_LINE = 2.0
 TOUCH = 0.5
+#: the vote weight of a hit that is not its query instant's best
+BEHIND = 0.85
 
 
 @dataclass
@@ -62,6 +64,8 @@ class Alignment:
     variant: int
     signals: list[str] = field(default_factory=list)
     transform: dict = field(default_factory=dict)
+    #: for a joined segment, the evidence of the piece its transform came from (see ``_strength``)
+    transform_evidence: float | None = None
 
     @property
     def score(self) -> float:
@@ -97,6 +101,10 @@ def align(
         # than its references (audio does, to land close to every reference window).
         inst = np.floor(tq / query_step + 1e-6).astype(np.int64)
         pins = _pins_time(inst, tr, sim)
+        # an instant's best hit votes in full, its others at half: on static footage (a fixed camera, a
+        # screencast) every moment of the work matches almost equally, and only the best hits trace the
+        # line at the speed the creator chose; a tie would otherwise go to 1x
+        weight = weight * np.where(_best_of_instant(inst, sim), 1.0, BEHIND)
         alive = np.ones(len(tq), bool)
         fruitless = 0  # lines in a row that made no segment: past a few, what is left is noise
         for _ in range(64):
@@ -185,6 +193,16 @@ def _vote(
     return best
 
 
+def _best_of_instant(inst: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """Per hit: whether it is the most similar hit of its query instant."""
+    if len(inst) == 0:
+        return np.zeros(0, bool)
+    _, idx = np.unique(inst, return_inverse=True)
+    best = np.full(int(idx.max()) + 1, -np.inf)
+    np.maximum.at(best, idx, sim)
+    return sim >= best[idx]
+
+
 def _first_per_instant(sel: np.ndarray, inst: np.ndarray, sim: np.ndarray) -> np.ndarray:
     """Indices of the most similar hit of each query instant among ``sel``."""
     idx = np.nonzero(sel)[0]
@@ -262,9 +280,11 @@ def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple
 def merge(alignments: list[Alignment]) -> list[Alignment]:
     """One segment per use of a work: join what signals (or separate runs of one signal) found on one line
     of one work where they overlap in the clip, and drop a weaker claim that contradicts a stronger one on
-    the same stretch of the clip. Joining repeats until nothing joins: a joined segment grows and may then
-    meet another piece of the same use."""
-    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-a.score, a.query_start))]
+    the same stretch of the clip. Claims are taken in order of evidence (see ``evidence``), so a short claim
+    that scores high (a recurring picture lining up at the wrong moment) does not displace a long one that
+    several signals agree on. Joining repeats until nothing joins: a joined segment grows and may then meet
+    another piece of the same use."""
+    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-evidence(a), -a.score, a.query_start))]
     kept: list[Alignment] = []
     while pending:
         a, joined = pending.pop(0)
@@ -280,6 +300,12 @@ def merge(alignments: list[Alignment]) -> list[Alignment]:
         else:
             kept.append(a)
     return sorted(kept, key=lambda a: a.query_start)
+
+
+def evidence(a: Alignment) -> float:
+    """How much a claim rests on: its score times the seconds of clip it explains times the signals that
+    found it. One score alone would let 2 s of a recurring logo outrank 7 s that sound and picture agree on."""
+    return a.score * (a.query_end - a.query_start) * len(a.signals)
 
 
 def _same_use(a: Alignment, b: Alignment) -> bool:
@@ -319,12 +345,16 @@ def _join(k: Alignment, a: Alignment) -> Alignment:
         variant=strong.variant,
         signals=sorted(set(k.signals) | set(a.signals)),
         transform=dict(strong.transform),
+        transform_evidence=_strength(strong)[1],
     )
 
 
 def _strength(a: Alignment) -> tuple[bool, float]:
     """Which piece says how the picture was transformed: one that has a transform (audio has none), then
-    the one with more evidence (score over the clip time it covers)."""
+    the one with more evidence (score over the clip time it covers; for a joined segment, that of the piece
+    its transform came from, so the order in which pieces join does not decide)."""
+    if a.transform_evidence is not None:
+        return bool(a.transform), a.transform_evidence
     return bool(a.transform), a.score * (a.query_end - a.query_start)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
 from hutong.match.align import FAR, Alignment, Hits, align, merge
+from hutong.match.boundaries import refine_ends
 from hutong.match.index import RecognitionIndex, catalogue_generation, open_index
 from hutong.media import MediaInfo, probe
 from hutong.store import Database, Work
@@ -143,7 +144,9 @@ class Recognizer:
         timings: dict[str, float] | None = None,
     ) -> MatchReport:
         """Segments from query fingerprints; ``timings``, when given, gets the CPU seconds spent searching
-        the indexes (``search``) and lining hits up (``align``)."""
+        the indexes (``search``), lining hits up (``align``) and decoding the clip around segment ends to
+        place them on its cuts (added to ``decode``). ``clip`` is the clip's path: where it is not a file,
+        segment ends stay on the sample grid."""
         timings = {} if timings is None else timings
         clock = time.process_time
         with self.db.session() as s:
@@ -191,6 +194,12 @@ class Recognizer:
         t0 = clock()
         merged = merge(found)
         timings["align"] = timings.get("align", 0.0) + clock() - t0
+        steps = [1.0 / s.fps for s in self.signals if s.name.startswith("video") and s.name in looked]
+        if steps and Path(clip).is_file():
+            t0 = clock()
+            refine_ends(clip, merged, duration=duration, step=max(steps))
+            # the seconds around each end are decoded again at the frame rate: decode time
+            timings["decode"] = timings.get("decode", 0.0) + clock() - t0
         for a in merged:
             if len(a.signals) == 1 and (a.signals[0] in confirm or a.score < LONE_SCORE):
                 continue  # only the weaker signal saw it where the stronger one looked too, or too faintly

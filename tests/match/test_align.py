@@ -139,3 +139,58 @@ def test_different_lines_of_one_work_stay_apart():
     # offsets close at t=0, but 1x and 1.1x drift 5 s apart by the end of the joint stretch
     a, b = _piece(0, 30, 1.0, 0.0), _piece(29.5, 60, 1.1, -1.0, score=0.8)
     assert len(merge([a, b])) == 2
+
+
+def test_a_long_claim_that_several_signals_agree_on_outranks_a_short_high_scoring_one():
+    """speed_4 of the benchmark: a recurring picture lined up for 2.5 s at 1x and scored higher than the 7 s
+    at 1.5x that sound and picture agreed on; by score alone the short claim displaced the right one."""
+    wrong = _piece(0, 2.5, 1.0, 2.5, score=0.89, signals=("video.sscd",))
+    right = [_piece(0, 7, 1.5, 4.4, score=0.86, signals=(s,)) for s in ("video.sscd", "audio.bands")]
+    (seg,) = merge([wrong, *right])
+    assert (seg.query_start, seg.query_end, seg.speed) == (0, 7, 1.5)
+    assert seg.signals == ["audio.bands", "video.sscd"]
+
+
+def test_a_strong_segment_does_not_suppress_another_works_use_elsewhere_in_the_clip():
+    strong = _piece(0, 12, 1.0, 30.0, score=0.99, signals=("video.sscd", "video.dct"))
+    other = _piece(12.5, 15, 1.0, 3.0, score=0.7)
+    other.work_id = 2
+    got = sorted((a.work_id, a.query_start) for a in merge([strong, other]))
+    assert got == [(1, 0), (2, 12.5)]
+
+
+def test_static_footage_at_another_speed_is_not_taken_for_1x():
+    """A fixed camera: every instant matches every moment of the stretch almost equally (cosine 0.997),
+    and only its best hits lie on the 1.2x line the creator chose."""
+    tq = np.arange(0, 10, 0.5)
+    hits = []
+    for t in tq:
+        truth = 110 + 1.2 * t
+        refs = np.arange(truth - 6, truth + 6, 0.5)
+        sims = np.where(np.abs(refs - truth) < 0.25, 0.998, 0.997)
+        hits.append(
+            Hits(np.ones(len(refs)), np.full(len(refs), t), refs, sims, np.zeros(len(refs), np.int32))
+        )
+    found = align(
+        _cat(*hits), query_step=0.5, ref_durations={1: 200}, query_duration=10, threshold=0.5, signal="t"
+    )
+    best = max(found, key=lambda a: a.score * (a.query_end - a.query_start))
+    assert best.speed == pytest.approx(1.2, abs=0.03)
+    assert best.ref_start == pytest.approx(110, abs=0.5)
+
+
+def test_a_montage_of_two_works_short_uses_finds_both():
+    # 3 s of work 1, 2 s of unrelated footage, 3 s of work 2: each use is short, both are found
+    a, b = np.arange(0, 3, 0.5), np.arange(5, 8, 0.5)
+    found = merge(
+        align(
+            _cat(_hits(1, a, 20 + a), _hits(2, b, 60 + b - 5)),
+            query_step=0.5,
+            ref_durations={1: 100, 2: 100},
+            query_duration=8,
+            threshold=0.86,
+            signal="t",
+        )
+    )
+    got = [(x.work_id, x.query_start, round(x.ref_start, 1)) for x in found]
+    assert got == [(1, 0.0, 20.0), (2, 5.0, 60.0)]
