@@ -30,6 +30,11 @@ SAME_LINE = 2.0
 TOUCH = 0.5
 #: the vote weight of a hit that is not its query instant's best
 BEHIND = 0.85
+#: a short use (montages cut 2 s of a work between other footage): ``SHORT_SAMPLES`` instants may make a
+#: segment when every one of them is specific to this moment of the work by at least ``SHORT_MARGIN``;
+#: the recognizer then asks a second signal to agree (see ``hutong.match.service.SHORT_USE``)
+SHORT_SAMPLES = 4
+SHORT_MARGIN = 0.05
 
 
 @dataclass
@@ -110,7 +115,7 @@ def align(
         for _ in range(64):
             if fruitless >= 6:
                 break
-            if alive.sum() < min_samples:
+            if alive.sum() < min(SHORT_SAMPLES, min_samples):
                 break
             best = _vote(tq[alive], tr[alive], weight[alive], inst[alive], bin_width=2 * tol)
             if best is None or best[2] < min_samples * min_specific * 0.02:
@@ -126,10 +131,15 @@ def align(
             for q0, q1 in runs:
                 sel = inl & (tq >= q0) & (tq <= q1)
                 times = np.unique(inst[sel])
-                if len(times) < min_samples or q1 - q0 < min_span - query_step:
-                    continue
                 # one hit per query instant, the most similar: static shots match many reference frames
                 first = _first_per_instant(sel, inst, sim)
+                if len(times) < min_samples or q1 - q0 < min_span - query_step:
+                    short = (
+                        len(times) >= min(SHORT_SAMPLES, min_samples)
+                        and q1 - q0 >= (min(SHORT_SAMPLES, min_samples) - 1) * query_step - 1e-6
+                    )
+                    if not (short and np.all(margin[first] >= SHORT_MARGIN)):
+                        continue
                 s, b = _fit_line(sel, pins, inst, sim, tq, tr, speed, offset)
                 best_sim = sim[first]
                 if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:

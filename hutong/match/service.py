@@ -73,6 +73,9 @@ STILL = 0.95  # cosine between the most different moments of a stretch below whi
 #: below this cosine: 0.53-0.99 on the benchmark)
 FROZEN = 0.995
 FROZEN_SIMILARITY = 0.8
+#: seconds below which a segment needs two signals to agree: a short use is let through alignment on
+#: specific evidence alone (``align.SHORT_SAMPLES``), and a second signal is what keeps it from being chance
+SHORT_USE = 2.5
 
 
 def _is_still(fp: Fingerprint, a: Alignment, alike: float = STILL) -> bool:
@@ -203,6 +206,8 @@ class Recognizer:
         for a in merged:
             if len(a.signals) == 1 and (a.signals[0] in confirm or a.score < LONE_SCORE):
                 continue  # only the weaker signal saw it where the stronger one looked too, or too faintly
+            if len(a.signals) == 1 and a.query_end - a.query_start < SHORT_USE:
+                continue  # a short use that one signal alone saw
             transform = {"speed": round(a.speed, 2), **a.transform}
             title, work_duration = works.get(a.work_id, ("?", np.inf))
             segments.append(

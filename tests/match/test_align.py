@@ -19,7 +19,10 @@ def _hits(work, tq, tr, sim=0.95):
 
 def _cat(*hs):
     return Hits(
-        *(np.concatenate([getattr(h, f) for h in hs]) for f in ("work", "tq", "tr", "sim", "variant"))
+        *(
+            np.concatenate([getattr(h, f) for h in hs])
+            for f in ("work", "tq", "tr", "sim", "variant", "margin")
+        )
     )
 
 
@@ -194,3 +197,29 @@ def test_a_montage_of_two_works_short_uses_finds_both():
     )
     got = [(x.work_id, x.query_start, round(x.ref_start, 1)) for x in found]
     assert got == [(1, 0.0, 20.0), (2, 5.0, 60.0)]
+
+
+def _specific(h: Hits, margin: float) -> Hits:
+    h.margin = np.full(len(h.sim), margin, np.float32)
+    return h
+
+
+def test_a_two_second_use_is_found_when_every_instant_is_specific():
+    # 2 s of work 1 (four 0.5 s samples) between 3 s of work 2 and 3 s of work 3
+    a, b, c = np.arange(0, 3, 0.5), np.arange(3, 5, 0.5), np.arange(5, 8, 0.5)
+    hits = _cat(
+        _specific(_hits(2, a, 10 + a), 0.2),
+        _specific(_hits(1, b, 50 + b), 0.2),
+        _specific(_hits(3, c, c), 0.2),
+    )
+    kw = dict(
+        query_step=0.5, ref_durations={1: 100, 2: 100, 3: 100}, query_duration=8, threshold=0.86, signal="t"
+    )
+    found = merge(align(hits, **kw))
+    assert [(x.work_id, x.query_start, x.query_end) for x in found] == [(2, 0, 3), (1, 3, 5), (3, 5, 8)]
+    # the same four instants with hits that also look like elsewhere (no margin) are not a use
+    vague = _cat(_hits(2, a, 10 + a), _specific(_hits(1, b, 50 + b), 0.01), _hits(3, c, c))
+    assert [x.work_id for x in merge(align(vague, **kw))] == [2, 3]
+    # three instants are too few however specific
+    three = _cat(_specific(_hits(1, b[:3], 50 + b[:3]), 0.2), _hits(3, c, c))
+    assert [x.work_id for x in align(three, **kw)] == [3]
