@@ -223,3 +223,19 @@ def test_a_two_second_use_is_found_when_every_instant_is_specific():
     # three instants are too few however specific
     three = _cat(_specific(_hits(1, b[:3], 50 + b[:3]), 0.2), _hits(3, c, c))
     assert [x.work_id for x in align(three, **kw)] == [3]
+
+
+def test_a_claim_that_will_not_be_reported_does_not_displace_one_that_will():
+    """pip_4 of the benchmark: a DCT claim at the wrong moment of a fixed camera (score 0.96) displaced the
+    learned signal's right one (0.77); the DCT claim was then dropped as unconfirmed, and nothing was left."""
+    from hutong.match.service import settle
+
+    wrong = _piece(0, 7.8, 0.82, 29.5, score=0.96, signals=("video.dct",))
+    right = _piece(0, 7.8, 0.95, 4.8, score=0.77, signals=("video.sscd",))
+    unconfirmed = lambda a: a.signals != ["video.dct"]  # noqa: E731
+    assert merge([wrong, right]) == [wrong]
+    (seg,) = settle([wrong, right], unconfirmed)
+    assert seg is right
+    # nothing reportable: nothing reported
+    assert settle([wrong], unconfirmed) == []
+    assert settle([], unconfirmed) == []
