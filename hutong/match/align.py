@@ -90,11 +90,13 @@ def align(
     min_samples: int = 5,
     min_span: float = 2.5,
     min_specific: float = 0.4,
+    extent: float | None = None,
 ) -> list[Alignment]:
     """Segments of one signal's hits, per work: lines found by voting, split into runs of agreeing instants.
 
     ``query_step`` is the grid on which query instants are counted; ``tolerance`` (default 1.5 steps) is how
-    far off a line a hit may lie.
+    far off a line a hit may lie; ``extent`` (default one step) how much media past its start one query vector
+    describes (a segment ends that far after its last matching instant: 1 s for a window of sound).
     """
     tol = tolerance if tolerance is not None else 1.5 * query_step
     found: list[Alignment] = []
@@ -145,7 +147,7 @@ def align(
                 if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:
                     continue  # a still picture matching a still stretch: any line would fit, so none is evidence
                 expected = (q1 - q0) / query_step + 1
-                end = min(query_duration, q1 + query_step)
+                end = min(query_duration, q1 + (extent if extent is not None else query_step))
                 fruitless = 0
                 found.append(
                     Alignment(

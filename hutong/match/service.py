@@ -204,6 +204,7 @@ class Recognizer:
                 query_duration=duration,
                 threshold=signal.threshold - idx.backend.similarity_slack,
                 signal=signal.name,
+                extent=getattr(signal, "window_seconds", None),
             )
             timings["align"] = timings.get("align", 0.0) + clock() - t1
             for a in aligned:

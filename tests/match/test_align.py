@@ -239,3 +239,15 @@ def test_a_claim_that_will_not_be_reported_does_not_displace_one_that_will():
     # nothing reportable: nothing reported
     assert settle([wrong], unconfirmed) == []
     assert settle([], unconfirmed) == []
+
+
+def test_a_segment_ends_where_its_last_vector_stops_describing_the_media():
+    # windows of sound 1 s long, every 0.25 s: the last matching window starts 1 s before the use ends
+    tq = np.arange(0, 8.01, 0.25)
+    kw = dict(query_step=0.25, ref_durations={1: 100}, query_duration=20, threshold=0.86, signal="t")
+    (sound,) = align(_hits(1, tq, 30 + tq), extent=1.0, **kw)
+    (picture,) = align(_hits(1, tq, 30 + tq), **kw)
+    assert sound.query_end == pytest.approx(9.0) and sound.ref_end == pytest.approx(39.0, abs=0.05)
+    assert picture.query_end == pytest.approx(8.25)
+    (clipped,) = align(_hits(1, tq, 30 + tq), extent=1.0, **{**kw, "query_duration": 8.5})
+    assert clipped.query_end == 8.5, "never past the clip's end"
