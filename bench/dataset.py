@@ -161,6 +161,8 @@ def build(seed: int = 7, log=print, **kw) -> list[Query]:
         queries.append(q)
     queries.extend(audio_only(seed, folder, log))
     queries.extend(hard_negatives(seed, folder, log))
+    queries.extend(static_queries(seed, folder, log))
+    queries.extend(static_negatives(seed, folder, log))
     return queries
 
 
@@ -272,6 +274,107 @@ def hard_negatives(seed: int, folder: Path, log) -> list[Query]:
             run_ffmpeg(["-loop", "1", "-framerate", "25", "-t", f"{length}", "-i", str(still), *hum,
                         "-vf", vf, "-t", f"{length}", *enc, str(path)])  # fmt: skip
         q = Query(name, "negative", str(path), probe(path).duration, [], [[kind]])
+        meta.write_text(json.dumps(asdict(q), indent=1))
+        out.append(q)
+    return out
+
+
+#: registered works of static footage: a screencast compilation and two fixed cameras (the kind of content
+#: lectures, game play and surveillance-style documentaries are made of: most of the picture never moves)
+STATIC_WORKS = (
+    "gnome_help_screencasts_compilation__7clips__640x480.mp4",
+    "intel_one_by_one_person__139s__768x432.mp4",
+    "intel_bottle_detection__40s__640x360.mp4",
+)
+STATIC_EDITS = (("reencode",), ("overlay",), ("crop",), ("vertical_blur",), ("mirror",), ("grade",))
+
+
+def static_queries(seed: int, folder: Path, log, count: int = 6) -> list[Query]:
+    """The "static" family: uses of the static works under light edits, one query per edit in turn. Each
+    query has its own seeded draw, so building some of them never changes the others."""
+    dur = durations()
+    out = []
+    for i in range(count):
+        name = f"static_{i}"
+        meta, clip_path, cached = _cached(folder, name, ".mp4")
+        if cached:
+            out.append(cached)
+            continue
+        log(f"building {name}")
+        rng = random.Random(f"{seed}-{name}")
+        work = STATIC_WORKS[i % len(STATIC_WORKS)]
+        edits = STATIC_EDITS[i % len(STATIC_EDITS)]
+        length = min(rng.uniform(6, 12), dur[work] - 0.5)
+        start = rng.uniform(0, dur[work] - length - 0.2)
+        piece = Piece(FOOTAGE / work, round(start, 2), round(length, 2), edits, seed=rng.randrange(1 << 30))
+        clip = build_clip([piece], clip_path)
+        q = Query(name, "static", str(clip_path), clip.duration,
+                  [{**asdict(t), "source": Path(t.source).name} for t in clip.truth], [list(edits)])  # fmt: skip
+        meta.write_text(json.dumps(asdict(q), indent=1))
+        out.append(q)
+    return out
+
+
+#: negatives that look like the static works without being any of them
+STATIC_NEGATIVES = (
+    ("fixed_camera", "a fixed camera on a street (unregistered)"),
+    ("fixed_camera_person", "a fixed camera on a person signing (unregistered), re-encoded"),
+    ("screencast", "a screencast of an unregistered app: a text editor scrolling, a cursor blinking"),
+)
+
+
+def static_negatives(seed: int, folder: Path, log) -> list[Query]:
+    """Unregistered fixed-camera footage and a synthetic screencast: static pictures of no work."""
+    from hutong.media.synth import FONT, run_ffmpeg
+
+    dur = durations()
+    out = []
+    for kind, _what in STATIC_NEGATIVES:
+        name = f"negative_{kind}"
+        meta, path, cached = _cached(folder, name, ".mp4")
+        if cached:
+            out.append(cached)
+            continue
+        log(f"building {name}")
+        rng = random.Random(f"{seed}-{name}")
+        if kind == "screencast":
+            length = round(rng.uniform(8, 12), 2)
+            font = f":fontfile={FONT}" if FONT else ""
+            # (indent, text) per line; no colons or quotes, which the filter syntax would take for its own
+            code = [
+                (0, "def main"),
+                (1, "args = parse"),
+                (1, "for item in args"),
+                (2, "print item"),
+                (1, "return 0"),
+                (0, ""),
+                (0, "class Editor"),
+                (1, "def open self path"),
+                (2, "pass"),
+            ] * 3
+            lines = ",".join(
+                f"drawtext=text='{line}'{font}:fontsize=16:fontcolor=0x202020:x={60 + 32 * ind}:y={70 + k * 22}-t*12"
+                for k, (ind, line) in enumerate(code)
+                if line
+            )
+            vf = (f"drawbox=x=0:y=0:w=640:h=32:color=0x3050a0:t=fill,drawbox=x=0:y=32:w=44:h=448:color=0xdddddd:t=fill,"
+                  f"{lines},drawbox=x=0:y=0:w=640:h=32:color=0x3050a0:t=fill,"
+                  f"drawbox=x='200+40*sin(t)':y=240:w=2:h=18:color=black:t=fill:enable='lt(mod(t,1),0.5)'")  # fmt: skip
+            run_ffmpeg(["-f", "lavfi", "-i", f"color=c=0xf4f4f4:size=640x480:rate=25:duration={length}",
+                        "-f", "lavfi", "-i", f"anoisesrc=color=brown:amplitude=0.02:duration={length}",
+                        "-vf", vf, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+                        "-shortest", str(path)])  # fmt: skip
+            q = Query(name, "negative", str(path), probe(path).duration, [], [[kind]])
+        else:
+            src = "intel_car_detection__30s__768x432.mp4" if kind == "fixed_camera" else (
+                "intel_asl_gestures_compilation__20clips__640x480.mp4")  # fmt: skip
+            edits = () if kind == "fixed_camera" else ("reencode",)
+            length = rng.uniform(6, 10)
+            start = rng.uniform(0, dur[src] - length - 0.2)
+            piece = Piece(FOOTAGE / src, round(start, 2), round(length, 2), edits, from_work=False,
+                          seed=rng.randrange(1 << 30))  # fmt: skip
+            clip = build_clip([piece], path)
+            q = Query(name, "negative", str(path), clip.duration, [], [[kind]])
         meta.write_text(json.dumps(asdict(q), indent=1))
         out.append(q)
     return out

@@ -32,7 +32,10 @@ def recognition_section(r: dict) -> list[str]:
         "picture-in-picture backgrounds and the negative clips). Metric: VCSL segment-level precision/recall "
         "(boxes on the query x reference time plane, micro-averaged over (query, work) pairs); clip-level work "
         "precision/recall; false alarms = share of negative clips with any segment. Framewise peers use hutong's "
-        "own temporal alignment, so the comparison isolates the frame signal.",
+        "own temporal alignment, so the comparison isolates the frame signal. The `static` family uses the "
+        "registered static footage (a screencast compilation, two fixed cameras) under light edits; the negatives "
+        "include unregistered static footage (a street camera, a person signing, a synthetic editor screencast), "
+        "colour bars, black, title cards, credits and held or zoomed stills.",
         "",
         "| system | segment F1 | precision | recall | work precision | work recall | false alarms on negatives |",
         "|---|---|---|---|---|---|---|",

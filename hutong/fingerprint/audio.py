@@ -74,6 +74,7 @@ class AudioBandsSignal(SignalType):
     dim = STEPS * BANDS
     threshold = 0.82
     fps = RATE / (HOP * 8)
+    window_seconds = WINDOW_HOPS * HOP / RATE  # the stretch of sound one vector describes
 
     query_hops = 2  # queries every 62.5 ms: some window always starts within 31 ms of a reference window
 

@@ -28,6 +28,13 @@ SLOPE_SPAN = 3.0
 #: within ``SAME_LINE`` seconds of work time everywhere on their joint stretch
 SAME_LINE = 2.0
 TOUCH = 0.5
+#: the vote weight of a hit that is not its query instant's best
+BEHIND = 0.85
+#: a short use (montages cut 2 s of a work between other footage): ``SHORT_SAMPLES`` instants may make a
+#: segment when every one of them is specific to this moment of the work by at least ``SHORT_MARGIN``;
+#: the recognizer then asks a second signal to agree (see ``hutong.match.service.SHORT_USE``)
+SHORT_SAMPLES = 4
+SHORT_MARGIN = 0.05
 
 
 @dataclass
@@ -62,6 +69,8 @@ class Alignment:
     variant: int
     signals: list[str] = field(default_factory=list)
     transform: dict = field(default_factory=dict)
+    #: for a joined segment, the evidence of the piece its transform came from (see ``_strength``)
+    transform_evidence: float | None = None
 
     @property
     def score(self) -> float:
@@ -81,11 +90,13 @@ def align(
     min_samples: int = 5,
     min_span: float = 2.5,
     min_specific: float = 0.4,
+    extent: float | None = None,
 ) -> list[Alignment]:
     """Segments of one signal's hits, per work: lines found by voting, split into runs of agreeing instants.
 
     ``query_step`` is the grid on which query instants are counted; ``tolerance`` (default 1.5 steps) is how
-    far off a line a hit may lie.
+    far off a line a hit may lie; ``extent`` (default one step) how much media past its start one query vector
+    describes (a segment ends that far after its last matching instant: 1 s for a window of sound).
     """
     tol = tolerance if tolerance is not None else 1.5 * query_step
     found: list[Alignment] = []
@@ -97,12 +108,16 @@ def align(
         # than its references (audio does, to land close to every reference window).
         inst = np.floor(tq / query_step + 1e-6).astype(np.int64)
         pins = _pins_time(inst, tr, sim)
+        # an instant's best hit votes in full, its others at half: on static footage (a fixed camera, a
+        # screencast) every moment of the work matches almost equally, and only the best hits trace the
+        # line at the speed the creator chose; a tie would otherwise go to 1x
+        weight = weight * np.where(_best_of_instant(inst, sim), 1.0, BEHIND)
         alive = np.ones(len(tq), bool)
         fruitless = 0  # lines in a row that made no segment: past a few, what is left is noise
         for _ in range(64):
             if fruitless >= 6:
                 break
-            if alive.sum() < min_samples:
+            if alive.sum() < min(SHORT_SAMPLES, min_samples):
                 break
             best = _vote(tq[alive], tr[alive], weight[alive], inst[alive], bin_width=2 * tol)
             if best is None or best[2] < min_samples * min_specific * 0.02:
@@ -118,16 +133,21 @@ def align(
             for q0, q1 in runs:
                 sel = inl & (tq >= q0) & (tq <= q1)
                 times = np.unique(inst[sel])
-                if len(times) < min_samples or q1 - q0 < min_span - query_step:
-                    continue
                 # one hit per query instant, the most similar: static shots match many reference frames
                 first = _first_per_instant(sel, inst, sim)
+                if len(times) < min_samples or q1 - q0 < min_span - query_step:
+                    short = (
+                        len(times) >= min(SHORT_SAMPLES, min_samples)
+                        and q1 - q0 >= (min(SHORT_SAMPLES, min_samples) - 1) * query_step - 1e-6
+                    )
+                    if not (short and np.all(margin[first] >= SHORT_MARGIN)):
+                        continue
                 s, b = _fit_line(sel, pins, inst, sim, tq, tr, speed, offset)
                 best_sim = sim[first]
                 if np.mean(margin[first] >= SPECIFIC_MARGIN) < min_specific:
                     continue  # a still picture matching a still stretch: any line would fit, so none is evidence
                 expected = (q1 - q0) / query_step + 1
-                end = min(query_duration, q1 + query_step)
+                end = min(query_duration, q1 + (extent if extent is not None else query_step))
                 fruitless = 0
                 found.append(
                     Alignment(
@@ -183,6 +203,16 @@ def _vote(
             in_bin = bins[si] == bi
             best = (float(SPEEDS[si]), float(np.median(offsets[si, in_bin])), float(hist[si, bi]))
     return best
+
+
+def _best_of_instant(inst: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """Per hit: whether it is the most similar hit of its query instant."""
+    if len(inst) == 0:
+        return np.zeros(0, bool)
+    _, idx = np.unique(inst, return_inverse=True)
+    best = np.full(int(idx.max()) + 1, -np.inf)
+    np.maximum.at(best, idx, sim)
+    return sim >= best[idx]
 
 
 def _first_per_instant(sel: np.ndarray, inst: np.ndarray, sim: np.ndarray) -> np.ndarray:
@@ -262,9 +292,11 @@ def _refit(tq: np.ndarray, tr: np.ndarray, speed: float, offset: float) -> tuple
 def merge(alignments: list[Alignment]) -> list[Alignment]:
     """One segment per use of a work: join what signals (or separate runs of one signal) found on one line
     of one work where they overlap in the clip, and drop a weaker claim that contradicts a stronger one on
-    the same stretch of the clip. Joining repeats until nothing joins: a joined segment grows and may then
-    meet another piece of the same use."""
-    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-a.score, a.query_start))]
+    the same stretch of the clip. Claims are taken in order of evidence (see ``evidence``), so a short claim
+    that scores high (a recurring picture lining up at the wrong moment) does not displace a long one that
+    several signals agree on. Joining repeats until nothing joins: a joined segment grows and may then meet
+    another piece of the same use."""
+    pending = [(a, False) for a in sorted(alignments, key=lambda a: (-evidence(a), -a.score, a.query_start))]
     kept: list[Alignment] = []
     while pending:
         a, joined = pending.pop(0)
@@ -280,6 +312,12 @@ def merge(alignments: list[Alignment]) -> list[Alignment]:
         else:
             kept.append(a)
     return sorted(kept, key=lambda a: a.query_start)
+
+
+def evidence(a: Alignment) -> float:
+    """How much a claim rests on: its score times the seconds of clip it explains times the signals that
+    found it. One score alone would let 2 s of a recurring logo outrank 7 s that sound and picture agree on."""
+    return a.score * (a.query_end - a.query_start) * len(a.signals)
 
 
 def _same_use(a: Alignment, b: Alignment) -> bool:
@@ -319,12 +357,16 @@ def _join(k: Alignment, a: Alignment) -> Alignment:
         variant=strong.variant,
         signals=sorted(set(k.signals) | set(a.signals)),
         transform=dict(strong.transform),
+        transform_evidence=_strength(strong)[1],
     )
 
 
 def _strength(a: Alignment) -> tuple[bool, float]:
     """Which piece says how the picture was transformed: one that has a transform (audio has none), then
-    the one with more evidence (score over the clip time it covers)."""
+    the one with more evidence (score over the clip time it covers; for a joined segment, that of the piece
+    its transform came from, so the order in which pieces join does not decide)."""
+    if a.transform_evidence is not None:
+        return bool(a.transform), a.transform_evidence
     return bool(a.transform), a.score * (a.query_end - a.query_start)
 
 

@@ -4,6 +4,7 @@ from hutong.media.reader import (
     MediaInfo,
     decode_only,
     frame_png,
+    picture_changes,
     probe,
     read_audio,
     sample_frames,
@@ -11,5 +12,5 @@ from hutong.media.reader import (
     streams_digest,
 )
 
-__all__ = ["MediaInfo", "decode_only", "frame_png", "probe", "read_audio", "sample_frames", "sha256_file",
+__all__ = ["MediaInfo", "decode_only", "frame_png", "picture_changes", "probe", "read_audio", "sample_frames", "sha256_file",
            "streams_digest"]  # fmt: skip

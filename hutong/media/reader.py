@@ -312,3 +312,44 @@ def frame_png(path: str | Path, t: float, *, width: int = 320) -> bytes:
     encoder = av.CodecContext.create("png", "w")
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "rgb24"
     return b"".join(bytes(p) for p in encoder.encode(rgb))
+
+
+def picture_changes(
+    path: str | Path, windows: list[tuple[float, float]], *, width: int = 64
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each ``(t0, t1)`` window: the times of the frames in it (every frame, at the file's own rate)
+    and how much each differs from the frame before it (mean absolute grey-level difference, 0-255).
+    Decodes only those seconds (from the key frame before each window): for placing cuts to the frame."""
+    path = Path(path)
+    _check_file(path, None)
+    out = []
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        base = stream.time_base
+        start = float(stream.start_time * base) if stream.start_time is not None else 0.0
+        for t0, t1 in windows:
+            if not t1 > t0:
+                raise MediaError(f"{path}: empty window {t0:.2f}-{t1:.2f} s")
+            times, diffs, prev = [], [], None
+            try:
+                container.seek(int(max(0.0, t0 + start - 0.1) / base), stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    if frame.time is None:
+                        continue
+                    t = frame.time - start
+                    if t > t1:
+                        break
+                    height = max(2, round(frame.height * width / frame.width / 2) * 2)
+                    img = frame.reformat(width=width, height=height, format="gray8").to_ndarray()
+                    img = img.astype(np.int16)
+                    if prev is not None and t >= t0:
+                        times.append(t)
+                        diffs.append(float(np.abs(img - prev).mean()))
+                    prev = img
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{path}: cannot decode {t0:.2f}-{t1:.2f} s ({_reason(exc)})") from None
+            out.append((np.asarray(times, float), np.asarray(diffs, float)))
+    return out
