@@ -30,7 +30,6 @@ from pathlib import Path
 from bench.dataset import FOOTAGE
 from bench.distribution import start_worker, wait_ready
 from bench.report import DOCS, write_report
-from hutong.api.background import free_port
 from hutong.app import Hutong
 from hutong.config import installation_settings
 from hutong.rights.catalogue import MEDIA_SUFFIXES
@@ -52,25 +51,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
-    import redis
+    import tempfile
 
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.1)
-    client.close()
-    return server, url
+    from hutong.cluster import scratch_redis
+
+    return scratch_redis(Path(tempfile.mkdtemp(prefix="hutong-bench-redis-")) / "redis.log")
 
 
 def in_process(tmp: Path, files: list[Path]) -> dict:

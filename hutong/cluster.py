@@ -450,6 +450,24 @@ def _run(args: list[str], what: str) -> None:
         raise ClusterError(f"{what} failed: {(r.stderr or r.stdout).strip()[-800:]}")
 
 
+def scratch_redis(log: Path) -> tuple[subprocess.Popen, str]:
+    """A throw-away ``redis-server`` on a free loopback port, nothing written to disk (tests, benchmarks):
+    the process and its URL, once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--logfile", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait(lambda: _redis_ping(url), "redis-server", proc, log, timeout=20)
+    except ClusterError:
+        proc.kill()
+        raise
+    return proc, url
+
+
 def _redis_ping(url: str) -> bool:
     import redis
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from hutong.api.background import free_port
 from hutong.app import Hutong
 from hutong.config import installation_settings
 from tests.distribute.conftest import LOOPBACK_ENV
@@ -28,25 +27,10 @@ pytest.importorskip("redis", reason="the redis client is in the test extra")
 
 
 @pytest.fixture(scope="module")
-def redis_url():
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
+def redis_url(tmp_path_factory):
+    from hutong.cluster import scratch_redis
 
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.1)
-    client.close()
+    server, url = scratch_redis(tmp_path_factory.mktemp("redis") / "redis.log")
     yield url
     server.terminate()
     server.wait(10)
