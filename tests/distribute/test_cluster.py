@@ -23,7 +23,7 @@ from tests.api.conftest import api_user, bearer, start_server
 from tests.conftest import BBB, SINTEL
 from tests.distribute import test_publish
 from tests.distribute.conftest import LOOPBACK_ENV
-from tests.distribute.test_publish import HOLDER, REDIRECT, b_posts, connect, wait_state
+from tests.distribute.test_publish import HOLDER, b_posts, connect, creator_service_on, wait_state
 
 # test_publish's test bodies, run here against the cluster's world, in their order (this module's order)
 test_connect_publish_and_never_twice = test_publish.test_connect_publish_and_never_twice
@@ -94,15 +94,8 @@ def world(cluster, two_work_clip, tmp_path_factory):
     b = start_server(home_b, port=pb, env={"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b",
                                            "HUTONG_UNCERTIFIED": "reject", "HUTONG_INGEST_PART_BYTES": str(64 * 1024)})  # fmt: skip
     try:
-        dev = api_user(b_url, "csp-dev")
-        httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
-                   headers=bearer(dev))  # fmt: skip
-        r = httpx.post(b_url + "/api/apps", headers=bearer(dev), json={
-            "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
-            "scopes": ["openid", "video.create"]})  # fmt: skip
-        assert r.status_code == 201, r.text
-        api_user(b_url, "meimei")
-        yield {"h": h, "a_url": cluster.issuer, "b": b, "b_url": b_url, "app": r.json(), "certs": certs,
+        app = creator_service_on(b_url)
+        yield {"h": h, "a_url": cluster.issuer, "b": b, "b_url": b_url, "app": app, "certs": certs,
                "clip": clip, "tmp": tmp, "report": report}  # fmt: skip
     finally:
         h.close()

@@ -62,6 +62,20 @@ def wait_state(h: Hutong, job_id: int, states: tuple[str, ...], timeout: float =
     raise AssertionError(f"job {job_id} stayed {view.state}: {view.timeline}")
 
 
+def creator_service_on(b_url: str) -> dict:
+    """Platform B as the tests need it: a developer's confidential app (the creator service that publishes
+    there) and the creator's account; the app as B answered."""
+    dev = api_user(b_url, "csp-dev")
+    httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
+               headers=bearer(dev))  # fmt: skip
+    r = httpx.post(b_url + "/api/apps", headers=bearer(dev), json={
+        "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "video.create"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+    api_user(b_url, "meimei")
+    return r.json()
+
+
 @pytest.fixture(scope="module")
 def world(registered_home, two_work_clip, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distribute")
@@ -96,16 +110,9 @@ def world(registered_home, two_work_clip, tmp_path_factory):
     try:
         with Background(keys_site, pa):
             # the creator service's app on B, and the creator's account on B
-            dev = api_user(b_url, "csp-dev")
-            httpx.post(b_url + "/api/developers", json={"kind": "individual", "display_name": "Creator service"},
-                       headers=bearer(dev))  # fmt: skip
-            r = httpx.post(b_url + "/api/apps", headers=bearer(dev), json={
-                "name": "Clip Carrier", "client_type": "confidential", "redirect_uris": [REDIRECT],
-                "scopes": ["openid", "video.create"]})  # fmt: skip
-            assert r.status_code == 201, r.text
-            api_user(b_url, "meimei")
+            app = creator_service_on(b_url)
             worker = h.distribution.worker(2).start()
-            yield {"h": h, "worker": worker, "a_url": a_url, "b": b, "b_url": b_url, "app": r.json(), "certs": certs, "clip": clip,
+            yield {"h": h, "worker": worker, "a_url": a_url, "b": b, "b_url": b_url, "app": app, "certs": certs, "clip": clip,
                    "home_a": home_a, "tmp": tmp,
                    "report": report}  # fmt: skip
     finally:
