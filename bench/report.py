@@ -302,6 +302,21 @@ def targets_section(
                     r["latency_seconds"] <= 1.0,
                 )
             )
+            sp = (rec or {}).get("speed", {})
+            if "extract_cpu_seconds_per_60s_clip" in sp and "latency_cpu_seconds" in r:
+                # the part before the search does not depend on the catalogue; the search and alignment of
+                # video.dct are Scale's at 1,000 h; the other signals' searches are this run's catalogue's
+                # (the learned signal's at 1,000 h is not measured)
+                e2e = sp["end_to_end_cpu_seconds_per_60s_clip"] + r["latency_cpu_seconds"]
+                rows.append(
+                    (
+                        "60 s clip against 1,000 h end to end ≤ 3 s on one core (decode included)",
+                        f"{e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search, "
+                        f"+ video.dct search and align at 1,000 h {r['latency_cpu_seconds']:.2f}; the learned "
+                        "signal searched at this run's catalogue)",
+                        e2e <= 3.0,
+                    )
+                )
             rows.append(
                 (
                     "≤ 100 MB of index per 1,000 h",
