@@ -9,11 +9,13 @@ signed; a share intent is confirmed by the user; the manifests show who opens wh
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,8 +37,6 @@ HOLDER = "Blender Foundation"
 
 
 def hutong_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUTONG_")} | {"HUTONG_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "hutong", *args], capture_output=True, text=True, env=env, timeout=120
@@ -65,81 +65,102 @@ class Receiver:
         raise AssertionError(f"no {event} webhook; got {[json.loads(b)['type'] for _, b in self.calls]}")
 
 
-@pytest.fixture(scope="module")
-def world(registered_home, two_work_clip, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("interconnect")
-    home_a, home_b = tmp / "a", tmp / "b"
-    shutil.copytree(registered_home, home_a)
-    pa, pb, hook_port = free_port(), free_port(), free_port()
-    a_url, b_url = f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}"
+def grant_licences(h: Hutong) -> None:
+    """On A: two creators and their licences (works 1 and 2 registered): xiaoming, verified, may post to
+    platform-b; xiaohong, not verified, is reached only by a licence naming her, for platform-c."""
+    h.creators.add("xiaoming", verified=True)
+    h.creators.add("xiaohong")
+    base = {
+        "works": [1, 2],
+        "scope": {"kind": "verified"},
+        "valid_from": "2026-01-01",
+        "valid_until": "2030-01-01",
+    }
+    h.licences.grant(HOLDER, LicenceTerms.parse({**base, "platforms": ["platform-b"]}))
+    only_c = {
+        **base,
+        "scope": {"kind": "creators", "creators": ["xiaohong"]},
+        "platforms": ["platform-c"],
+    }
+    h.licences.grant(HOLDER, LicenceTerms.parse(only_c), allow_overlap=True)
 
-    # on A: a creator, licences, and certificates for the clip, issued by A
-    h = Hutong.create(get_settings(home=home_a, issuer=a_url, platform_name="platform-a"))
-    try:
-        h.creators.add("xiaoming", verified=True)
-        h.creators.add("xiaohong")  # not verified: only the licence naming her reaches her
-        base = {
-            "works": [1, 2],
-            "scope": {"kind": "verified"},
-            "valid_from": "2026-01-01",
-            "valid_until": "2030-01-01",
-        }
-        h.licences.grant(HOLDER, LicenceTerms.parse({**base, "platforms": ["platform-b"]}))
-        only_c = {
-            **base,
-            "scope": {"kind": "creators", "creators": ["xiaohong"]},
-            "platforms": ["platform-c"],
-        }
-        h.licences.grant(HOLDER, LicenceTerms.parse(only_c), allow_overlap=True)
-        report = h.recognizer.match(two_work_clip.path)
-        for_b = h.compliance.check(two_work_clip.path, "xiaoming", "platform-b", report=report)
-        certs = {name: h.compliance.certify(for_b).token for name in ("good", "revoked", "share")}
-        certs["other-platform"] = h.compliance.certify(
-            h.compliance.check(two_work_clip.path, "xiaohong", "platform-c", report=report)
-        ).token
-        h.compliance.revoke(json.loads(_payload(certs["revoked"]))["jti"], "licence breach")
-    finally:
-        h.close()
-    # a certificate from an issuer nobody trusts
-    stranger = Hutong.create(
-        get_settings(home=tmp / "c", issuer="http://127.0.0.1:9", platform_name="platform-c")
-    )
-    try:
-        stranger.catalogue.add_one(
-            two_work_clip.path, title="anything", holder=HOLDER, check_duplicates=False
+
+def certificates(h: Hutong, clip: Path, report=None) -> dict[str, str]:
+    """The certificates the tests present to B, issued by A (licences as :func:`grant_licences` makes them):
+    good, revoked (revoked on A), share, other-platform (for platform-c)."""
+    report = report or h.recognizer.match(clip)
+    for_b = h.compliance.check(clip, "xiaoming", "platform-b", report=report)
+    certs = {name: h.compliance.certify(for_b).token for name in ("good", "revoked", "share")}
+    certs["other-platform"] = h.compliance.certify(
+        h.compliance.check(clip, "xiaohong", "platform-c", report=report)
+    ).token
+    h.compliance.revoke(json.loads(_payload(certs["revoked"]))["jti"], "licence breach")
+    return certs
+
+
+def stranger_certificate(home: Path, clip: Path) -> str:
+    """A certificate from an issuer nobody trusts: an installation of its own, whatever HUTONG_* this
+    process's environment holds."""
+    with pytest.MonkeyPatch.context() as mp:
+        for k in [k for k in os.environ if k.startswith("HUTONG_")]:
+            mp.delenv(k)
+        stranger = Hutong.create(
+            get_settings(home=home, issuer="http://127.0.0.1:9", platform_name="platform-c")
         )
-        stranger.creators.add("xiaoming", verified=True)
-        stranger.licences.grant(HOLDER, LicenceTerms.parse({"works": [1], "scope": {"kind": "verified"}, "platforms": ["*"],
-                                                            "valid_from": "2026-01-01", "valid_until": "2030-01-01"}))  # fmt: skip
-        certs["stranger"] = stranger.compliance.certify(
-            stranger.compliance.check(two_work_clip.path, "xiaoming", "platform-b")
-        ).token
-    finally:
-        stranger.close()
+        try:
+            stranger.catalogue.add_one(clip, title="anything", holder=HOLDER, check_duplicates=False)
+            stranger.creators.add("xiaoming", verified=True)
+            stranger.licences.grant(HOLDER, LicenceTerms.parse({"works": [1], "scope": {"kind": "verified"}, "platforms": ["*"],
+                                                                "valid_from": "2026-01-01", "valid_until": "2030-01-01"}))  # fmt: skip
+            return stranger.compliance.certify(
+                stranger.compliance.check(clip, "xiaoming", "platform-b")
+            ).token
+        finally:
+            stranger.close()
 
+
+@contextmanager
+def platform_b(home_b: Path, a_url: str):
+    """B: a `hutong serve` of its own that trusts A's certificates and keys (A is running), and the app's
+    webhook endpoint. Yields world's "b", "receiver" and "hook"."""
+    pb, hook_port = free_port(), free_port()
+    b_url = f"http://127.0.0.1:{pb}"
     env_b = {"HUTONG_ISSUER": b_url, "HUTONG_PLATFORM_NAME": "platform-b", "HUTONG_UNCERTIFIED": "reject",
              "HUTONG_INGEST_PART_BYTES": str(64 * 1024), "HUTONG_WEBHOOK_BACKOFF": "0.2", "HUTONG_WEBHOOK_ATTEMPTS": "3",
              "HUTONG_OUTBOUND_ALLOW_NETWORKS": json.dumps(["127.0.0.0/8", "::1/128"])}  # the app's hook is on loopback  # fmt: skip
-    a = start_server(home_a, port=pa, env={"HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "platform-a"})
     b = start_server(home_b, port=pb, env=env_b)
     receiver = Receiver()
-    with Background(receiver.app, hook_port):
-        try:
+    try:
+        with Background(receiver.app, hook_port):
             assert (
                 hutong_cli(home_b, "interconnect", "trust", a_url, "--note", "test agreement").returncode == 0
             )
-            yield {
-                "a": a,
-                "b": b,
-                "certs": certs,
-                "clip": two_work_clip.path,
-                "receiver": receiver,
-                "hook": f"http://127.0.0.1:{hook_port}/hook",
-                "tmp": tmp,
-            }
-        finally:
-            a.stop()
-            b.stop()
+            yield {"b": b, "receiver": receiver, "hook": f"http://127.0.0.1:{hook_port}/hook"}
+    finally:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def world(registered_home, two_work_clip, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("interconnect")
+    home_a = tmp / "a"
+    shutil.copytree(registered_home, home_a)
+    pa = free_port()
+    a_url = f"http://127.0.0.1:{pa}"
+    # on A: creators, licences, and certificates for the clip, issued by A
+    h = Hutong.create(get_settings(home=home_a, issuer=a_url, platform_name="platform-a"))
+    try:
+        grant_licences(h)
+        certs = certificates(h, two_work_clip.path)
+    finally:
+        h.close()
+    certs["stranger"] = stranger_certificate(tmp / "c", two_work_clip.path)
+    a = start_server(home_a, port=pa, env={"HUTONG_ISSUER": a_url, "HUTONG_PLATFORM_NAME": "platform-a"})
+    try:
+        with platform_b(tmp / "b", a_url) as b_side:
+            yield {"a": a, **b_side, "certs": certs, "clip": two_work_clip.path, "tmp": tmp}
+    finally:
+        a.stop()
 
 
 def _payload(token: str) -> bytes:
@@ -150,6 +171,11 @@ def _payload(token: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def app_on_b(world):
+    return authorised_app(world)
+
+
+def authorised_app(world: dict) -> dict:
+    """An app on B with a webhook endpoint, registered by a developer and authorised by a user of B."""
     b = world["b"].url
     dev = api_user(b, "csp-dev")
     httpx.post(

@@ -1,6 +1,7 @@
 """Cluster mode: `hutong cluster up`'s processes (PostgreSQL 15, Redis, the bundled Milvus, two `hutong serve`
 behind the load balancer at the issuer's URL, two `hutong worker`) run the distribution end-to-end flow of
-``test_publish`` (its test bodies, imported: the same assertions against the cluster's ``world``), then faults:
+``test_publish`` (its test bodies, imported: the same assertions against the cluster's ``world``) and the
+two-instance interconnect tests of ``test_interconnect`` (A being the cluster; ``TestInterconnect``), then faults:
 a worker killed with SIGKILL in the middle of a publish, whose job the other worker finishes with one post;
 Redis killed under use, where a submission fails with a retryable error and everything recovers by itself.
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
 
 from hutong.api.background import free_port
 from hutong.app import Hutong
+from hutong.cluster import Part
 from hutong.config import installation_settings
 from hutong.errors import Unavailable
 from hutong.rights import LicenceTerms
+from tests.api import test_interconnect
 from tests.api.conftest import api_user, bearer, start_server
 from tests.conftest import BBB, SINTEL
 from tests.distribute import test_publish
@@ -57,8 +61,9 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def world(cluster, two_work_clip, tmp_path_factory):
-    """``test_publish``'s world, with the creator service A being the cluster (its database, queue, index)."""
+def instance_a(cluster, two_work_clip, tmp_path_factory):
+    """Instance A is the cluster (its database, queue, index): the works, creators and licences, made through
+    this process as one more process of the cluster; the clip's match report and certificates for it."""
     tmp = tmp_path_factory.mktemp("cluster-world")
     clip = tmp / "clip.mp4"
     clip.write_bytes(two_work_clip.path.read_bytes())
@@ -83,7 +88,17 @@ def world(cluster, two_work_clip, tmp_path_factory):
     assert {s.work_id for s in report.segments} == {1, 2}, report.as_dict()
     certs = {p: h.compliance.certify(h.compliance.check(clip, who, p, report=report)).token
              for who, p in (("xiaoming", "platform-b"), ("xiaohong", "platform-c"))}  # fmt: skip
+    try:
+        yield {"h": h, "clip": clip, "tmp": tmp, "report": report, "certs": certs}
+    finally:
+        h.close()
+        mp.undo()
 
+
+@pytest.fixture(scope="module")
+def world(cluster, instance_a):
+    """``test_publish``'s world, with the creator service A being the cluster."""
+    tmp = instance_a["tmp"]
     home_b, pb = tmp / "b", free_port()
     b_url = f"http://127.0.0.1:{pb}"
     # B is a one-process installation of its own: none of the cluster's settings in this process's environment
@@ -95,12 +110,9 @@ def world(cluster, two_work_clip, tmp_path_factory):
                                            "HUTONG_UNCERTIFIED": "reject", "HUTONG_INGEST_PART_BYTES": str(64 * 1024)})  # fmt: skip
     try:
         app = creator_service_on(b_url)
-        yield {"h": h, "a_url": cluster.issuer, "b": b, "b_url": b_url, "app": app, "certs": certs,
-               "clip": clip, "tmp": tmp, "report": report}  # fmt: skip
+        yield {"a_url": cluster.issuer, "b": b, "b_url": b_url, "app": app, **instance_a}
     finally:
-        h.close()
         b.stop()
-        mp.undo()
 
 
 def test_the_api_processes_share_one_state(cluster):
@@ -112,6 +124,56 @@ def test_the_api_processes_share_one_state(cluster):
         assert r.status_code == 200 and r.json()["username"] == "shared-user", (url, r.text)
     keys = {httpx.get(u + "/.well-known/jwks.json").text for u in (first, second)}
     assert len(keys) == 1, "one set of keys: HUTONG_HOME is shared"
+
+
+class TestInterconnect:
+    """``test_interconnect``'s two-instance tests (its test bodies, imported), with instance A being the cluster:
+    its certificates issued by this cluster process, its JWKS, status list, manifest and OAuth sign-in served by
+    the two API processes behind the balancer; B a `hutong serve` of its own that trusts A. The world and the
+    app on B are this class's (the module's ``world`` is ``test_publish``'s). Not here: the default-policy
+    webhook test (it uses neither A nor B, only a one-process server)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def world(cls, cluster, instance_a):
+        tmp = instance_a["tmp"] / "interconnect"
+        h, clip = instance_a["h"], instance_a["clip"]
+        # the creators and licences are instance_a's (as test_interconnect.grant_licences makes them)
+        certs = test_interconnect.certificates(h, clip, instance_a["report"])
+        certs["stranger"] = test_interconnect.stranger_certificate(tmp / "c", clip)
+        with test_interconnect.platform_b(tmp / "b", cluster.issuer) as b_side:
+            a = Part("balancer", cluster.issuer, Path())  # A answers at the issuer's URL
+            yield {"a": a, **b_side, "certs": certs, "clip": clip, "tmp": tmp}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app_on_b(cls, world):
+        return test_interconnect.authorised_app(world)
+
+    # static: pytest passes the fixtures by name to a plain function, with no instance as its first argument
+    test_certified_clip_from_a_is_accepted_on_b = staticmethod(
+        test_interconnect.test_certified_clip_from_a_is_accepted_on_b
+    )
+    test_refused_certificates_say_why = staticmethod(test_interconnect.test_refused_certificates_say_why)
+    test_tampered_clip_is_refused = staticmethod(test_interconnect.test_tampered_clip_is_refused)
+    test_bad_chunks_lose_nothing = staticmethod(test_interconnect.test_bad_chunks_lose_nothing)
+    test_share_intent_confirmed_by_the_user = staticmethod(
+        test_interconnect.test_share_intent_confirmed_by_the_user
+    )
+    test_webhook_endpoint_down_is_retried_then_given_up = staticmethod(
+        test_interconnect.test_webhook_endpoint_down_is_retried_then_given_up
+    )
+    test_users_of_a_log_in_to_b = staticmethod(test_interconnect.test_users_of_a_log_in_to_b)
+    test_manifests_and_reciprocity = staticmethod(test_interconnect.test_manifests_and_reciprocity)
+    test_racing_completions_and_odd_input_get_clear_answers = staticmethod(
+        test_interconnect.test_racing_completions_and_odd_input_get_clear_answers
+    )
+
+    def test_link_cards_refuse_internal_addresses_and_say_why(self):
+        pytest.skip(
+            "the cluster allows loopback outbound (LOOPBACK_ENV: it publishes to B on loopback), so A's link "
+            "cards do not run the default address policy this test checks; test_interconnect checks it"
+        )
 
 
 def _worker(cluster, name):
