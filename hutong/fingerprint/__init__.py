@@ -84,7 +84,9 @@ def _extract(signals, path, info, *, query, frames, timings) -> dict[str, Finger
                 frames[rate] = list(sample_frames(path, rate, info=info))
                 timings["decode"] = timings.get("decode", 0.0) + time.process_time() - t0
             shared = frames[rate]
-        if query and shared is not None:
+        # a video signal that can use the clip's shots and layout (found once, here) takes them; a plug-in
+        # without ``query_from_frames`` gets the shared frames through ``query`` as before
+        if query and shared is not None and hasattr(sig, "query_from_frames"):
             if rate not in layouts:
                 t0 = time.process_time()
                 layouts[rate] = clip_layout(np.stack([f for _, f in shared])) if shared else []
