@@ -255,26 +255,35 @@ def test_the_installation_settings_reach_the_backend(milvus_server, registered_h
         h.close()
 
 
+def _served(ask, within: float = 90.0):
+    """``ask()`` tried as a client honouring Retry-After would, until it stops raising Unavailable; the bound
+    only proves "not hanging"."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return ask()
+        except Unavailable:
+            assert time.monotonic() < deadline, "Milvus did not serve in time"
+            time.sleep(1)
+
+
 def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, registered_home, tmp_path):
     server, uri = milvus_process
     h = _milvus_home(registered_home, tmp_path, milvus_timeout=5.0)
     try:
         sig = VideoDCTSignal()
         q = _queries(h, sig, 2)
-        assert _best_works(h.recognizer.index(sig), q) == {2}
+        # the first build may outlast the short timeout this test sets on a loaded machine: retried as a
+        # client honouring Retry-After would
+        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}
         server.stop()
         with pytest.raises(Unavailable, match="Milvus at http://127.0.0.1:[0-9]+"):
             h.recognizer.index(sig).search(q, 1)
         milvus_local.restart(server)
         assert f"http://127.0.0.1:{server.listen_port}" == uri, "restarted on its own port"
-        deadline = time.monotonic() + 90  # a bound that only proves "not hanging"
-        while True:  # as a client honouring Retry-After: each try fails cleanly until Milvus serves again
-            try:
-                found = _best_works(h.recognizer.index(sig), q)
-                break
-            except Unavailable:
-                assert time.monotonic() < deadline, "Milvus did not come back"
-                time.sleep(1)
-        assert found == {2}, "the same process recovers by itself"
+        # each try fails cleanly until Milvus serves again
+        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}, (
+            "the process recovers by itself"
+        )
     finally:
         h.close()
