@@ -50,7 +50,15 @@ def serve(
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     settings = resolve_issuer(get_settings(), first=f"http://{local}:{port or 8000}")
     port = serve_port(settings.issuer, port, behind_proxy=settings.behind_proxy)
-    options = {"host": host, "port": port, "log_level": log_level, "access_log": log_level == "debug"}
+    from hutong.api.protocol import HTTP
+
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": log_level == "debug",
+        "http": HTTP,
+    }
     if workers == 1:
         h = Hutong.create(settings)
         out.print(f"hutong serving {settings.issuer} (data in {settings.home})", highlight=False)
