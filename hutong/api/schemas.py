@@ -541,6 +541,16 @@ class ClaimsOut(_Out):
     claims: list[ClaimOut]
 
 
+class ClaimRecheckIn(_Body):
+    check_id: str = Field(
+        min_length=1, max_length=32, description="Your check of the fixed clip (made in the console, done)."
+    )
+
+
+class ClaimRecheckOut(ClaimOut):
+    fixed: bool = Field(description="True: none of the claimed works is found unlicensed any more; released.")
+
+
 class DisputeIn(_Body):
     reason: Literal["licence", "fair-use", "public-domain", "own-footage", "not-a-match"]
     text: str = Field(default="", max_length=5000)

@@ -255,6 +255,16 @@ class ClipChecks:
         self._save_result(new.id, self._result(c, platform), c.name)
         return self.get(new.id, creators)
 
+    def result(self, check_id: str, creators: Iterable[str]) -> CheckResult:
+        """The decision of a finished check, from its stored recognition (a claim's fix is re-checked with
+        it: the recognition ran on the job queue, nothing is decoded again here)."""
+        c = self.get(check_id, creators)
+        if c.state == "checking":
+            raise CheckError(f"check {c.id} is still running: wait for its result")
+        if c.state != "done":
+            raise CheckError(f"check {c.id} failed ({c.reason}): check the clip again")
+        return self._result(c)
+
     def _result(self, c: CheckView, platform: str | None = None) -> CheckResult:
         report = MatchReport(c.report.get("clip", c.clip_path), float(c.report.get("duration", c.duration)),
                              [Segment(**s) for s in c.report.get("segments", [])])  # fmt: skip

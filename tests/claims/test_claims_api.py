@@ -10,9 +10,11 @@ import pytest
 from hutong.app import Hutong
 from hutong.claims import ClipUse, PolicyRules
 from hutong.config import get_settings
+from hutong.media.synth import Piece
 from hutong.store import Account, Post, Video
 from tests.api.conftest import api_user, bearer, new_app, start_server
 from tests.claims.conftest import HOLDER, seg, sha
+from tests.conftest import CARS, SINTEL
 from tests.platform.conftest import make_policy
 
 
@@ -116,3 +118,64 @@ def test_revenue_claims_disputes_and_statements_over_http(served):
     r = httpx.get(url + "/api/claims/accuracy", headers=bearer(alice))
     assert r.status_code == 403 and "staff" in r.json()["detail"]
     assert "Traceback" not in served.log.read_text()
+
+
+def test_a_claim_is_rechecked_with_the_check_of_the_fixed_clip(served, clip_factory, two_work_clip):
+    url = served.url
+    carol, dave = api_user(url, "carol"), api_user(url, "dave")
+    fixed = clip_factory("claims_api_fixed", [Piece(SINTEL, 14.0, 8.0, ("mirror",), seed=11),
+                                              Piece(CARS, 2.0, 3.0, from_work=False, seed=12)])  # fmt: skip
+    h = Hutong.create(get_settings(home=served.home))
+    try:
+        for handle in ("carol", "dave"):
+            h.creators.add(handle, name=handle.title(), verified=True)
+        h.policies.set(HOLDER, PolicyRules.parse({"default": "block"}))
+        (claim,) = h.claims.record(ClipUse(sha("carol-clip"), 60.0, "carol", "douyin", [seg(1, 8, 15)], "CN"))
+        (other,) = h.claims.record(ClipUse(sha("dave-clip"), 60.0, "dave", "douyin", [seg(1, 8, 15)], "CN"))
+        with h.db.session() as s:
+            carol_id = s.query(Account).filter_by(username="carol").one().id
+        # the checks a creator makes in the console: recorded, then recognised by a worker of the queue
+        still, good = (
+            h.checks.start(
+                clip.path,
+                name=f"{n}.mp4",
+                creator="carol",
+                platform="douyin",
+                monetised=False,
+                account_id=carol_id,
+            )  # fmt: skip
+            for n, clip in (("first-fix", two_work_clip), ("fixed", fixed))
+        )
+        code = claim["code"]
+
+        def recheck(check_id: str, token: str = carol, claim_code: str = code) -> httpx.Response:
+            return httpx.post(url + f"/api/claims/{claim_code}/recheck", json={"check_id": check_id},
+                              headers=bearer(token))  # fmt: skip
+
+        r = recheck(good.id)
+        assert r.status_code == 409 and "still running" in r.json()["detail"]
+        h.checks.run(still.id)
+        h.checks.run(good.id)
+    finally:
+        h.close()
+
+    for check_id, token, claim_code, status, needle in [
+        ("0" * 32, carol, code, 404, "no check"),
+        (good.id, dave, other["code"], 404, "no check"),  # carol's check is not dave's
+        (good.id, dave, code, 404, ""),  # nor is carol's claim
+        ("", carol, code, 422, "check_id"),
+        (good.id, carol, "NOPE", 404, ""),
+    ]:
+        r = recheck(check_id, token, claim_code)
+        assert r.status_code == status and needle in r.text, (check_id, r.text)
+
+    r = recheck(still.id)  # the first fix still uses Big Buck Bunny: the claim stays
+    assert r.status_code == 200, r.text
+    assert not r.json()["fixed"] and r.json()["status"] == "active"
+    assert r.json()["events"][-1]["action"] == "recheck-failed"
+    r = recheck(good.id)
+    assert r.status_code == 200 and r.json()["fixed"] and r.json()["status"] == "released", r.text
+    assert r.json()["release_reason"].endswith("the claimed segments are gone")
+    r = recheck(good.id)
+    assert r.status_code == 409 and "nothing to fix" in r.json()["detail"]
+    assert httpx.get(url + f"/api/claims/{other['code']}", headers=bearer(dave)).json()["status"] == "active"

@@ -1,7 +1,7 @@
 """Claims over HTTP. Creators (session token; their handle is their username) see the claims on their
-clips with every step, dispute and appeal them, and read their statement; platform staff see each holder's
-accuracy; apps report revenue for the posts they made, with their OAuth access token (client credentials)
-and an idempotent ``report_id``. Holders act from the command line (docs/claims.md)."""
+clips with every step, dispute and appeal them, re-check them with the check of a fixed clip, and read their
+statement; platform staff see each holder's accuracy; apps report revenue for the posts they made, with
+their OAuth access token (client credentials) and an idempotent ``report_id``. Holders act from the command line (docs/claims.md)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,24 @@ def dispute(code: Code, body: schemas.DisputeIn, me: Caller, h: HutongDep) -> sc
     """Dispute a claim on your clip (within 30 days); the holder answers within 30 days or it is released."""
     h.claims.get_for(code, creator=me.username)
     return schemas.ClaimOut(**h.disputes.open(code, me.username, body.reason, body.text))
+
+
+@router.post("/{code}/recheck", responses=errors(401, 403, 404, 409))
+def recheck(code: Code, body: schemas.ClaimRecheckIn, me: Caller, h: HutongDep) -> schemas.ClaimRecheckOut:
+    """Re-check a claim on your clip with the fixed clip: check the fixed clip first (a worker of the job
+    queue recognises it), then name that check here. When none of the claimed works is found unlicensed in
+    it any more, the claim is released; else it stays, with a ``recheck-failed`` step."""
+    from hutong.claims import ClipUse
+    from hutong.compliance.checks import CheckError, UnknownCheck
+
+    h.claims.get_for(code, creator=me.username)
+    try:
+        result = h.checks.result(body.check_id, [me.username])
+    except UnknownCheck as exc:
+        raise PlatformError(str(exc), 404) from None
+    except CheckError as exc:
+        raise PlatformError(str(exc), 409) from None
+    return schemas.ClaimRecheckOut(**h.claims.recheck(code, me.username, ClipUse.of_check(result)))
 
 
 @router.post("/{code}/appeal", responses=errors(401, 403, 404, 409))
