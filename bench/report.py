@@ -293,35 +293,47 @@ def targets_section(
         big = [
             r for r in scale if r["backend"] == "faiss-ivfpq" and r["hours"] >= 1000 and not r.get("compare")
         ]
-        if big:
-            r = min(big, key=lambda x: x["hours"])
+        per_signal: dict[str, dict] = {}  # each signal's row at its smallest size of at least 1,000 h
+        for x in sorted(big, key=lambda x: x["hours"]):
+            per_signal.setdefault(x.get("signal", "video.dct"), x)
+        if per_signal:
+            r = per_signal.get("video.dct") or next(iter(per_signal.values()))
             rows.append(
                 (
-                    "60 s query against 1,000 h ≤ 1 s",
+                    f"60 s query against 1,000 h ≤ 1 s ({r.get('signal', 'video.dct')})",
                     f"{r['latency_seconds']:.2f} s (search {r['search_seconds']:.2f} + align {r['align_seconds']:.2f})",
                     r["latency_seconds"] <= 1.0,
                 )
             )
             sp = (rec or {}).get("speed", {})
             if "extract_cpu_seconds_per_60s_clip" in sp and "latency_cpu_seconds" in r:
-                # the part before the search does not depend on the catalogue; the search and alignment of
-                # video.dct are Scale's at 1,000 h; the other signals' searches are this run's catalogue's
-                # (the learned signal's at 1,000 h is not measured)
-                e2e = sp["end_to_end_cpu_seconds_per_60s_clip"] + r["latency_cpu_seconds"]
+                # the part before the search does not depend on the catalogue; each signal measured at
+                # 1,000 h adds its search and alignment there, on top of this run's (catalogue-sized) searches:
+                # an upper bound, and signals not measured at 1,000 h count at this run's catalogue size
+                at_scale = sorted(per_signal)
+                e2e = sp["end_to_end_cpu_seconds_per_60s_clip"] + sum(
+                    per_signal[s]["latency_cpu_seconds"] for s in at_scale
+                )
+                others = [s for s in sp.get("signals", []) if s not in per_signal]
                 rows.append(
                     (
                         "60 s clip against 1,000 h end to end ≤ 3 s on one core (decode included)",
-                        f"{e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search, "
-                        f"+ video.dct search and align at 1,000 h {r['latency_cpu_seconds']:.2f}; the learned "
-                        "signal searched at this run's catalogue)",
+                        f"≤ {e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search, "
+                        f"{sp['end_to_end_cpu_seconds_per_60s_clip'] - sp['extract_cpu_seconds_per_60s_clip']:.2f} "
+                        "searching and aligning this run's catalogue, + at 1,000 h "
+                        + ", ".join(f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}" for s in at_scale)
+                        + (f"; {', '.join(others)} searched at this run's catalogue only" if others else "")
+                        + ")",
                         e2e <= 3.0,
                     )
                 )
+            unmeasured = [s for s in sp.get("signals", []) if s not in per_signal]
             rows.append(
                 (
-                    "≤ 100 MB of index per 1,000 h",
-                    f"{r['index_mb_per_1000h']:.0f} MB per video signal",
-                    r["index_mb_per_1000h"] <= 100,
+                    "≤ 100 MB of index per 1,000 h per signal",
+                    ", ".join(f"{s} {x['index_mb_per_1000h']:.0f} MB" for s, x in sorted(per_signal.items()))
+                    + (f"; not measured at 1,000 h: {', '.join(unmeasured)}" if unmeasured else ""),
+                    all(x["index_mb_per_1000h"] <= 100 for x in per_signal.values()) and not unmeasured,
                 )
             )
             if "reference_found" in r:
@@ -332,6 +344,19 @@ def targets_section(
                         r["reference_found"] == r["reference_segments"],
                     )
                 )
+        huge = [x for x in big if x["hours"] >= 10000]
+        for x in huge:
+            rows.append(
+                (
+                    f"a 10,000 h row ({x.get('signal', 'video.dct')})",
+                    f"{x['hours']:,.0f} h: {x['vectors']:,} vectors, {x['index_mb_per_1000h']:.0f} MB per 1,000 h, "
+                    f"{x.get('reference_found', '?')}/{x.get('reference_segments', '?')} segments "
+                    f"(+{x.get('extra_segments', 0)}), search + align {x['latency_seconds']:.2f} s, "
+                    f"build {x['build_seconds'] / 60:.0f} min",
+                    x["index_mb_per_1000h"] <= 100
+                    and x.get("reference_found") == x.get("reference_segments"),
+                )
+            )
     if certs:
         ours = certs["hutong (Ed25519, full offline verification)"]
         rows.append(
