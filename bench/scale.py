@@ -75,7 +75,14 @@ def motion_profile(refs) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def synthetic(real: np.ndarray, profile: np.ndarray, n: int, rng: np.random.Generator, work_seconds=500):
+def synthetic(
+    real: np.ndarray,
+    profile: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    work_seconds=500,
+    rate: float = 2.0,
+):
     """``n`` synthetic reference vectors in chunks of (vectors, work ids, times): works of ``work_seconds``,
     each a sequence that follows the real footage's motion: in the whitened space of the real vectors,
     x_t = c_t·x_(t-1) + sqrt(1 - c_t²)·noise, with c_t the real consecutive cosines replayed from a random
@@ -85,7 +92,7 @@ def synthetic(real: np.ndarray, profile: np.ndarray, n: int, rng: np.random.Gene
     mean, cov = live.mean(0), np.cov(live.T) + 1e-6 * np.eye(live.shape[1])
     chol = np.linalg.cholesky(cov).T.astype(np.float32)
     mean = mean.astype(np.float32)
-    steps = int(work_seconds * 2)
+    steps = int(work_seconds * rate)
     streams = max(1, 400_000 // steps)  # vectors per chunk: bounded memory whatever the hours
     work = 0
     for start in range(0, n, streams * steps):
@@ -102,7 +109,7 @@ def synthetic(real: np.ndarray, profile: np.ndarray, n: int, rng: np.random.Gene
         x = z.transpose(1, 0, 2).reshape(-1, live.shape[1])[:m] @ chol + mean
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         ids = -1 - (work + np.arange(m) // steps)
-        times = (np.arange(m) % steps / 2.0).astype(np.float32)
+        times = (np.arange(m) % steps / rate).astype(np.float32)
         work += s
         yield x, ids.astype(np.int64), times
 
@@ -132,12 +139,12 @@ def measure(
     from hutong.match import index as match_index
 
     rng = np.random.default_rng(seed)  # every size and backend sees the same distractors, prefix of the next
-    n_syn = int(hours * PER_HOUR)
+    n_syn = int(hours * 3600 * sig.fps)  # the signal's own reference rate (2/s for video, 4/s for audio)
     real_v = np.concatenate([fp.vectors for _, fp in refs])
     real = [(real_v, np.concatenate([np.full(len(fp), wid, np.int64) for wid, fp in refs]),
              np.concatenate([fp.times for _, fp in refs]))]  # fmt: skip
     profile = motion_profile(refs)
-    chunks = synthetic(real_v, profile, n_syn, rng)
+    chunks = synthetic(real_v, profile, n_syn, rng, rate=sig.fps)
     first = next(chunks, None)
     head = real + ([first] if first is not None else [])
     sample = np.concatenate([c[0] for c in head])
@@ -170,7 +177,13 @@ def measure(
         hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep]
     )
     found = align(
-        hits, query_step=0.5, ref_durations={}, query_duration=qdur, threshold=threshold, signal=sig.name
+        hits,
+        query_step=1.0 / sig.fps,
+        ref_durations={},
+        query_duration=qdur,
+        threshold=threshold,
+        signal=sig.name,
+        extent=getattr(sig, "window_seconds", None),
     )
     align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1
     label = backend_name if dedupe else f"{backend_name} (all vectors)"
@@ -277,21 +290,24 @@ def compare_main(args) -> list[dict]:
                 row = compare(hours, name, rng, server_pid=pid)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+                _keep_compare_rows(
+                    args.out, [row]
+                )  # each row as soon as it is measured: a later one may fail
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(data, ignore_errors=True)
-    old = json.loads(args.out.read_text()) if args.out.exists() else []
-    keep = [
-        r
-        for r in old
-        if not (r.get("compare") and (r["hours"], r["backend"]) in {(x["hours"], x["backend"]) for x in rows})
-    ]
-    args.out.write_text(json.dumps(keep + rows, indent=1))
     from bench.report import write_report
 
     write_report()
     return rows
+
+
+def _keep_compare_rows(out: Path, rows: list[dict]) -> None:
+    old = json.loads(out.read_text()) if out.exists() else []
+    mine = {(x["hours"], x["backend"]) for x in rows}
+    keep = [r for r in old if not (r.get("compare") and (r["hours"], r["backend"]) in mine)]
+    out.write_text(json.dumps(keep + rows, indent=1))
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -300,7 +316,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=DOCS / "benchmarks-scale.json")
     ap.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-ivfpq"])
-    ap.add_argument("--signal", default="video.dct", choices=["video.dct", "video.sscd"])
+    ap.add_argument("--signal", default="video.dct", choices=sorted(SIGNAL_TYPES))
     ap.add_argument(
         "--compare",
         action="store_true",

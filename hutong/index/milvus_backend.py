@@ -55,6 +55,9 @@ SEARCH_BATCH = 1024  # queries per search request (the server refuses more than 
 STAGING = "_building_"
 FOLLOWED = "_followed"  # alias of a collection changed since its build (see MilvusIndex._mark_followed)
 STALE_STAGING_SECONDS = 24 * 3600.0  # a staging collection this old was left by a build that died
+#: loading waits this long per million rows on top of the request timeout (7.2 million rows took longer
+#: than the 10 s request timeout on the 2-core test machine: loading is not a small request)
+LOAD_SECONDS_PER_MILLION = 60.0
 
 
 class MilvusUnavailable(Unavailable):
@@ -137,10 +140,10 @@ class MilvusIndex(IndexBackend):
         self._followed = False  # whether this collection is marked as changed since its build
 
     # -- talking to the server -------------------------------------------------------------------------
-    def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         c = client(self.settings)
         try:
-            return getattr(c, fn)(*args, timeout=self.settings.milvus_timeout, **kwargs)
+            return getattr(c, fn)(*args, timeout=timeout or self.settings.milvus_timeout, **kwargs)
         except HutongError:
             raise
         except Exception as exc:
@@ -170,8 +173,13 @@ class MilvusIndex(IndexBackend):
             name = f"{name}_{secrets.token_hex(4)}"
         if not self._call("look up a collection", "has_collection", name):
             self._create(name, x, ids, nlist)
-        self._call("load a collection", "load_collection", name)
+        self._load(name, n)
         self.collection, self._rows, self._followed = name, n, False
+
+    def _load(self, collection: str, rows: int) -> None:
+        """Load a collection onto the query nodes, waiting as long as its size needs."""
+        wait = self.settings.milvus_timeout + LOAD_SECONDS_PER_MILLION * rows / 1e6
+        self._call("load a collection", "load_collection", collection, timeout=wait)
 
     def _was_followed(self, name: str) -> bool:
         desc = self._call("describe a collection", "describe_collection", name)
@@ -271,7 +279,7 @@ class MilvusIndex(IndexBackend):
             )
             self._call("build an index", "create_index", staging, params)
             self._wait_indexed(staging, len(x))
-            self._call("load a collection", "load_collection", staging)
+            self._load(staging, len(x))
             seen = self._count(staging)
             if seen != len(x):
                 raise MilvusUnavailable(f"Milvus collection {staging} holds {seen} of {len(x)} rows")
@@ -338,7 +346,7 @@ class MilvusIndex(IndexBackend):
             # (if Milvus is still down, loading fails and that error goes to the caller)
             if not self._call("look up a collection", "has_collection", self.collection):
                 raise
-            self._call("load a collection", "load_collection", self.collection)
+            self._load(self.collection, self._rows)
             return once()
 
     def __len__(self) -> int:
@@ -395,7 +403,7 @@ class MilvusIndex(IndexBackend):
             return idx
         if not idx._call("look up a collection", "has_collection", idx.collection):
             raise ValueError(f"Milvus collection {idx.collection} is gone")
-        idx._call("load a collection", "load_collection", idx.collection)
+        idx._load(idx.collection, idx._rows)
         held = idx._count()  # not the statistics' row count: that one ignores deletes
         if held != idx._rows:
             raise ValueError(f"Milvus collection {idx.collection} holds {held} rows, not {idx._rows}")
