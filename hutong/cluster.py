@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -317,25 +318,39 @@ class Cluster:
         _wait(lambda: "publishing worker:" in log.read_text(errors="replace")[before:], name, part.proc, log)
         return part
 
+    def start_api(self, name: str) -> Part:
+        """Start one API process again, on its port (the balancer sends it connections once it answers)."""
+        part = next((p for p in self.parts if p.name == name and p.name.startswith("api-")), None)
+        if part is None:
+            raise ClusterError(f"no API process {name!r} in this cluster")
+        if part.alive():
+            return part
+        port = urlsplit(part.url).port
+        part = self._spawn(name, ["serve", "--port", str(port)], part.url)
+        self._wait_answering(part, time.monotonic() + START_SECONDS)
+        return part
+
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_SECONDS
         for part in [p for p in self.parts if p.name.startswith("api-")] + [
             Part("balancer", self.issuer, Path())
         ]:
-            while True:
-                if part.proc is not None and part.proc.poll() is not None:
-                    raise ClusterError(f"{part.name} exited: {_tail(part.log)}")
-                try:
-                    r = httpx.get(part.url + "/.well-known/openid-configuration", timeout=2)
-                    if r.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"{part.name} did not answer in {START_SECONDS:.0f} s: {_tail(part.log)}"
-                    )
-                time.sleep(0.2)
+            self._wait_answering(part, deadline)
+
+    @staticmethod
+    def _wait_answering(part: Part, deadline: float) -> None:
+        while True:
+            if part.proc is not None and part.proc.poll() is not None:
+                raise ClusterError(f"{part.name} exited: {_tail(part.log)}")
+            try:
+                r = httpx.get(part.url + "/.well-known/openid-configuration", timeout=2)
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{part.name} did not answer in {START_SECONDS:.0f} s: {_tail(part.log)}")
+            time.sleep(0.2)
 
     def _write_state(self) -> None:
         state = {"pid": os.getpid(), "issuer": self.issuer,

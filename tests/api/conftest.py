@@ -7,8 +7,10 @@ import hashlib
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -221,3 +223,34 @@ def extract(html: str, pattern: str) -> str:
     m = re.search(pattern, html)
     assert m, pattern
     return m.group(1)
+
+
+def killed_mid_part(url: str, proc: subprocess.Popen, params: dict, headers: dict, part: bytes) -> None:
+    """Half of an upload part reaches the API process at ``url``, then ``proc`` (that process) is killed
+    with SIGKILL before the rest arrives; the client sees a failure, no answer."""
+    half_sent, finish = threading.Event(), threading.Event()
+
+    def body():
+        yield part[: len(part) // 2]
+        half_sent.set()
+        finish.wait(20)
+        yield part[len(part) // 2 :]
+
+    outcome: list = []
+
+    def send():
+        try:
+            outcome.append(httpx.post(url + "/open/video/upload_video_part", params=params, content=body(),
+                                      headers=headers, timeout=30))  # fmt: skip
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert half_sent.wait(20)
+    time.sleep(0.5)  # the half is in the process's hands
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    finish.set()
+    sender.join(30)
+    assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome

@@ -8,10 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -22,7 +20,16 @@ import pytest
 from hutong.api.background import Background, free_port
 from hutong.keys import create_private
 from hutong.media.synth import Piece
-from tests.api.conftest import UserAgent, api_user, bearer, code_grant, pkce, redirect_params, start_server
+from tests.api.conftest import (
+    UserAgent,
+    api_user,
+    bearer,
+    code_grant,
+    killed_mid_part,
+    pkce,
+    redirect_params,
+    start_server,
+)
 from tests.conftest import BBB
 from tests.platform.conftest import make_policy
 from tests.platform.test_webhooks import Receiver
@@ -143,38 +150,6 @@ def _upload(cluster, token: str, data: bytes) -> str:
     return r.json()["video_id"]
 
 
-def _killed_mid_part(cluster, params: dict, headers: dict, part: bytes) -> None:
-    """Half of a part reaches B, then B is killed with SIGKILL before the rest arrives."""
-    half_sent, finish = threading.Event(), threading.Event()
-
-    def body():
-        yield part[: len(part) // 2]
-        half_sent.set()
-        finish.wait(20)
-        yield part[len(part) // 2 :]
-
-    outcome: list = []
-
-    def send():
-        try:
-            outcome.append(httpx.post(cluster["b"].url + "/open/video/upload_video_part", params=params,
-                                      content=body(), headers=headers, timeout=30))  # fmt: skip
-        except httpx.HTTPError as exc:
-            outcome.append(exc)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    assert half_sent.wait(20)
-    time.sleep(0.5)  # the half is in B's hands
-    cluster["b"].proc.send_signal(signal.SIGKILL)
-    cluster["b"].proc.wait(10)
-    finish.set()
-    sender.join(30)
-    assert outcome and isinstance(outcome[0], httpx.HTTPError), (
-        outcome
-    )  # the client sees a failure, no answer
-
-
 def _post(url: str, token: str, video_id: str) -> dict:
     r = httpx.post(
         url + "/open/video/create_video", headers=bearer(token), json={"video_id": video_id}, timeout=120
@@ -239,7 +214,9 @@ def test_an_upload_survives_the_kill_of_the_process_receiving_it(cluster, token)
                       content=part, headers=headers).status_code == 200  # fmt: skip
     second = data[64 * 1024 : 2 * 64 * 1024]
     headers = {**bearer(token), "X-Part-SHA256": hashlib.sha256(second).hexdigest()}
-    _killed_mid_part(cluster, {"upload_id": upload_id, "part_number": 2}, headers, second)
+    killed_mid_part(
+        cluster["b"].url, cluster["b"].proc, {"upload_id": upload_id, "part_number": 2}, headers, second
+    )
     folder = cluster["home"] / "uploads" / upload_id
     assert sorted(p.name for p in folder.glob("*.part")) == [
         "1.part"

@@ -10,6 +10,7 @@ One cluster for the module. Skipped where PostgreSQL 15, redis-server or the bun
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from hutong.config import installation_settings
 from hutong.errors import Unavailable
 from hutong.rights import LicenceTerms
 from tests.api import test_interconnect
-from tests.api.conftest import api_user, bearer, start_server
+from tests.api.conftest import UserAgent, api_user, bearer, code_grant, killed_mid_part, new_app, start_server
 from tests.conftest import BBB, SINTEL
 from tests.distribute import test_publish
 from tests.distribute.conftest import LOOPBACK_ENV
@@ -39,6 +40,7 @@ pytest.importorskip("pymilvus", reason="pymilvus is in the milvus extra")
 pytest.importorskip("milvus", reason="the bundled Milvus server is in the test extra")
 
 LEASE = 3  # seconds a worker holds a job without a sign of life: a dead worker's job is taken over after it
+PART = 1024 * 1024  # upload part size of the cluster's API processes (small: the kill test sends three)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,12 @@ def cluster(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("cluster") / "home"
     c = Cluster(
-        get_settings(home=home), env={**LOOPBACK_ENV, "HUTONG_DISTRIBUTION_LEASE_SECONDS": str(LEASE)}
+        get_settings(home=home),
+        env={
+            **LOOPBACK_ENV,
+            "HUTONG_DISTRIBUTION_LEASE_SECONDS": str(LEASE),
+            "HUTONG_INGEST_PART_BYTES": str(PART),
+        },
     )
     try:
         c.start()
@@ -203,6 +210,52 @@ def test_a_worker_killed_mid_publish_leaves_its_job_to_the_other(cluster, world)
     posts = b_posts(world)
     assert len(posts) == before + 1 and posts[-1][2].startswith("killed mid-publish"), posts
     cluster.start_worker("worker-1")
+
+
+def test_an_api_process_killed_mid_upload_leaves_the_upload_resumable(cluster):
+    """SIGKILL to the API process receiving a part: the parts already received are kept (the media store and
+    the database are shared), the half part is not taken for a part, and the client goes on through the
+    balancer, which sends it to the process still running; the killed one is then started again."""
+    url = cluster.issuer
+    app = new_app(url)
+    api_user(url, "uploader")
+    with UserAgent(url) as ua:
+        assert ua.login("uploader").status_code in (302, 303)
+        token = code_grant(ua, app, "video.create")["access_token"]
+    size = 2 * 1024 * 1024 + 1000  # in parts of 1 MiB (this cluster's setting): three parts
+    data = os.urandom(size)
+    r = httpx.post(url + "/open/video/init_video_part_upload", headers=bearer(token),
+                   json={"size": size, "filename": "x.mp4"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    upload_id, part_size = r.json()["upload_id"], r.json()["part_size"]
+    parts = [data[i : i + part_size] for i in range(0, size, part_size)]
+    assert len(parts) == 3
+
+    def send(at: str, k: int) -> httpx.Response:
+        return httpx.post(at + "/open/video/upload_video_part", params={"upload_id": upload_id, "part_number": k},
+                          content=parts[k - 1], headers={**bearer(token), "X-Part-SHA256": _sha(parts[k - 1])},
+                          timeout=30)  # fmt: skip
+
+    first, victim = (p for p in cluster.parts if p.name.startswith("api-"))
+    assert send(first.url, 1).status_code == 200
+    headers = {**bearer(token), "X-Part-SHA256": _sha(parts[1])}
+    killed_mid_part(victim.url, victim.proc, {"upload_id": upload_id, "part_number": 2}, headers, parts[1])
+    again = send(url, 1)  # the client asks again what was received: part 1 only
+    assert again.status_code == 200 and again.json()["duplicate"] and again.json()["received"] == 1, (
+        again.text
+    )
+    for k in (2, 3):
+        r = send(url, k)
+        assert r.status_code == 200, r.text
+    done = httpx.post(url + "/open/video/complete_video_part_upload", params={"upload_id": upload_id},
+                      headers=bearer(token), timeout=60)  # fmt: skip
+    # random bytes are not a video: refused as such, which proves the three parts were assembled and probed
+    assert done.status_code == 422 and "not a video" in done.json()["detail"], done.text
+    assert cluster.start_api(victim.name).alive()  # answering on its port again, behind the balancer
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
 
 
 def test_redis_killed_under_use_is_a_retryable_error_and_recovers(cluster, world):
