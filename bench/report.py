@@ -207,6 +207,13 @@ def backends_section(rows: list[dict]) -> list[str]:
             f"{x['query_p50_ms']:.1f} | {x['query_p99_ms']:.1f} | {x['recall_at_1']:.3f} | "
             f"{x['index_bytes'] / 1e6:.1f} | {x['process_rss_mb']:.0f} ({x['process']}) |"
         )
+    alone = sorted({x["hours"] for x in rows} - {x["hours"] for x in rows if x["backend"] == "milvus"})
+    if alone:
+        out += [
+            "",
+            f"No Milvus row at {', '.join(f'{h:,.0f} h' for h in alone)}: built here, but not measured (see "
+            "[deploy.md](deploy.md), *Not done yet*).",
+        ]
     return out
 
 
