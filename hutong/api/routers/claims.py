@@ -1,7 +1,8 @@
 """Claims over HTTP. Creators (session token; their handle is their username) see the claims on their
 clips with every step, dispute and appeal them, re-check them with the check of a fixed clip, and read their
 statement; platform staff see each holder's accuracy; apps report revenue for the posts they made, with
-their OAuth access token (client credentials) and an idempotent ``report_id``. Holders act from the command line (docs/claims.md)."""
+their OAuth access token (client credentials) and an idempotent ``report_id``. Holders act from the command
+line (docs/claims.md)."""
 
 from __future__ import annotations
 
