@@ -211,8 +211,8 @@ def backends_section(rows: list[dict]) -> list[str]:
     if alone:
         out += [
             "",
-            f"No Milvus row at {', '.join(f'{h:,.0f} h' for h in alone)}: built here, but not measured (see "
-            "[deploy.md](deploy.md), *Not done yet*).",
+            f"No Milvus row at {', '.join(f'{h:,.0f} h' for h in alone)} in these results (see "
+            "[deploy.md](deploy.md), *Not done yet*, for what was tried).",
         ]
     return out
 

@@ -290,9 +290,8 @@ def compare_main(args) -> list[dict]:
                 row = compare(hours, name, rng, server_pid=pid)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-                _keep_compare_rows(
-                    args.out, [row]
-                )  # each row as soon as it is measured: a later one may fail
+                # each row as soon as it is measured: a later one may fail
+                _keep_compare_rows(args.out, [row])
     finally:
         if server is not None:
             server.stop()
