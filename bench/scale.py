@@ -63,16 +63,18 @@ def real_material(seed: int, signal: str = "video.dct"):
         h.close()
 
 
-def motion_profile(refs) -> np.ndarray:
+def motion_profile(refs) -> tuple[np.ndarray, np.ndarray]:
     """Cosines between consecutive vectors of the real references, work after work (0 where a vector is
-    zero): how alike the footage stays from one sample to the next."""
-    out = []
+    zero): how alike the footage stays from one sample to the next; and which vectors are not zero (a still
+    moment gives no motion vector, silence no sound vector)."""
+    out, live = [], []
     for _, fp in refs:
         v = fp.vectors
         n = np.linalg.norm(v, axis=1)
         c = (v[1:] * v[:-1]).sum(1) / np.maximum(n[1:] * n[:-1], 1e-12)
         out.append(np.r_[0.0, np.clip(c, 0.0, 1.0)])
-    return np.concatenate(out).astype(np.float32)
+        live.append(n > 0)
+    return np.concatenate(out).astype(np.float32), np.concatenate(live)
 
 
 def synthetic(
@@ -82,14 +84,18 @@ def synthetic(
     rng: np.random.Generator,
     work_seconds=500,
     rate: float = 2.0,
+    live: np.ndarray | None = None,
 ):
     """``n`` synthetic reference vectors in chunks of (vectors, work ids, times): works of ``work_seconds``,
     each a sequence that follows the real footage's motion: in the whitened space of the real vectors,
     x_t = c_t·x_(t-1) + sqrt(1 - c_t²)·noise, with c_t the real consecutive cosines replayed from a random
     place (static stretches give runs of near-identical vectors, cuts give fresh draws), then coloured with
-    the real mean and covariance. Synthetic works have negative ids: they are no real work."""
-    live = real[np.linalg.norm(real, axis=1) > 0]
-    mean, cov = live.mean(0), np.cov(live.T) + 1e-6 * np.eye(live.shape[1])
+    the real mean and covariance. Where ``live`` (replayed from the same place) says the real vector was
+    zero, the synthetic one is zero too: the index drops those, as it drops the real ones. Synthetic works
+    have negative ids: they are no real work."""
+    moving = real[np.linalg.norm(real, axis=1) > 0]
+    dim = moving.shape[1]
+    mean, cov = moving.mean(0), np.cov(moving.T) + 1e-6 * np.eye(dim)
     chol = np.linalg.cholesky(cov).T.astype(np.float32)
     mean = mean.astype(np.float32)
     steps = int(work_seconds * rate)
@@ -98,16 +104,19 @@ def synthetic(
     for start in range(0, n, streams * steps):
         m = min(streams * steps, n - start)
         s = -(-m // steps)
-        z = np.empty((steps, s, live.shape[1]), np.float32)
-        z[0] = rng.standard_normal((s, live.shape[1]), dtype=np.float32)
+        z = np.empty((steps, s, dim), np.float32)
+        z[0] = rng.standard_normal((s, dim), dtype=np.float32)
         at = rng.integers(0, len(profile), size=s)
         for t in range(1, steps):
             c = profile[(at + t) % len(profile)][:, None]
             z[t] = c * z[t - 1] + np.sqrt(1 - c * c) * rng.standard_normal(
-                (s, live.shape[1]), dtype=np.float32
+                (s, dim), dtype=np.float32
             )
-        x = z.transpose(1, 0, 2).reshape(-1, live.shape[1])[:m] @ chol + mean
+        x = z.transpose(1, 0, 2).reshape(-1, dim)[:m] @ chol + mean
         x /= np.linalg.norm(x, axis=1, keepdims=True)
+        if live is not None:
+            still = ~live[(at[:, None] + np.arange(steps)[None, :]) % len(live)].reshape(-1)[:m]
+            x[still] = 0.0
         ids = -1 - (work + np.arange(m) // steps)
         times = (np.arange(m) % steps / rate).astype(np.float32)
         work += s
@@ -143,8 +152,8 @@ def measure(
     real_v = np.concatenate([fp.vectors for _, fp in refs])
     real = [(real_v, np.concatenate([np.full(len(fp), wid, np.int64) for wid, fp in refs]),
              np.concatenate([fp.times for _, fp in refs]))]  # fmt: skip
-    profile = motion_profile(refs)
-    chunks = synthetic(real_v, profile, n_syn, rng, rate=sig.fps)
+    profile, live = motion_profile(refs)
+    chunks = synthetic(real_v, profile, n_syn, rng, rate=sig.fps, live=live)
     first = next(chunks, None)
     head = real + ([first] if first is not None else [])
     sample = np.concatenate([c[0] for c in head])
@@ -218,14 +227,11 @@ def _chain(head, rest):
 
 
 def real_kept_ratio(signal: str, real) -> float:
-    from hutong.index.dedupe import keep_distinct
-    from hutong.match.index import DEDUPE
+    """The share of the real references' vectors the index keeps (zero vectors and repeats dropped)."""
+    from hutong.match.index import _distinct
 
-    if signal not in DEDUPE:
-        return 1.0
     v, w, t = real
-    alike, gap = DEDUPE[signal]
-    return float(keep_distinct(v, t, np.r_[True, w[1:] != w[:-1]], alike=alike, max_gap=gap).mean())
+    return float(_distinct(signal, v, w, t).mean())
 
 
 def compare(
