@@ -109,9 +109,7 @@ def synthetic(
         at = rng.integers(0, len(profile), size=s)
         for t in range(1, steps):
             c = profile[(at + t) % len(profile)][:, None]
-            z[t] = c * z[t - 1] + np.sqrt(1 - c * c) * rng.standard_normal(
-                (s, dim), dtype=np.float32
-            )
+            z[t] = c * z[t - 1] + np.sqrt(1 - c * c) * rng.standard_normal((s, dim), dtype=np.float32)
         x = z.transpose(1, 0, 2).reshape(-1, dim)[:m] @ chol + mean
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         if live is not None:
