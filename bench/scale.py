@@ -274,6 +274,14 @@ def compare(
     }
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of another process (the Milvus server)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def compare_main(args) -> list[dict]:
     import os
     import tempfile
@@ -365,10 +373,3 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 if __name__ == "__main__":
     main()
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
