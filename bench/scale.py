@@ -139,14 +139,25 @@ def same_segments(found: list[list], reference: list[list]) -> tuple[int, int]:
 
 
 def measure(
-    hours: float, backend_name: str, sig, refs, qt, qv, qdur, seed: int, *, dedupe: bool = True
-) -> tuple[dict, list[list]]:
+    hours: float,
+    backend_name: str,
+    sig,
+    refs,
+    qt,
+    qv,
+    qdur,
+    seed: int,
+    *,
+    dedupe: bool = True,
+    nprobes: list[int] | None = None,
+) -> list[tuple[dict, list[list]]]:
     """Index the real works and ``hours`` of synthetic ones (streamed in chunks where the backend trains on
-    a sample), then search and align the real 60 s query."""
+    a sample), then search and align the real 60 s query: once, or once per ``nprobes`` (lists scanned per
+    query vector) on the same index."""
     from hutong.match import index as match_index
 
     rng = np.random.default_rng(seed)  # every size and backend sees the same distractors, prefix of the next
-    n_syn = int(hours * 3600 * sig.fps)  # the signal's own reference rate (2/s for video, 4/s for audio)
+    n_syn = int(hours * 3600 * sig.fps)  # the signal's own reference rate
     real_v = np.concatenate([fp.vectors for _, fp in refs])
     real = [(real_v, np.concatenate([np.full(len(fp), wid, np.int64) for wid, fp in refs]),
              np.concatenate([fp.times for _, fp in refs]))]  # fmt: skip
@@ -169,7 +180,32 @@ def measure(
     finally:
         match_index.DEDUPE.clear()
         match_index.DEDUPE.update(saved)
-    real_kept = real_kept_ratio(sig.name, real[0]) if dedupe else 1.0
+    built = {
+        "hours": hours,
+        "signal": sig.name,
+        "backend": backend_name if dedupe else f"{backend_name} (all vectors)",
+        "vectors_seen": int(stats["seen"]),
+        "vectors": int(len(idx.backend)),
+        "kept_ratio": stats["kept"] / max(1, stats["seen"]),
+        "real_kept_ratio": real_kept_ratio(sig.name, real[0]) if dedupe else 1.0,
+        "index_bytes": int(idx.nbytes()),
+        "index_mb_per_1000h": idx.nbytes() / max(hours, 1e-9) * 1000 / 1e6,
+        "build_seconds": build_s,
+        "build_cpu_seconds": build_cpu,
+    }
+    out = []
+    for nprobe in nprobes or [None]:
+        row = dict(built)
+        if nprobe is not None:
+            idx.backend.set_nprobe(nprobe)
+            row["backend"], row["nprobe"] = f"{row['backend']} nprobe={nprobe}", nprobe
+        row.update(search_and_align(idx, sig, qt, qv, qdur))
+        out.append((row, row["segments"]))
+    return out
+
+
+def search_and_align(idx, sig, qt, qv, qdur) -> dict:
+    """Search the query's vectors and align their hits as recognition does: timings and segments found."""
     t0, c0 = time.perf_counter(), time.process_time()
     sims, rows = idx.search(qv, NEIGHBOURS)
     search_s, search_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -193,19 +229,7 @@ def measure(
         extent=getattr(sig, "window_seconds", None),
     )
     align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1
-    label = backend_name if dedupe else f"{backend_name} (all vectors)"
-    row = {
-        "hours": hours,
-        "signal": sig.name,
-        "backend": label,
-        "vectors_seen": int(stats["seen"]),
-        "vectors": int(len(idx.backend)),
-        "kept_ratio": stats["kept"] / max(1, stats["seen"]),
-        "real_kept_ratio": real_kept,
-        "index_bytes": int(idx.nbytes()),
-        "index_mb_per_1000h": idx.nbytes() / max(hours, 1e-9) * 1000 / 1e6,
-        "build_seconds": build_s,
-        "build_cpu_seconds": build_cpu,
+    return {
         "query_vectors": int(len(qv)),
         "query_seconds": qdur,
         "search_seconds": search_s,
@@ -216,7 +240,6 @@ def measure(
         "segments": segments_of(found),
         "rss_mb": rss_mb(),
     }
-    return row, row["segments"]
 
 
 def _chain(head, rest):
@@ -329,6 +352,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-ivfpq"])
     ap.add_argument("--signal", default="video.dct", choices=sorted(SIGNAL_TYPES))
     ap.add_argument(
+        "--nprobe",
+        type=int,
+        nargs="+",
+        help="faiss-ivfpq only: search the same index scanning this many lists per query vector, one row "
+        "each (default: the backend's own, 24)",
+    )
+    ap.add_argument(
         "--compare",
         action="store_true",
         help="synthetic references only: query p50/p99, recall and memory per backend (e.g. --backends "
@@ -340,21 +370,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sig, refs, qt, qv, qdur = real_material(args.seed, args.signal)
     rows = []
     # the reference: an exact index of every vector at the smallest size; the others are compared with it
-    ref, reference = measure(min(args.hours), "faiss-flat", sig, refs, qt, qv, qdur, args.seed, dedupe=False)
+    [(ref, reference)] = measure(
+        min(args.hours), "faiss-flat", sig, refs, qt, qv, qdur, args.seed, dedupe=False
+    )
     rows.append(ref)
     print(json.dumps(ref), flush=True)
     for hours in args.hours:
         for name in args.backends:
             if name == "faiss-flat" and hours > 100:
                 continue  # 7 GB of float32 per 1,000 h and seconds per query: the flat index is not for this size
-            row, found = measure(hours, name, sig, refs, qt, qv, qdur, args.seed)
-            row["reference_segments"], row["reference_found"] = (
-                len(reference),
-                same_segments(found, reference)[0],
-            )
-            row["extra_segments"] = same_segments(found, reference)[1]
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+            nprobes = args.nprobe if name == "faiss-ivfpq" else None
+            for row, found in measure(hours, name, sig, refs, qt, qv, qdur, args.seed, nprobes=nprobes):
+                row["reference_segments"], row["reference_found"] = (
+                    len(reference),
+                    same_segments(found, reference)[0],
+                )
+                row["extra_segments"] = same_segments(found, reference)[1]
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     # rows of other signals (or sizes) measured by earlier runs stay; this run's replace their own
     mine = {(r["signal"], r["hours"], r["backend"]) for r in rows}
     kept = json.loads(args.out.read_text()) if args.out.exists() else []

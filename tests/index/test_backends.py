@@ -99,7 +99,7 @@ def test_backends_that_store_ids_return_the_ids_given(name, n, tmp_path):
 
 @pytest.mark.parametrize("name", ID_BACKENDS)
 def test_learned_vectors_are_rotated_and_compressed(name):
-    """512-d descriptors: OPQ-rotated, 16-byte codes; neighbours of noisy copies are still found."""
+    """512-d descriptors: OPQ-rotated, 8-byte codes; neighbours of noisy copies are still found."""
     rng = np.random.default_rng(6)
     data = _unit(rng, 6000, 512)
     idx = BACKENDS[name](512)
@@ -108,7 +108,7 @@ def test_learned_vectors_are_rotated_and_compressed(name):
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     _, got = idx.search(q, 5)
     assert (got == np.arange(20)[:, None]).any(axis=1).mean() >= 0.9
-    assert idx.code_bytes == 16
+    assert idx.code_bytes == 8
     assert idx.nbytes() < 6000 * 512 * 4 / 5  # the rotation (1 MB) and codebooks weigh most at this size
 
 
@@ -118,3 +118,27 @@ def test_a_checkpoint_of_other_dimensions_is_refused(tmp_path):
     idx.save(tmp_path / "x.idx")
     with pytest.raises(ValueError, match="not 63-d ones"):
         BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
+
+
+def test_fewer_lists_scanned_find_less_and_nprobe_is_checked(tmp_path):
+    """``set_nprobe`` reaches the trained index (and one loaded from a checkpoint); 0 lists is refused."""
+    rng = np.random.default_rng(8)
+    data = _unit(rng, 20_000, 63)
+    idx = BACKENDS["faiss-ivfpq"](63)
+    idx.build(data)
+    q = data[:200] + 0.05 * rng.normal(size=(200, 63)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+
+    def recall(index) -> float:
+        return float((index.search(q, 1)[1][:, 0] == np.arange(200)).mean())
+
+    wide = recall(idx)
+    idx.set_nprobe(1)
+    assert recall(idx) < wide
+    idx.save(tmp_path / "x.idx")
+    back = BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
+    assert recall(back) == wide  # a checkpoint searches at the backend's own setting
+    back.set_nprobe(1)
+    assert recall(back) < wide
+    with pytest.raises(ValueError, match="at least 1"):
+        idx.set_nprobe(0)
