@@ -174,4 +174,5 @@ class FaissIVFPQIndex(_FaissIndex):
         pq = faiss.downcast_index(ivf).pq
         tables = pq.M * pq.ksub * pq.dsub * 4
         rotation = self._index.d * self._index.d * 4 if self._index is not ivf else 0
-        return int(entries * (self.code_bytes + 8) + ivf.quantizer.ntotal * ivf.d * 4 + tables + rotation)
+        # the code size of the index itself: a checkpoint may predate a change of ``code_bytes``
+        return int(entries * (pq.code_size + 8) + ivf.quantizer.ntotal * ivf.d * 4 + tables + rotation)

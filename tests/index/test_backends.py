@@ -142,3 +142,15 @@ def test_fewer_lists_scanned_find_less_and_nprobe_is_checked(tmp_path):
     assert recall(back) < wide
     with pytest.raises(ValueError, match="at least 1"):
         idx.set_nprobe(0)
+
+
+def test_a_checkpoint_counts_the_code_size_it_was_built_with(tmp_path):
+    """A checkpoint built with other codes than today's (``code_bytes`` changed since) reports its own memory."""
+    data = _unit(np.random.default_rng(9), 4200, 63)
+    old = BACKENDS["faiss-ivfpq"](63)
+    old.code_bytes = 7  # 63 dimensions padded to 70 split evenly into 7 sub-quantisers
+    old.build(data)
+    old.save(tmp_path / "x.idx")
+    back = BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
+    assert back.code_bytes == 10
+    assert back.nbytes() == old.nbytes()  # 7-byte codes counted, not 10
