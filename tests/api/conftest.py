@@ -38,6 +38,7 @@ class Server:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait(10)  # reaped: an unreaped Popen warns in whichever test runs next
         if self.log_file is not None:
             self.log_file.close()
 
@@ -67,6 +68,7 @@ def start_server(
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
+    proc.wait(10)
     log_file.close()
     raise RuntimeError("hutong serve did not start in 90 s")
 

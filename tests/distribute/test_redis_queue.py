@@ -50,6 +50,7 @@ def start_worker(home: Path, url: str, log: Path) -> subprocess.Popen:
     while "publishing worker:" not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
+            proc.wait(10)
             raise RuntimeError(f"hutong worker did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)
     return proc
@@ -92,4 +93,5 @@ def test_a_separate_worker_on_redis_publishes_once_even_when_killed(world, redis
                 worker.wait(30)
             except subprocess.TimeoutExpired:
                 worker.kill()
+                worker.wait(10)
         h.close()

@@ -50,6 +50,7 @@ def start_worker(home: Path, url: str, log: Path) -> subprocess.Popen:
     while "publishing worker:" not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
+            proc.wait(10)
             raise RuntimeError(f"hutong worker did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)
     return proc
@@ -64,6 +65,7 @@ def stop(*procs: subprocess.Popen) -> None:
             p.wait(20)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait(10)
 
 
 @pytest.fixture(scope="module")
