@@ -394,11 +394,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 continue  # 7 GB of float32 per 1,000 h and seconds per query: the flat index is not for this size
             nprobes = args.nprobe if name == "faiss-ivfpq" else None
             for row, found in measure(hours, name, sig, refs, qt, qv, qdur, args.seed, nprobes=nprobes):
-                row["reference_segments"], row["reference_found"] = (
-                    len(reference),
-                    same_segments(found, reference)[0],
-                )
-                row["extra_segments"] = same_segments(found, reference)[1]
+                kept, extra = same_segments(found, reference)
+                row |= {
+                    "reference_segments": len(reference),
+                    "reference_found": kept,
+                    "extra_segments": extra,
+                }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     # rows of other signals (or sizes) measured by earlier runs stay; this run's replace their own

@@ -136,9 +136,7 @@ class FaissIVFPQIndex(_FaissIndex):
     def _loaded(self) -> None:
         if self._index.d != self.dim + self._pad:
             raise ValueError(f"checkpoint holds {self._index.d}-d (padded) vectors, not {self.dim}-d ones")
-        ivf = self._ivf()
-        if ivf is not None:
-            ivf.nprobe = self.nprobe
+        self.set_nprobe(self.nprobe)
 
     def set_nprobe(self, nprobe: int) -> None:
         """How many lists a query vector scans: fewer answer sooner and miss more (``bench.scale --nprobe``)."""
