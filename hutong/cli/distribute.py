@@ -283,7 +283,8 @@ def worker(
     workers: Annotated[int | None, typer.Option(help="Jobs run at once (default: the setting).")] = None,
 ) -> None:
     """Run the job queue until interrupted (Ctrl-C): publishing, work registration, the console's clip checks
-    and the claims' deadline job. Jobs a stopped worker left in flight are picked up."""
+    and the claims' deadline job. Ctrl-C gives running jobs 20 s to finish; jobs a stopped worker left in
+    flight are picked up."""
     with service() as h:
         n = workers or h.settings.distribution_workers
         consumer = h.distribution.worker(n)

@@ -15,6 +15,9 @@ from hutong.config import Settings
 from hutong.errors import Unavailable
 
 TASK = "hutong.publish"
+#: how long Ctrl-C (SIGINT) on `hutong worker` lets running jobs finish before it stops anyway: a job cut off
+#: is taken over again like one whose worker was killed (its lease), so waiting longer only delays the stop
+SHUTDOWN_SECONDS = 20.0
 log = structlog.get_logger("hutong.distribute")
 
 
@@ -82,8 +85,10 @@ class Queue:
         housekeeping: Callable[[], object] | None = None,
         every: float = 60.0,
         on_stop: Callable[[], object] | None = None,
+        shutdown_seconds: float = SHUTDOWN_SECONDS,
     ) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self.huey, workers, housekeeping=housekeeping, every=every, on_stop=on_stop)
+        return EmbeddedConsumer(self.huey, workers, housekeeping=housekeeping, every=every, on_stop=on_stop,
+                                shutdown_seconds=shutdown_seconds)  # fmt: skip
 
 
 class EmbeddedConsumer:
@@ -99,11 +104,14 @@ class EmbeddedConsumer:
         housekeeping: Callable[[], object] | None = None,
         every: float = 60.0,
         on_stop: Callable[[], object] | None = None,
+        shutdown_seconds: float = SHUTDOWN_SECONDS,
     ) -> None:
         self._on_stop = on_stop  # releases what the consumer held (the embedded queue's lock)
+        # the threads are daemons: once Huey's graceful wait times out, the process ends and takes them along
         self._consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                               initial_delay=0.05, backoff=1.5, max_delay=0.5,
-                                              scheduler_interval=1, check_worker_health=False)  # fmt: skip
+                                              scheduler_interval=1, check_worker_health=False,
+                                              shutdown_timeout=shutdown_seconds)  # fmt: skip
         self._started = False
         self._lock = threading.Lock()
         self._housekeeping, self._every = housekeeping, every
@@ -156,6 +164,7 @@ class EmbeddedConsumer:
         self.stop()
 
     def run_forever(self) -> None:
-        """`hutong worker`: Huey's own loop in the main thread, with its signal handlers (INT stops it)."""
+        """`hutong worker`: Huey's own loop in the main thread, with its signal handlers: SIGINT lets running
+        jobs finish for up to ``shutdown_seconds``, SIGTERM stops at once."""
         self._start_keeper()
         self._consumer.run()
