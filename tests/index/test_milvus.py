@@ -128,6 +128,21 @@ def test_nbytes_reports_what_the_server_holds(milvus_server):
     assert 5000 * 63 * 0.5 < idx.nbytes() < 5000 * 63 * 4 * 3  # 8-bit codes or raw rows, never nothing
 
 
+def test_a_large_build_is_compacted_before_it_is_indexed(milvus_server, monkeypatch):
+    """Big builds merge their segments first (else Milvus merges them after the first load, and the first
+    searches crawl until the merged segments are indexed): the build still answers exactly what it holds."""
+    from hutong.index import milvus_backend
+
+    monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
+    monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)  # several inserts: something to merge
+    data = _unit(50, 3000)
+    idx = MilvusIndex(63)
+    idx.build(data)
+    assert len(idx) == 3000 and idx._count() == 3000
+    sims, ids = idx.search(data[[0, 1234, 2999]], 1)
+    assert ids[:, 0].tolist() == [0, 1234, 2999] and (sims[:, 0] > 0.98).all()
+
+
 def _closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -267,6 +282,7 @@ def _served(ask, within: float = 90.0):
             time.sleep(1)
 
 
+# last in the module: the restarted server serves searches soon, but creating collections takes it a while
 def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, registered_home, tmp_path):
     server, uri = milvus_process
     h = _milvus_home(registered_home, tmp_path, milvus_timeout=5.0)
@@ -287,18 +303,3 @@ def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, register
         )
     finally:
         h.close()
-
-
-def test_a_large_build_is_compacted_before_it_is_indexed(milvus_server, monkeypatch):
-    """Big builds merge their segments first (else Milvus merges them after the first load, and the first
-    searches crawl until the merged segments are indexed): the build still answers exactly what it holds."""
-    from hutong.index import milvus_backend
-
-    monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
-    monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)  # several inserts: something to merge
-    data = _unit(50, 3000)
-    idx = MilvusIndex(63)
-    idx.build(data)
-    assert len(idx) == 3000 and idx._count() == 3000
-    sims, ids = idx.search(data[[0, 1234, 2999]], 1)
-    assert ids[:, 0].tolist() == [0, 1234, 2999] and (sims[:, 0] > 0.98).all()
