@@ -110,6 +110,19 @@ CLIENT_BY_ID = select(  # the fields of Client, in order
     App.status,
 ).where(App.client_id == bindparam("client_id"))
 INSERT_TOKEN = insert(OAuthToken.__table__)
+TOKEN_BY_REFRESH_HASH = select(OAuthToken.__table__).where(
+    OAuthToken.refresh_hash == bindparam("refresh_hash")
+)
+ACCOUNT_BY_ID = select(Account.id, Account.username, Account.display_name, Account.email).where(
+    Account.id == bindparam("account_id")
+)
+#: rotation, claimed in the transaction that stores the new pair: of two requests racing with one refresh
+#: token (threads, or API processes), one marks it rotated and the other's pair is never stored
+ROTATE_REFRESH = (
+    update(OAuthToken.__table__)
+    .where(OAuthToken.id == bindparam("token_id"), OAuthToken.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
 CONSUME_CODE = (
     update(OAuthCode.__table__)
     .where(
@@ -306,36 +319,23 @@ class RefreshGrant(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new refresh token
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        with self.server.db.session() as s:
-            row = s.execute(
-                select(OAuthToken).where(OAuthToken.refresh_hash == token_hash(refresh_token))
-            ).scalar_one_or_none()
-            if row is None or row.revoked_at is not None:
-                return None
-            if row.rotated_at is not None:
-                # reuse of a rotated refresh token: someone holds a copy; end the whole family
-                self.server.revoke_family(row.family, "refresh token reused")
-                return None
-            if row.refresh_expires_at is None or row.refresh_expires_at <= utcnow():
-                return None
-            return Token.of(row, "refresh_token", "active")  # the client's status is checked on its own
+        with self.server.db.engine.connect() as c:  # a hot path: a cached Core statement, no ORM session
+            row = c.execute(TOKEN_BY_REFRESH_HASH, {"refresh_hash": token_hash(refresh_token)}).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.rotated_at is not None:
+            # reuse of a rotated refresh token: someone holds a copy; end the whole family
+            self.server.revoke_family(row.family, "refresh token reused")
+            return None
+        if row.refresh_expires_at is None or row.refresh_expires_at <= utcnow():
+            return None
+        return Token.of(row, "refresh_token", "active")  # the client's status is checked on its own
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         return self.server.user(refresh_token.account_id) if refresh_token.account_id else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        """Rotation, claimed in the database: of two requests presenting the same refresh token at once
-        (threads, or API processes), one marks it rotated; the other is a reuse and ends the family, the
-        pair it was just given included."""
-        with self.server.db.session() as s:
-            rotated = s.execute(
-                update(OAuthToken)
-                .where(OAuthToken.id == refresh_token.id, OAuthToken.rotated_at.is_(None))
-                .values(rotated_at=utcnow())
-            ).rowcount
-        if rotated != 1:
-            self.server.revoke_family(refresh_token.family, "refresh token reused")
-            raise InvalidGrantError("the refresh token was already used")
+        pass  # rotated by OAuthServer.save_token, in the transaction that stores the new pair
 
 
 class AppGrant(ClientCredentialsGrant):
@@ -478,9 +478,9 @@ class OAuthServer(AuthorizationServer):
         return client
 
     def user(self, account_id: int) -> User | None:
-        with self.db.session() as s:
-            a = s.get(Account, account_id)
-            return User(a.id, a.username, a.display_name, a.email) if a else None
+        with self.db.engine.connect() as c:  # every refresh asks: a cached Core statement
+            row = c.execute(ACCOUNT_BY_ID, {"account_id": account_id}).first()
+        return User(*row) if row else None
 
     def save_token(self, token: dict, request) -> None:
         now = utcnow()
@@ -499,13 +499,22 @@ class OAuthServer(AuthorizationServer):
             "issued_at": now, "access_expires_at": now + timedelta(seconds=token["expires_in"]),
             "refresh_expires_at": now + REFRESH_LIFETIME if refresh else None, "revoke_reason": "",
         }  # fmt: skip
+        rotating = request.refresh_token if code is None else None
         # Core statements on one connection: the ORM's unit of work cost more than the INSERT on this hot path
         with self.db.engine.begin() as c:
             # consume the code in the transaction that stores its tokens: of two redemptions racing, or a
             # redemption racing the user's revocation of the grant, at most one gets tokens
             if code is not None and c.execute(CONSUME_CODE, {"code_id": code.id, "now": now}).rowcount != 1:
                 raise InvalidGrantError("the authorization code was used, expired or revoked")
-            c.execute(INSERT_TOKEN, row)
+            reused = (
+                rotating is not None
+                and c.execute(ROTATE_REFRESH, {"token_id": rotating.id, "now": now}).rowcount != 1
+            )
+            if not reused:
+                c.execute(INSERT_TOKEN, row)
+        if reused:  # another request rotated it first: someone holds a copy; end the whole family
+            self.revoke_family(rotating.family, "refresh token reused")
+            raise InvalidGrantError("the refresh token was already used")
 
     def find_token(self, token_string: str, hint: str | None) -> Token | None:
         h = token_hash(token_string)

@@ -7,8 +7,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from sqlalchemy import select
 
 from hutong.platform.oauth import CodeGrant, Reply, Request
+from hutong.store import OAuthToken
 
 REDIRECT = "http://127.0.0.1:9/cb"
 
@@ -107,3 +109,9 @@ def test_a_refresh_token_presented_twice_at_once_rotates_once(platform_factory, 
     for t in threads:
         t.join(30)
     assert len(statuses) == 8 and statuses.count(200) <= 1 and statuses.count(400) >= 7, statuses
+    with p.oauth.db.session() as s:
+        family = s.scalars(select(OAuthToken)).all()
+    # the code's pair and at most one rotation's: a request that lost the race had its pair never stored
+    assert len(family) == 1 + statuses.count(200), [(t.id, t.grant_type) for t in family]
+    assert all(t.revoked_at is not None for t in family)  # a loser is a reuse: the family ends
+    assert {t.revoke_reason for t in family} == {"refresh token reused"}
