@@ -186,7 +186,7 @@ def scale_section(rows: list[dict]) -> list[str]:
 
 def backends_section(rows: list[dict]) -> list[str]:
     """FAISS in process beside Milvus (``python -m bench.scale --compare``)."""
-    rows = [r for r in rows if r.get("compare")]
+    rows = sorted((r for r in rows if r.get("compare")), key=lambda r: (r["hours"], r["backend"]))
     if not rows:
         return []
     out = [
@@ -196,14 +196,19 @@ def backends_section(rows: list[dict]) -> list[str]:
         f"{rows[0]['queries']} queries of 120 vectors (a 60 s clip), each a noisy copy of reference rows; "
         "24 neighbours per vector. Milvus is the standalone server of the PyPI package `milvus` (2.3) on "
         "loopback, on the same 2 shared cores as the benchmark. "
-        "`python -m bench.scale --compare --hours 100 --backends faiss-flat faiss-ivfpq milvus`.",
+        "`python -m bench.scale --compare --hours 100 --backends faiss-flat faiss-ivfpq milvus`. "
+        "The percentiles are taken once searching is warm: the bench first searches until a search is no "
+        "slower than 1.5× the one before (*first search* is the first of those; — in rows measured before it "
+        "did).",
         "",
-        "| hours | backend | vectors | build s | query p50 ms | query p99 ms | recall@1 | index MB | RSS MB (of) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| hours | backend | vectors | build s | first search ms | query p50 ms | query p99 ms | recall@1 "
+        "| index MB | RSS MB (of) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in rows:
+        first = f"{x['first_search_ms']:.0f}" if "first_search_ms" in x else "—"
         out.append(
-            f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['build_seconds']:.1f} | "
+            f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['build_seconds']:.1f} | {first} | "
             f"{x['query_p50_ms']:.1f} | {x['query_p99_ms']:.1f} | {x['recall_at_1']:.3f} | "
             f"{x['index_bytes'] / 1e6:.1f} | {x['process_rss_mb']:.0f} ({x['process']}) |"
         )

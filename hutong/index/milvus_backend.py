@@ -20,7 +20,7 @@ nodes serve everything written before T, so searches need no guarantee timestamp
 machine; Bounded would hide rows younger than its 5 s bound just after a change).
 
 Index: IVF_SQ8 over inner product: 1 byte per dimension (a quarter of float32) plus the id, with
-``nlist = √n`` (16 to 1,024) and ``nprobe = max(16, nlist/16)``. Quantisation to 8 bits moves a similarity
+``nlist = √n`` (16 to 1,024) and ``nprobe = min(nlist, 32)``. Quantisation to 8 bits moves a similarity
 by well under 0.02, declared as ``similarity_slack``. Segments under 1,024 rows are searched exactly.
 
 pymilvus is imported only when a Milvus index is used: ``hutong --help`` and the FAISS backends never load it.
@@ -72,7 +72,9 @@ def _index_params(n: int) -> tuple[int, int]:
     # Milvus trains each segment's clusters on up to 256 rows per cluster, 25 rounds over all of them: the
     # cost grows with rows × nlist, so nlist stays at √n (at most 1,024: a segment holds ~2 million rows)
     nlist = int(min(1024, max(16, math.sqrt(max(n, 1)))))
-    return nlist, max(16, nlist // 16)
+    # every segment is searched on its own, so nprobe/nlist is the share of all rows a query scans: a fixed
+    # nprobe keeps it small (nlist/16 scanned 6 % of 7.2 M rows: 2.1 s per 120-vector query at 1,000 h)
+    return nlist, min(nlist, 32)
 
 
 _clients: dict[tuple[str, str, str], MilvusClient] = {}
