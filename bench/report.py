@@ -197,18 +197,23 @@ def backends_section(rows: list[dict]) -> list[str]:
         "24 neighbours per vector. Milvus is the standalone server of the PyPI package `milvus` (2.3) on "
         "loopback, on the same 2 shared cores as the benchmark. "
         "`python -m bench.scale --compare --hours 100 --backends faiss-flat faiss-ivfpq milvus`. "
-        "The percentiles are taken once searching is warm: the bench first searches until a search is no "
-        "slower than 1.5× the one before (*first search* is the first of those; — in rows measured before it "
-        "did).",
+        "The percentiles are taken after warming up: the bench first searches until three searches in a "
+        "row take about the same time (within 25 %), at most 20 (*warm-up*: the first "
+        "search's time, and how many searches over how long). Rows without it are from an earlier run, "
+        "before the warm-up and before Milvus searched with `nprobe = min(nlist, 32)`.",
         "",
-        "| hours | backend | vectors | build s | first search ms | query p50 ms | query p99 ms | recall@1 "
+        "| hours | backend | vectors | build s | warm-up | query p50 ms | query p99 ms | recall@1 "
         "| index MB | RSS MB (of) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in rows:
-        first = f"{x['first_search_ms']:.0f}" if "first_search_ms" in x else "—"
+        warm = (
+            f"first {x['first_search_ms']:,.0f} ms; {x['warmup_searches']} in {x['warmup_seconds']:,.1f} s"
+            if "warmup_seconds" in x
+            else "—"
+        )
         out.append(
-            f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['build_seconds']:.1f} | {first} | "
+            f"| {x['hours']:g} | {x['backend']} | {x['vectors']:,} | {x['build_seconds']:.1f} | {warm} | "
             f"{x['query_p50_ms']:.1f} | {x['query_p99_ms']:.1f} | {x['recall_at_1']:.3f} | "
             f"{x['index_bytes'] / 1e6:.1f} | {x['process_rss_mb']:.0f} ({x['process']}) |"
         )
