@@ -58,9 +58,9 @@ STALE_STAGING_SECONDS = 24 * 3600.0  # a staging collection this old was left by
 #: loading waits this long per million rows on top of the request timeout (7.2 million rows took longer
 #: than the 10 s request timeout on the 2-core test machine: loading is not a small request)
 LOAD_SECONDS_PER_MILLION = 60.0
-#: a build of this many rows or more merges its segments before indexing: otherwise Milvus merges them after
-#: the first load, and searches run slowly until the merged segments are indexed (2 million rows, 5 segments:
-#: the first searches took 30 s, then 0.6 s). Smaller builds fit in one segment; compacting them only waits.
+#: a build of this many rows or more merges its segments before indexing, so Milvus has less to merge after
+#: the first load (2 million rows, 5 segments: the first searches took 30 s, then 0.6 s). It is not enough:
+#: at 7.2 million rows the first searches are still slow (docs/deploy.md). Smaller builds fit in one segment.
 COMPACT_ROWS = 100_000
 
 
