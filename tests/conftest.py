@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,29 @@ TEARS = SAMPLES / "tears_of_steel_battle.mp4"
 CARS = SAMPLES / "cars_unregistered.mp4"
 CHAPLIN = SAMPLES / "chaplin_unregistered.mp4"
 WORK_FILES = (BBB, SINTEL, TEARS)
+
+
+def interrupt(
+    *procs: subprocess.Popen,
+    within: float = 60.0,
+    kill: Callable[[subprocess.Popen], None] = subprocess.Popen.kill,
+) -> list[tuple[bool, str]]:
+    """Ctrl-C child processes, give them ``within`` seconds in all to stop, ``kill`` the ones that do not.
+    Every one is reaped (an unreaped Popen warns in whichever test runs next). Per child: whether it stopped
+    by itself, and what it wrote to a pipe (empty when not piped)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + within
+    ends = []
+    for p in procs:
+        try:
+            out, stopped = p.communicate(timeout=max(0.1, deadline - time.monotonic()))[0], True
+        except subprocess.TimeoutExpired:
+            kill(p)
+            out, stopped = p.communicate()[0], False
+        ends.append((stopped, out or ""))
+    return ends
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from hutong.errors import HutongError, Unavailable
 from hutong.index.base import IndexBackend
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pymilvus import MilvusClient
 
     from hutong.config import Settings
@@ -115,6 +117,16 @@ def _forget_client(settings: Settings) -> None:
     key = (settings.milvus_uri, settings.milvus_db, settings.milvus_token.get_secret_value())
     with _clients_lock:  # not closed: other threads may still be using it; it goes with its last user
         _clients.pop(key, None)
+
+
+def _wait_until(what: str, done: Callable[[], bool], rows: int) -> None:
+    """Poll ``done`` until it holds; the server's background work gets longer the more rows it covers."""
+    deadline = time.monotonic() + max(600.0, rows / 2000)
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(0.5)
+    raise MilvusUnavailable(f"Milvus did not finish {what} in time; retry the rebuild")
 
 
 def _reason(exc: Exception) -> str:
@@ -305,28 +317,26 @@ class MilvusIndex(IndexBackend):
     def _compact(self, collection: str, n: int) -> None:
         """Merge the flushed segments, waiting until Milvus says the merge is done."""
         job = self._call("compact a collection", "compact", collection)
-        deadline = time.monotonic() + max(600.0, n / 2000)
-        while time.monotonic() < deadline:
-            if self._call("check a compaction", "get_compaction_state", job) == "Completed":
-                return
-            time.sleep(0.5)
-        raise MilvusUnavailable(f"Milvus did not finish compacting {collection} in time; retry the rebuild")
+        _wait_until(
+            f"compacting {collection}",
+            lambda: self._call("check a compaction", "get_compaction_state", job) == "Completed",
+            n,
+        )
 
     def _wait_indexed(self, collection: str, n: int) -> None:
         """Wait until the index covers every sealed row, so searches do not fall back to brute force."""
-        deadline = time.monotonic() + max(600.0, n / 2000)
-        while time.monotonic() < deadline:
+
+        def indexed() -> bool:
             info = self._call("describe an index", "describe_index", collection, "vector")
             if info.get("state") == "Failed":
                 raise MilvusUnavailable(
                     f"Milvus failed to index {collection}: {info.get('index_state_fail_reason')}"
                 )
-            if info.get("pending_index_rows", 1) == 0 or info.get("indexed_rows", 0) >= info.get(
+            return info.get("pending_index_rows", 1) == 0 or info.get("indexed_rows", 0) >= info.get(
                 "total_rows", n
-            ):
-                return
-            time.sleep(0.5)
-        raise MilvusUnavailable(f"Milvus did not finish indexing {collection} in time; retry the rebuild")
+            )
+
+        _wait_until(f"indexing {collection}", indexed, n)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)

@@ -32,6 +32,7 @@ from hutong.app import Hutong
 from hutong.config import installation_settings
 from hutong.rights import LicenceTerms
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
+from tests.conftest import interrupt
 from tests.distribute.conftest import LOOPBACK_ENV
 
 pytestmark = pytest.mark.slow
@@ -72,11 +73,16 @@ def start_worker(home: Path, log) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
-def end_worker(proc: subprocess.Popen) -> None:
-    """SIGKILL the worker's whole session and reap it (an unreaped Popen warns in a later test)."""
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole session."""
     if proc.returncode is None:  # not reaped yet, so its pid (the session's id) is still its own
         with contextlib.suppress(ProcessLookupError):  # already gone, with everything it started
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def end_worker(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole session and reap it (an unreaped Popen warns in a later test)."""
+    kill_session(proc)
     proc.wait(30)
 
 
@@ -175,10 +181,8 @@ def test_sigkill_during_a_batch_leaves_exactly_one_post_per_target(world):
             time.sleep(0.2)
         states = job_states(home_a)
         # Ctrl-C lets running jobs finish; with every job published there are none, so it ends at once
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
+        [(stopped, _)] = interrupt(proc, kill=kill_session)
+        if not stopped:
             pytest.fail(f"the worker did not stop within 60 s of SIGINT; job states then: {states}")
         jobs = h.distribution.jobs.list()
         timelines = [h.distribution.jobs.show(j.id).timeline for j in jobs]

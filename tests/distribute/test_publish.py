@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from hutong.errors import HutongError
 from hutong.rights import LicenceTerms
 from hutong.store import DistributionAccount, PublishJob
 from tests.api.conftest import UserAgent, api_user, bearer, start_server
+from tests.conftest import interrupt
 from tests.distribute.conftest import LOOPBACK_ENV
 
 HOLDER = "Blender Foundation"
@@ -422,12 +422,9 @@ def test_hutong_worker_recovers_a_job_left_in_flight(world):
     try:
         view = wait_state(h, job_id, ("published", "failed", "rejected"), timeout=60)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            output = proc.communicate(timeout=60)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()  # reaped below: an unreaped Popen warns in whichever test runs next
-            output = proc.communicate()[0] + "\n(killed: no stop within 60 s of SIGINT)"
+        [(stopped, output)] = interrupt(proc)
+        if not stopped:
+            output += "\n(killed: no stop within 60 s of SIGINT)"
     assert view.state == "published", (view.timeline, output[-2000:])
     assert any("recovered" in e["message"] for e in view.timeline)
     assert proc.returncode == 0, output[-2000:]

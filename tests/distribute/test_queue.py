@@ -4,7 +4,6 @@ stopping. Each case runs the consumer in a child process of its own and signals 
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import interrupt
 
 CONSUMER = textwrap.dedent(
     """
@@ -50,12 +51,8 @@ def run_until_the_job_starts(tmp_path: Path, job_seconds: float, shutdown: float
 
 def stopped_after_sigint(proc: subprocess.Popen) -> tuple[float, str]:
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        out = proc.communicate(timeout=60)[0]
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out = proc.communicate()[0]
+    [(stopped, out)] = interrupt(proc)
+    if not stopped:
         pytest.fail(f"the consumer did not stop within 60 s of SIGINT: {out[-2000:]}")
     return time.monotonic() - t0, out
 

@@ -16,6 +16,7 @@ import pytest
 
 from hutong.app import Hutong
 from hutong.config import installation_settings
+from tests.conftest import interrupt
 from tests.distribute.conftest import LOOPBACK_ENV
 from tests.distribute.test_publish import b_posts, connect, wait_state, world  # noqa: F401  (the fixture)
 
@@ -87,11 +88,6 @@ def test_a_separate_worker_on_redis_publishes_once_even_when_killed(world, redis
         assert len(b_posts(world)) == before + 1
         assert base.distribution.jobs.show(job).state == "published"  # one database: both installations agree
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(10)
+        if worker is not None:
+            interrupt(worker, within=30)
         h.close()

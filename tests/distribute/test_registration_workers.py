@@ -23,7 +23,7 @@ from hutong.config import installation_settings
 from hutong.errors import CatalogueError
 from hutong.rights.registration import UnknownBatch
 from hutong.store import RegistrationJob, Work, utcnow
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, interrupt
 from tests.distribute.conftest import LOOPBACK_ENV
 from tests.distribute.test_redis_queue import redis_url  # noqa: F401  (the fixture: a real redis-server)
 
@@ -54,18 +54,6 @@ def start_worker(home: Path, url: str, log: Path) -> subprocess.Popen:
             raise RuntimeError(f"hutong worker did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)
     return proc
-
-
-def stop(*procs: subprocess.Popen) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +130,7 @@ def test_a_folder_is_registered_by_two_workers_each_file_once(place):
         assert sum("already registered as work" in j.error for j in done.jobs) == 3
         assert works_with(h) == 3
     finally:
-        stop(*workers)
+        interrupt(*workers, within=20)
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_the_file_registered_once(place):
@@ -165,11 +153,11 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_file_registered_once(place)
         try:
             done = wait_batch(h, batch.id)
         finally:
-            stop(second)
+            interrupt(second, within=20)
         assert done.jobs[0].state == "done" and done.jobs[0].attempts == 2, done.jobs[0]
         assert works_with(h, film) == 1
     finally:
-        stop(first)
+        interrupt(first, within=20)
 
 
 def test_a_job_run_again_after_its_work_was_stored_makes_no_second_work(place):

@@ -143,6 +143,22 @@ def test_a_large_build_is_compacted_before_it_is_indexed(milvus_server, monkeypa
     assert ids[:, 0].tolist() == [0, 1234, 2999] and (sims[:, 0] > 0.98).all()
 
 
+def test_background_work_that_never_finishes_is_a_retryable_error(monkeypatch):
+    """Compaction and indexing are polled with a deadline that grows with the rows; past it, a clear error."""
+    from hutong.index import milvus_backend
+
+    now = [0.0]
+    monkeypatch.setattr(milvus_backend.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(milvus_backend.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    polls = []
+    with pytest.raises(MilvusUnavailable, match="did not finish indexing c in time; retry the rebuild"):
+        milvus_backend._wait_until("indexing c", lambda: polls.append(now[0]) and False, 2_000_000)
+    assert 999 <= polls[-1] < 1000  # 2 M rows: 1,000 s, not the 600 s floor
+    assert isinstance(MilvusUnavailable("x"), Unavailable)
+    now[0] = 0.0
+    milvus_backend._wait_until("compacting c", lambda: now[0] >= 3.0, 10)  # done after a few polls
+
+
 def _closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
