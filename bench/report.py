@@ -198,8 +198,9 @@ def backends_section(rows: list[dict]) -> list[str]:
         "loopback, on the same 2 shared cores as the benchmark. "
         "`python -m bench.scale --compare --hours 100 --backends faiss-flat faiss-ivfpq milvus`. "
         "The percentiles are taken after warming up: the bench first searches until three searches in a "
-        "row take about the same time (within 25 %), at most 20 (*warm-up*: the first "
-        "search's time, and how many searches over how long). Rows without it are from an earlier run, "
+        "row take about the same time (within 25 %), or gives up after `WARMUP_SEARCHES` (bench/scale.py) "
+        "(*warm-up*: the first search's time, how many searches over how long, and *not settled* where it "
+        "gave up). Rows without it are from an earlier run, "
         "before the warm-up and before Milvus searched with `nprobe = min(nlist, 32)`.",
         "",
         "| hours | backend | vectors | build s | warm-up | query p50 ms | query p99 ms | recall@1 "
@@ -209,6 +210,7 @@ def backends_section(rows: list[dict]) -> list[str]:
     for x in rows:
         warm = (
             f"first {x['first_search_ms']:,.0f} ms; {x['warmup_searches']} in {x['warmup_seconds']:,.1f} s"
+            + ("" if x.get("warmup_settled", True) else ", not settled")
             if "warmup_seconds" in x
             else "—"
         )

@@ -271,15 +271,16 @@ def compare(
     idx = backend(backend_name)(dim)
     idx.build(x)
     build_s = time.perf_counter() - t0
-    # Milvus keeps reorganising a fresh collection's segments after it loads; searches wait for it meanwhile
-    # (30 s apiece at 2 M rows here, then 0.6 s). Search until three in a row take about the same time, then
-    # measure the steady state; the row keeps the first search's time, how many it took and how long.
-    warm = []
+    # Search until three in a row take about the same time (caches filled; a server done with its
+    # background work), then measure the steady state; the row keeps the first search's time, how many it
+    # took, how long, and whether they settled at all.
+    warm, settled = [], False
     for _ in range(WARMUP_SEARCHES):
         t0 = time.perf_counter()
         idx.search(x[rng.integers(0, n, size=120)], NEIGHBOURS)
         warm.append(time.perf_counter() - t0)
         if len(warm) >= 3 and max(warm[-3:]) <= 1.25 * min(warm[-3:]):
+            settled = True
             break
     rows = rng.integers(0, n, size=(queries, 120))
     lat, found = [], 0
@@ -303,6 +304,7 @@ def compare(
         "first_search_ms": warm[0] * 1000,
         "warmup_searches": len(warm),
         "warmup_seconds": sum(warm),
+        "warmup_settled": settled,
         "query_p50_ms": float(np.percentile(lat, 50) * 1000),
         "query_p99_ms": float(np.percentile(lat, 99) * 1000),
         "recall_at_1": found / rows.size,

@@ -50,9 +50,12 @@ def start(data_dir: Path):
                 f"advertise-client-urls: http://127.0.0.1:{client}\n"
             )
             yaml = Path(self.base_data_dir, "configs", "milvus.yaml")
-            yaml.write_text(
-                yaml.read_text().replace("\netcd:\n", f"\netcd:\n  config:\n    path: {etcd}\n", 1)
-            )
+            text = yaml.read_text().replace("\netcd:\n", f"\netcd:\n  config:\n    path: {etcd}\n", 1)
+            # merge the segments of a fresh collection before its index is built, not after (one indexing
+            # instead of one per merge round; see hutong.index.milvus_backend.COMPACT_ROWS)
+            if "indexBasedCompaction: true" not in text:
+                raise RuntimeError("this Milvus package's milvus.yaml has no indexBasedCompaction setting")
+            yaml.write_text(text.replace("indexBasedCompaction: true", "indexBasedCompaction: false", 1))
 
     config = Config(data_dir=str(data_dir))
     for component in COMPONENTS:

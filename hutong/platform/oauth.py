@@ -319,7 +319,7 @@ class RefreshGrant(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new refresh token
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        with self.server.db.engine.connect() as c:  # a hot path: a cached Core statement, no ORM session
+        with self.server.db.read() as c:  # a hot path: a cached Core statement, no ORM session
             row = c.execute(TOKEN_BY_REFRESH_HASH, {"refresh_hash": token_hash(refresh_token)}).first()
         if row is None or row.revoked_at is not None:
             return None
@@ -466,7 +466,7 @@ class OAuthServer(AuthorizationServer):
     def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
             return None
-        with self.db.engine.connect() as c:  # every token request: a cached Core statement, no ORM session
+        with self.db.read() as c:  # every token request: a cached Core statement, no ORM session
             row = c.execute(CLIENT_BY_ID, {"client_id": client_id}).first()
         return Client(*row) if row else None
 
@@ -478,7 +478,7 @@ class OAuthServer(AuthorizationServer):
         return client
 
     def user(self, account_id: int) -> User | None:
-        with self.db.engine.connect() as c:  # every refresh asks: a cached Core statement
+        with self.db.read() as c:  # every refresh asks: a cached Core statement
             row = c.execute(ACCOUNT_BY_ID, {"account_id": account_id}).first()
         return User(*row) if row else None
 

@@ -128,16 +128,26 @@ def test_nbytes_reports_what_the_server_holds(milvus_server):
     assert 5000 * 63 * 0.5 < idx.nbytes() < 5000 * 63 * 4 * 3  # 8-bit codes or raw rows, never nothing
 
 
-def test_a_large_build_is_compacted_before_it_is_indexed(milvus_server, monkeypatch):
-    """Big builds merge their segments first (else Milvus merges them after the first load, and the first
-    searches crawl until the merged segments are indexed): the build still answers exactly what it holds."""
+def test_a_large_build_merges_its_segments_before_indexing(milvus_server, monkeypatch):
+    """Big builds merge the segments Milvus sealed while rows streamed in, then index once (else Milvus
+    merges them after loading and indexes each merged segment again while searches crawl)."""
     from hutong.index import milvus_backend
 
     monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
     monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)  # several inserts: something to merge
+    rounds = []
+    compact = MilvusIndex._compact
+    monkeypatch.setattr(
+        MilvusIndex, "_compact", lambda self, c, n: rounds.append(compact(self, c, n)) or rounds[-1]
+    )
     data = _unit(50, 3000)
     idx = MilvusIndex(63)
     idx.build(data)
+    assert rounds and rounds[-1] is False, rounds  # it stopped when a compaction found nothing to merge
+    c = client(idx.settings)
+    assert c.describe_index(idx.collection, "vector")["pending_index_rows"] == 0
+    stored = c.list_persistent_segments(idx.collection)
+    assert len(stored) == len(c.list_loaded_segments(idx.collection)), "segments merged after loading"
     assert len(idx) == 3000 and idx._count() == 3000
     sims, ids = idx.search(data[[0, 1234, 2999]], 1)
     assert ids[:, 0].tolist() == [0, 1234, 2999] and (sims[:, 0] > 0.98).all()
