@@ -89,3 +89,23 @@ def test_catalogue_licence_certificate_and_platform_on_postgres(pg_url, tmp_path
         assert dev["status"] == "verified" and p.developers.decisions(acc)[0].rule == "individual-allowed"
     finally:
         h.close()
+
+
+def test_lookups_run_in_autocommit_and_hand_back_transactional_connections(pg_url):
+    """``Database.read()`` saves the BEGIN and ROLLBACK round trips of a lone lookup; the pooled connection
+    it used must come back to every other caller in a transaction again."""
+    from hutong.store import Database
+
+    db = Database(pg_url)
+    try:
+        for _ in range(3):  # one pooled connection, handed out in turn
+            with db.read() as c:
+                assert c.connection.dbapi_connection.autocommit is True
+                assert c.exec_driver_sql("SELECT 1").scalar() == 1
+            with db.engine.connect() as c:
+                assert c.connection.dbapi_connection.autocommit is False
+                c.exec_driver_sql("CREATE TEMPORARY TABLE scratch (x int)")
+                c.rollback()  # in a transaction: the table goes with it
+                assert c.exec_driver_sql("SELECT to_regclass('pg_temp.scratch')").scalar() is None
+    finally:
+        db.dispose()

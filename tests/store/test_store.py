@@ -61,3 +61,16 @@ def test_migrations_match_the_models(tmp_path):
         return op != "modify_type"  # SQLAlchemy 2 maps Mapped[float] to Double; the migration says Float
 
     assert [d for d in diff if real(d)] == []
+
+
+def test_lookups_run_in_autocommit_and_hand_back_transactional_connections(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        for _ in range(3):
+            with db.read() as c:
+                assert c.connection.dbapi_connection.isolation_level is None  # sqlite3's autocommit
+                assert c.exec_driver_sql("SELECT 1").scalar() == 1
+            with db.engine.connect() as c:
+                assert c.connection.dbapi_connection.isolation_level is not None
+    finally:
+        db.dispose()
