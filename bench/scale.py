@@ -256,49 +256,117 @@ def real_kept_ratio(signal: str, real) -> float:
     return float(_distinct(signal, v, w, t).mean())
 
 
-def compare(
-    hours: float, backend_name: str, rng: np.random.Generator, queries: int = 50, server_pid=None
-) -> dict:
-    """One backend on synthetic references alone: build time, per-query latency (p50/p99 of ``queries``
-    60 s queries, 120 vectors each, noisy copies of references), recall of the copied row, memory held.
+#: above this many bytes of float32 the synthetic references of ``compare`` are never held at once (10,000 h
+#: are 18 GB): they are generated in chunks, each from its own seed, as often as they are read
+IN_MEMORY_BYTES = 4 << 30
+CHUNK_ROWS = 1_000_000
 
-    Needs no benchmark footage, so FAISS and Milvus can be compared at any size the machine holds.
+
+class SyntheticVectors:
+    """``n`` random unit vectors of ``dim``, held in memory or regenerated chunk by chunk when large."""
+
+    def __init__(self, rng: np.random.Generator, n: int, dim: int) -> None:
+        self.n, self.dim = n, dim
+        self.seed = int(rng.integers(1 << 62))
+        self.held = self.chunk(0, n) if n * dim * 4 <= IN_MEMORY_BYTES else None
+
+    def chunk(self, start: int, stop: int) -> np.ndarray:
+        x = np.random.default_rng([self.seed, start]).standard_normal((stop - start, self.dim), np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return x
+
+    def batches(self):
+        """(vectors, ids) in order, one chunk at a time."""
+        for start in range(0, self.n, CHUNK_ROWS):
+            stop = min(self.n, start + CHUNK_ROWS)
+            yield self.chunk(start, stop), np.arange(start, stop, dtype=np.int64)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (any shape of row numbers; one more pass over the chunks if not held)."""
+        flat = rows.ravel()
+        if self.held is not None:
+            return self.held[flat].reshape(*rows.shape, self.dim)
+        out = np.empty((len(flat), self.dim), np.float32)
+        for x, ids in self.batches():
+            inside = (flat >= ids[0]) & (flat <= ids[-1])
+            out[inside] = x[flat[inside] - ids[0]]
+        return out.reshape(*rows.shape, self.dim)
+
+
+def compare(
+    hours: float,
+    backend_name: str,
+    rng: np.random.Generator,
+    queries: int = 50,
+    server_pid=None,
+    nprobes: list[int] | None = None,
+) -> list[dict]:
+    """One backend on synthetic references alone: build time, per-query latency (p50/p99 of ``queries``
+    60 s queries, 120 vectors each, noisy copies of references), recall of the copied row, memory held; one
+    row at the backend's default, then one per ``nprobes`` (lists scanned per query vector), on the same
+    built index.
+
+    Needs no benchmark footage, so FAISS and Milvus can be compared at any size the machine holds; past
+    ``IN_MEMORY_BYTES`` only a backend that builds from batches (Milvus) can take the vectors.
     """
     dim, n = VideoDCTSignal.dim, int(hours * PER_HOUR)
-    x = rng.standard_normal((n, dim), dtype=np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    t0 = time.perf_counter()
+    x = SyntheticVectors(rng, n, dim)
     idx = backend(backend_name)(dim)
-    idx.build(x)
+    if x.held is None and not hasattr(idx, "build_from"):
+        raise SystemExit(f"{backend_name} needs all {n * dim * 4 / 1e9:.0f} GB of vectors in memory")
+    t0 = time.perf_counter()
+    if x.held is not None:
+        idx.build(x.held)
+    else:
+        idx.build_from(x.batches, n)  # the second pass regenerates the chunks: build time includes it
     build_s = time.perf_counter() - t0
+    out = []
+    for nprobe in [None, *(nprobes or [])]:  # the backend's default first, named plainly
+        if nprobe is not None:
+            idx.set_nprobe(nprobe)
+        row = _measure_queries(idx, x, rng, queries)
+        held = rss_mb() * 1e6 if server_pid is None else rss_bytes(server_pid)
+        row = {
+            "compare": True,
+            "hours": hours,
+            "backend": backend_name if nprobe is None else f"{backend_name} nprobe={nprobe}",
+            "vectors": n,
+            "index_bytes": int(idx.nbytes()),
+            "build_seconds": build_s,
+            **row,
+            "process_rss_mb": held / 1e6,
+            "process": "bench (in-process index)" if server_pid is None else "Milvus server",
+        }
+        if nprobe is not None:
+            row["nprobe"] = nprobe
+        out.append(row)
+    return out
+
+
+def _measure_queries(idx, x: SyntheticVectors, rng: np.random.Generator, queries: int) -> dict:
+    warm_rows = rng.integers(0, x.n, size=(WARMUP_SEARCHES, 120))
+    rows = rng.integers(0, x.n, size=(queries, 120))
+    warm_q, base = x.take(warm_rows), x.take(rows)
     # Search until three in a row take about the same time (caches filled; a server done with its
     # background work), then measure the steady state; the row keeps the first search's time, how many it
     # took, how long, and whether they settled at all.
     warm, settled = [], False
-    for _ in range(WARMUP_SEARCHES):
+    for q in warm_q:
         t0 = time.perf_counter()
-        idx.search(x[rng.integers(0, n, size=120)], NEIGHBOURS)
+        idx.search(q, NEIGHBOURS)
         warm.append(time.perf_counter() - t0)
         if len(warm) >= 3 and max(warm[-3:]) <= 1.25 * min(warm[-3:]):
             settled = True
             break
-    rows = rng.integers(0, n, size=(queries, 120))
     lat, found = [], 0
-    for r in rows:
-        q = x[r] + 0.05 * rng.standard_normal((len(r), dim), dtype=np.float32)
+    for r, v in zip(rows, base, strict=True):
+        q = v + 0.05 * rng.standard_normal(v.shape, dtype=np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         t0 = time.perf_counter()
         _, ids = idx.search(q, NEIGHBOURS)
         lat.append(time.perf_counter() - t0)
         found += int((ids[:, 0] == r).sum())
-    held = rss_mb() * 1e6 if server_pid is None else rss_bytes(server_pid)
     return {
-        "compare": True,
-        "hours": hours,
-        "backend": backend_name,
-        "vectors": n,
-        "index_bytes": int(idx.nbytes()),
-        "build_seconds": build_s,
         "queries": queries,
         "query_vectors": 120,
         "first_search_ms": warm[0] * 1000,
@@ -308,8 +376,6 @@ def compare(
         "query_p50_ms": float(np.percentile(lat, 50) * 1000),
         "query_p99_ms": float(np.percentile(lat, 99) * 1000),
         "recall_at_1": found / rows.size,
-        "process_rss_mb": held / 1e6,
-        "process": "bench (in-process index)" if server_pid is None else "Milvus server",
     }
 
 
@@ -338,11 +404,12 @@ def compare_main(args) -> list[dict]:
         for hours in args.hours:
             for name in args.backends:
                 pid = server.server_proc.pid if (server and name == "milvus") else None
-                row = compare(hours, name, rng, server_pid=pid)
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-                # each row as soon as it is measured: a later one may fail
-                _keep_compare_rows(args.out, [row])
+                nprobes = args.nprobe if name in ("faiss-ivfpq", "milvus") else None
+                for row in compare(hours, name, rng, args.queries, pid, nprobes):
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+                    # each row as soon as it is measured: a later one may fail
+                    _keep_compare_rows(args.out, [row])
     finally:
         if server is not None:
             server.stop()
@@ -371,8 +438,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--nprobe",
         type=int,
         nargs="+",
-        help="faiss-ivfpq only: search the same index scanning this many lists per query vector, one row "
-        "each (default: the backend's own, 24)",
+        help="faiss-ivfpq (and milvus with --compare): search the same index scanning this many lists per "
+        "query vector, one row each (default: the backend's own, faiss-ivfpq 24; --compare measures the "
+        "default first, then these; milvus's default is 32 lists of each segment)",
+    )
+    ap.add_argument(
+        "--queries", type=int, default=50, help="--compare: 60 s queries measured per row (default 50)"
     )
     ap.add_argument(
         "--compare",

@@ -44,7 +44,7 @@ from hutong.errors import HutongError, Unavailable
 from hutong.index.base import IndexBackend
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from pymilvus import MilvusClient
 
@@ -181,21 +181,40 @@ class MilvusIndex(IndexBackend):
         ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
         if ids.shape != (n,):
             raise ValueError(f"{len(ids)} ids for {n} vectors")
+        self.build_from(lambda: [(x, ids)], n)
+
+    def build_from(self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int) -> None:
+        """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: ``batches()`` is
+        read once to name the content, and once more to insert it unless a collection already holds it
+        (built by another process or machine)."""
         nlist, self._nprobe = _index_params(n)
         if n == 0:  # no collection at all: every search answers "no neighbour"
             self.collection, self._rows = None, 0
             return
         digest = hashlib.blake2b(f"{self.dim}:{n}:{INDEX_TYPE}:{nlist}:".encode(), digest_size=12)
-        digest.update(x.data)
-        digest.update(ids.data)
+        rows = 0
+        for x, ids in self._checked(batches()):
+            digest.update(x.data)
+            digest.update(ids.data)
+            rows += len(x)
+        if rows != n:
+            raise ValueError(f"{rows} vectors given for a build of {n}")
         name = f"{self.settings.milvus_collection_prefix}_{digest.hexdigest()}"
         if self._call("look up a collection", "has_collection", name) and self._was_followed(name):
             # built with this content, then changed by following the catalogue: not this content any more
             name = f"{name}_{secrets.token_hex(4)}"
         if not self._call("look up a collection", "has_collection", name):
-            self._create(name, x, ids, nlist)
+            self._create(name, self._checked(batches()), n, nlist)
         self._load(name, n)
         self.collection, self._rows, self._followed = name, n, False
+
+    def _checked(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]):
+        for vectors, ids in batches:
+            x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            if ids.shape != (len(x),):
+                raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
+            yield x, ids
 
     def _load(self, collection: str, rows: int) -> None:
         """Load a collection onto the query nodes, waiting as long as its size needs."""
@@ -271,13 +290,15 @@ class MilvusIndex(IndexBackend):
         )
         return int(seen[0]["count(*)"])
 
-    def _create(self, name: str, x: np.ndarray, ids: np.ndarray, nlist: int) -> None:
+    def _create(
+        self, name: str, batches: Iterable[tuple[np.ndarray, np.ndarray]], n: int, nlist: int
+    ) -> None:
         from pymilvus import DataType, MilvusClient
 
         staging = f"{name}{STAGING}{secrets.token_hex(4)}"
         schema = MilvusClient.create_schema(
             auto_id=False,
-            description=json.dumps({"rows": len(x), "dim": self.dim, "started": time.time()}),
+            description=json.dumps({"rows": n, "dim": self.dim, "started": time.time()}),
         )
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
@@ -285,27 +306,32 @@ class MilvusIndex(IndexBackend):
             "create a collection", "create_collection", staging, schema=schema, consistency_level="Strong"
         )
         try:
-            for start in range(0, len(x), INSERT_BATCH):
-                rows = [
-                    {"id": int(i), "vector": v}
-                    for i, v in zip(
-                        ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
-                    )
-                ]
-                self._call("insert vectors", "insert", staging, rows)
+            inserted = 0
+            for x, ids in batches:
+                for start in range(0, len(x), INSERT_BATCH):
+                    rows = [
+                        {"id": int(i), "vector": v}
+                        for i, v in zip(
+                            ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
+                        )
+                    ]
+                    self._call("insert vectors", "insert", staging, rows)
+                inserted += len(x)
+            if inserted != n:  # the batches changed between reading and inserting them
+                raise ValueError(f"{inserted} vectors inserted for a build of {n}")
             self._call("flush a collection", "flush", staging)
-            if len(x) >= COMPACT_ROWS:
-                self._merge_segments(staging, len(x))
+            if n >= COMPACT_ROWS:
+                self._merge_segments(staging, n)
             params = client(self.settings).prepare_index_params()
             params.add_index(
                 field_name="vector", index_type=INDEX_TYPE, metric_type="IP", params={"nlist": nlist}
             )
             self._call("build an index", "create_index", staging, params)
-            self._wait_indexed(staging, len(x))
-            self._load(staging, len(x))
+            self._wait_indexed(staging, n)
+            self._load(staging, n)
             seen = self._count(staging)
-            if seen != len(x):
-                raise MilvusUnavailable(f"Milvus collection {staging} holds {seen} of {len(x)} rows")
+            if seen != n:
+                raise MilvusUnavailable(f"Milvus collection {staging} holds {seen} of {n} rows")
             try:
                 self._call("rename a collection", "rename_collection", staging, name)
             except MilvusUnavailable:
@@ -350,6 +376,13 @@ class MilvusIndex(IndexBackend):
             return info.get("indexed_rows", 0) >= info.get("total_rows", n)
 
         _wait_until(f"indexing {collection}", indexed, n)
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """How many lists of each segment a query vector scans (``bench.scale --compare --nprobe``); the
+        next build sets it back to the default for its size."""
+        if nprobe < 1:
+            raise ValueError(f"nprobe must be at least 1, got {nprobe}")
+        self._nprobe = nprobe
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)

@@ -329,3 +329,38 @@ def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, register
         )
     finally:
         h.close()
+
+
+def test_a_build_from_batches_never_needs_them_all_at_once(milvus_server):
+    """``build_from`` reads its batches twice (to name the content, then to insert it) and finds every row;
+    batches that change between the two readings are refused and leave no collection behind."""
+    data = _unit(60, 1500)
+    reads = []
+
+    def batches():
+        reads.append(1)
+        for start in range(0, 1500, 400):
+            yield data[start : start + 400], np.arange(start, min(1500, start + 400)) + 7
+
+    idx = MilvusIndex(63)
+    idx.build_from(batches, 1500)
+    assert len(reads) == 2 and len(idx) == 1500
+    _, ids = idx.search(data[[0, 777, 1499]], 1)
+    assert ids[:, 0].tolist() == [7, 784, 1506]
+
+    again = MilvusIndex(63)
+    again.build_from(batches, 1500)  # the same content: the collection is found, nothing inserted
+    assert again.collection == idx.collection and len(reads) == 3  # read once, to name it
+
+    before = _collections(idx.settings)
+    sizes = iter([1500, 1499])  # a row gone between the two readings
+
+    def shrinking():
+        m = next(sizes)
+        return [(data[:m], np.arange(m))]
+
+    with pytest.raises(ValueError, match="1499 vectors inserted for a build of 1500"):
+        MilvusIndex(63).build_from(shrinking, 1500)
+    assert _collections(idx.settings) == before
+    with pytest.raises(ValueError, match="1500 vectors given for a build of 1400"):
+        MilvusIndex(63).build_from(lambda: [(data, np.arange(1500))], 1400)
