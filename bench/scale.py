@@ -399,7 +399,8 @@ def compare_main(args) -> list[dict]:
         if "milvus" in args.backends and not os.environ.get("HUTONG_MILVUS_URI"):
             from hutong.index import milvus_local
 
-            server, uri = milvus_local.start(data)
+            big = max(args.hours) * PER_HOUR * VideoDCTSignal.dim * 4 > IN_MEMORY_BYTES
+            server, uri = milvus_local.start(data, lean_disk=big)
             os.environ["HUTONG_MILVUS_URI"] = uri
         for hours in args.hours:
             for name in args.backends:
