@@ -400,7 +400,7 @@ def compare_main(args) -> list[dict]:
             from hutong.index import milvus_local
 
             big = max(args.hours) * PER_HOUR * VideoDCTSignal.dim * 4 > IN_MEMORY_BYTES
-            server, uri = milvus_local.start(data, lean_disk=big)
+            server, uri = milvus_local.start(data, bulk_build=big)
             os.environ["HUTONG_MILVUS_URI"] = uri
         for hours in args.hours:
             for name in args.backends:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -364,3 +365,13 @@ def test_a_build_from_batches_never_needs_them_all_at_once(milvus_server):
     assert _collections(idx.settings) == before
     with pytest.raises(ValueError, match="1500 vectors given for a build of 1400"):
         MilvusIndex(63).build_from(lambda: [(data, np.arange(1500))], 1400)
+
+
+def test_bulk_build_settings_each_replace_one_line_of_the_bundled_config():
+    """``milvus_local.start(bulk_build=True)`` edits the package's config by exact lines: each must be there
+    once, or the server would start with a setting silently left as it was (start refuses that too)."""
+    import milvus
+
+    template = (Path(milvus.__file__).parent / "data" / "config.yaml.template").read_text()
+    for was in [*milvus_local.BULK_BUILD, "indexBasedCompaction: true"]:
+        assert template.count(was) == 1, was
