@@ -309,29 +309,6 @@ def _served(ask, within: float = 90.0):
             time.sleep(1)
 
 
-# last in the module: the restarted server serves searches soon, but creating collections takes it a while
-def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, registered_home, tmp_path):
-    server, uri = milvus_process
-    h = _milvus_home(registered_home, tmp_path, milvus_timeout=5.0)
-    try:
-        sig = VideoDCTSignal()
-        q = _queries(h, sig, 2)
-        # the first build may outlast the short timeout this test sets on a loaded machine: retried as a
-        # client honouring Retry-After would
-        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}
-        server.stop()
-        with pytest.raises(Unavailable, match="Milvus at http://127.0.0.1:[0-9]+"):
-            h.recognizer.index(sig).search(q, 1)
-        milvus_local.restart(server)
-        assert f"http://127.0.0.1:{server.listen_port}" == uri, "restarted on its own port"
-        # each try fails cleanly until Milvus serves again
-        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}, (
-            "the process recovers by itself"
-        )
-    finally:
-        h.close()
-
-
 def test_a_build_from_batches_never_needs_them_all_at_once(milvus_server):
     """``build_from`` reads its batches twice (to name the content, then to insert it) and finds every row;
     batches that change between the two readings are refused and leave no collection behind."""
@@ -375,3 +352,26 @@ def test_bulk_build_settings_each_replace_one_line_of_the_bundled_config():
     template = (Path(milvus.__file__).parent / "data" / "config.yaml.template").read_text()
     for was in [*milvus_local.BULK_BUILD, "indexBasedCompaction: true"]:
         assert template.count(was) == 1, was
+
+
+# last in the module: the restarted server serves searches soon, but creating collections takes it a while
+def test_a_restarted_milvus_fails_cleanly_then_recovers(milvus_process, registered_home, tmp_path):
+    server, uri = milvus_process
+    h = _milvus_home(registered_home, tmp_path, milvus_timeout=5.0)
+    try:
+        sig = VideoDCTSignal()
+        q = _queries(h, sig, 2)
+        # the first build may outlast the short timeout this test sets on a loaded machine: retried as a
+        # client honouring Retry-After would
+        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}
+        server.stop()
+        with pytest.raises(Unavailable, match="Milvus at http://127.0.0.1:[0-9]+"):
+            h.recognizer.index(sig).search(q, 1)
+        milvus_local.restart(server)
+        assert f"http://127.0.0.1:{server.listen_port}" == uri, "restarted on its own port"
+        # each try fails cleanly until Milvus serves again
+        assert _served(lambda: _best_works(h.recognizer.index(sig), q)) == {2}, (
+            "the process recovers by itself"
+        )
+    finally:
+        h.close()
