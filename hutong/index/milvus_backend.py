@@ -177,11 +177,8 @@ class MilvusIndex(IndexBackend):
     def build(self, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
         """Index ``vectors`` under ``ids`` (default: row i gets id i)."""
         x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        n = len(x)
-        ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
-        if ids.shape != (n,):
-            raise ValueError(f"{len(ids)} ids for {n} vectors")
-        self.build_from(lambda: [(x, ids)], n)
+        x, ids = self._checked_batch(x, np.arange(len(x)) if ids is None else ids)
+        self.build_from(lambda: [(x, ids)], len(x))
 
     def build_from(self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int) -> None:
         """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: ``batches()`` is
@@ -210,11 +207,25 @@ class MilvusIndex(IndexBackend):
 
     def _checked(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]):
         for vectors, ids in batches:
-            x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-            ids = np.ascontiguousarray(ids, dtype=np.int64)
-            if ids.shape != (len(x),):
-                raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
-            yield x, ids
+            yield self._checked_batch(vectors, ids)
+
+    def _checked_batch(self, vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.shape != (len(x),):
+            raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
+        return x, ids
+
+    def _send(self, what: str, method: str, collection: str, x: np.ndarray, ids: np.ndarray) -> None:
+        """Rows to Milvus in requests of ``INSERT_BATCH``."""
+        for start in range(0, len(x), INSERT_BATCH):
+            rows = [
+                {"id": int(i), "vector": v}
+                for i, v in zip(
+                    ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
+                )
+            ]
+            self._call(what, method, collection, rows)
 
     def _load(self, collection: str, rows: int) -> None:
         """Load a collection onto the query nodes, waiting as long as its size needs."""
@@ -241,23 +252,13 @@ class MilvusIndex(IndexBackend):
         self._followed = True
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if ids.shape != (len(x),):
-            raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
+        x, ids = self._checked_batch(vectors, ids)
         if self.collection is None:  # the first rows of an empty catalogue: a collection of their own
             self.build(x, ids)
             return
         self._mark_followed()
-        for start in range(0, len(x), INSERT_BATCH):
-            rows = [
-                {"id": int(i), "vector": v}
-                for i, v in zip(
-                    ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
-                )
-            ]
-            # upsert, not insert: a row added twice (a retried change, two processes) is held once
-            self._call("add vectors", "upsert", self.collection, rows)
+        # upsert, not insert: a row added twice (a retried change, two processes) is held once
+        self._send("add vectors", "upsert", self.collection, x, ids)
 
     def remove(self, ids: np.ndarray) -> None:
         if self.collection is None:
@@ -308,14 +309,7 @@ class MilvusIndex(IndexBackend):
         try:
             inserted = 0
             for x, ids in batches:
-                for start in range(0, len(x), INSERT_BATCH):
-                    rows = [
-                        {"id": int(i), "vector": v}
-                        for i, v in zip(
-                            ids[start : start + INSERT_BATCH], x[start : start + INSERT_BATCH], strict=True
-                        )
-                    ]
-                    self._call("insert vectors", "insert", staging, rows)
+                self._send("insert vectors", "insert", staging, x, ids)
                 inserted += len(x)
             if inserted != n:  # the batches changed between reading and inserting them
                 raise ValueError(f"{inserted} vectors inserted for a build of {n}")

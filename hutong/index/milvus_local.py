@@ -19,6 +19,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: merge the segments of a fresh collection before its index is built, not after (one indexing instead of
+#: one per merge round; see hutong.index.milvus_backend.COMPACT_ROWS)
+ALWAYS = {"indexBasedCompaction: true": "indexBasedCompaction: false"}
 #: for one build of most of the disk (``bench.scale --compare`` at 10,000 h: 18 GB of vectors). With the
 #: defaults, Milvus sealed segments at 118 MB while rows streamed in and merged them into 512 MB ones, in
 #: rounds: 50 GB of segment files and 17 GB of message log for 18 GB of vectors, and the disk ran out.
@@ -71,12 +74,7 @@ def start(data_dir: Path, bulk_build: bool = False):
             )
             yaml = Path(self.base_data_dir, "configs", "milvus.yaml")
             text = yaml.read_text().replace("\netcd:\n", f"\netcd:\n  config:\n    path: {etcd}\n", 1)
-            # merge the segments of a fresh collection before its index is built, not after (one indexing
-            # instead of one per merge round; see hutong.index.milvus_backend.COMPACT_ROWS)
-            if "indexBasedCompaction: true" not in text:
-                raise RuntimeError("this Milvus package's milvus.yaml has no indexBasedCompaction setting")
-            text = text.replace("indexBasedCompaction: true", "indexBasedCompaction: false", 1)
-            for was, now in BULK_BUILD.items() if bulk_build else ():
+            for was, now in {**ALWAYS, **(BULK_BUILD if bulk_build else {})}.items():
                 if was not in text:
                     raise RuntimeError(f"this Milvus package's milvus.yaml has no {was.strip()!r}")
                 text = text.replace(was, now, 1)

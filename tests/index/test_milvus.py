@@ -345,12 +345,12 @@ def test_a_build_from_batches_never_needs_them_all_at_once(milvus_server):
 
 
 def test_bulk_build_settings_each_replace_one_line_of_the_bundled_config():
-    """``milvus_local.start(bulk_build=True)`` edits the package's config by exact lines: each must be there
+    """``milvus_local.start`` (``bulk_build=True`` or not) edits the package's config by exact lines: each must be there
     once, or the server would start with a setting silently left as it was (start refuses that too)."""
     import milvus
 
     template = (Path(milvus.__file__).parent / "data" / "config.yaml.template").read_text()
-    for was in [*milvus_local.BULK_BUILD, "indexBasedCompaction: true"]:
+    for was in [*milvus_local.ALWAYS, *milvus_local.BULK_BUILD]:
         assert template.count(was) == 1, was
 
 
