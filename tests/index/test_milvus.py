@@ -154,6 +154,23 @@ def test_a_large_build_merges_its_segments_before_indexing(milvus_server, monkey
     assert ids[:, 0].tolist() == [0, 1234, 2999] and (sims[:, 0] > 0.98).all()
 
 
+def test_a_build_past_the_merge_limit_indexes_its_segments_as_they_stand(milvus_server, monkeypatch):
+    """Past ``MERGE_MAX_ROWS`` a build does not merge (a merge writes every row again); it is still whole."""
+    from hutong.index import milvus_backend
+
+    monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
+    monkeypatch.setattr(milvus_backend, "MERGE_MAX_ROWS", 2000)
+    monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)
+    monkeypatch.setattr(MilvusIndex, "_compact", lambda self, c, n: pytest.fail("merged past the limit"))
+    data = _unit(51, 3000)
+    idx = MilvusIndex(63)
+    idx.build(data)
+    assert client(idx.settings).describe_index(idx.collection, "vector")["pending_index_rows"] == 0
+    assert len(idx) == 3000 and idx._count() == 3000
+    _, ids = idx.search(data[[0, 2999]], 1)
+    assert ids[:, 0].tolist() == [0, 2999]
+
+
 def test_background_work_that_never_finishes_is_a_retryable_error(monkeypatch):
     """Compaction and indexing are polled with a deadline that grows with the rows; past it, a clear error."""
     from hutong.index import milvus_backend
