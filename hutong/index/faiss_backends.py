@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from hutong.index.base import IndexBackend
+
+#: most vectors the IVF-PQ quantisers train on (fewer where 40 per list are enough)
+TRAIN_POOL = 256_000
 
 
 class _FaissIndex(IndexBackend):
@@ -78,9 +82,12 @@ class FaissIVFPQIndex(_FaissIndex):
 
     name = "faiss-ivfpq"
     stores_ids = True
+    builds_from_batches = True
     nprobe = 24
     #: fewer vectors than this are searched exactly: too few to train a quantiser, and exact is cheap
     min_train = 4096
+    #: OPQ rotation training rounds (FAISS's default: 50)
+    opq_iterations = 50
 
     def __init__(self, dim: int) -> None:
         self.code_bytes = 10 if dim <= 64 else 8
@@ -101,6 +108,23 @@ class FaissIVFPQIndex(_FaissIndex):
         self.train(x, total=len(x))
         self.add(x, ids)
 
+    def build_from(self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int) -> None:
+        """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: a random share
+        of the first reading trains the quantisers (``train`` draws its points from it), the second is
+        added."""
+        rng = np.random.default_rng(0)
+        share = min(1.0, TRAIN_POOL / max(n, 1))
+        pool = [np.asarray(x, np.float32)[rng.random(len(x)) < share] for x, _ in batches()]
+        self.train(np.concatenate(pool) if pool else np.zeros((0, self.dim), np.float32), total=n)
+        added = 0
+        for x, ids in batches():
+            if len(ids) != len(x):
+                raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
+            self.add(x, ids)
+            added += len(x)
+        if added != n:  # the batches changed between the two readings
+            raise ValueError(f"{added} vectors added for a build of {n}")
+
     def train(self, sample: np.ndarray, total: int) -> None:
         """Start an empty index for ``total`` vectors, its quantisers trained on ``sample`` of them (added
         later with ``add``, in chunks if need be: the bench streams 10,000 hours through this)."""
@@ -115,9 +139,11 @@ class FaissIVFPQIndex(_FaissIndex):
         ivf.by_residual = True
         index: faiss.Index = ivf
         if self.dim > 64:
-            index = faiss.IndexPreTransform(faiss.OPQMatrix(d, self.code_bytes), ivf)
+            opq = faiss.OPQMatrix(d, self.code_bytes)
+            opq.niter = self.opq_iterations
+            index = faiss.IndexPreTransform(opq, ivf)
         train = x[
-            np.random.default_rng(0).choice(len(x), size=min(len(x), 40 * nlist, 256_000), replace=False)
+            np.random.default_rng(0).choice(len(x), size=min(len(x), 40 * nlist, TRAIN_POOL), replace=False)
         ]
         index.train(self._padded(train))
         ivf.nprobe = self.nprobe

@@ -148,6 +148,7 @@ class MilvusIndex(IndexBackend):
     similarity_slack: ClassVar[float] = 0.02
     incremental: ClassVar[bool] = True
     stores_ids: ClassVar[bool] = True  # the keys it was given come back from search
+    builds_from_batches: ClassVar[bool] = True
     takes_settings: ClassVar[bool] = True
     #: collections of this prefix that no pointer names are dropped, but none started less than this ago:
     #: another process may be building it, or still searching the one its checkpoint named until it reloads

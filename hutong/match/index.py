@@ -24,7 +24,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import select
 
+from hutong.errors import Unavailable
 from hutong.fingerprint import Fingerprint, SignalType
 from hutong.index import IndexBackend
+from hutong.index import backend as backend_class
 from hutong.index import load as load_backend
 from hutong.index import make as make_backend
 from hutong.index.dedupe import keep_distinct
@@ -53,6 +55,13 @@ DEDUPE: dict[str, tuple[float, float]] = {"video.dct": (0.98, 1.0), "video.sscd"
 TIME_BITS = 32  # keys hold instants in milliseconds below this bit (49 days per work), the work id above
 _TIME_UNIT = 1000
 NO_VERSIONS = np.zeros((0, 2), np.int64)
+#: a rebuild through ``build_streamed`` reads this many works' fingerprints at a time (10,000 h of
+#: ``video.dct`` is 18 GB of float32: never all at once)
+REBUILD_WORKS = 64
+
+
+class CatalogueChanged(Exception):
+    """Fingerprints read for a rebuild changed between two readings."""
 
 
 def row_keys(work_ids: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -201,6 +210,34 @@ class RecognitionIndex:
             return cls(signal, be, None, generation)
         be.build(vecs)
         return cls(signal, be, keys, generation)
+
+    @classmethod
+    def build_streamed(
+        cls,
+        signal: SignalType,
+        read: Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+        backend_name: str,
+        generation: int,
+        versions: np.ndarray,
+        settings: Settings | None = None,
+    ) -> RecognitionIndex:
+        """Index what ``read()`` gives, (vectors, work ids, times) of whole works in work id order, read
+        afresh on each call and never held all at once (a backend that ``builds_from_batches``): once to
+        count the rows kept, then as the backend needs (FAISS IVF-PQ: a training sample, then the rows;
+        Milvus: a digest of the content, then the rows where no collection holds them yet)."""
+        be = make_backend(backend_name, signal.dim, settings)
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for vecs, wids, times in read():
+                mask = _distinct(signal.name, vecs, wids, times)
+                yield vecs[mask], row_keys(wids[mask], times[mask])
+
+        if be.incremental:  # it keeps the keys it holds beside it (8 bytes a row): follow needs them
+            held = np.sort(np.concatenate([np.zeros(0, np.int64), *(k for _, k in batches())]))
+            be.build_from(batches, len(held))
+            return cls(signal.name, be, None, generation, held=held, versions=versions)
+        be.build_from(batches, sum(len(k) for _, k in batches()))
+        return cls(signal.name, be, None, generation)
 
     def follow(self, db: Database, signal: SignalType, generation: int) -> bool:
         """Apply the catalogue's changes since this index's generation to an incremental backend; False
@@ -362,6 +399,27 @@ def load_fingerprint_versions(
         ]
 
 
+def read_fingerprints(
+    db: Database, signal: SignalType, rows: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(vectors, work ids, times) of the fingerprint rows ``rows`` (in work id order), a few works at a
+    time; ``CatalogueChanged`` once the reading is over if some of them are gone."""
+    seen = 0
+    for start in range(0, len(rows), REBUILD_WORKS):
+        batch = [int(r) for r in rows[start : start + REBUILD_WORKS]]
+        q = select(WorkFingerprint).where(WorkFingerprint.id.in_(batch)).order_by(WorkFingerprint.work_id)
+        with db.session() as s:
+            found = [
+                (r.work_id, Fingerprint.unpack(signal.name, signal.dim, r.times, r.vectors, 0.0))
+                for r in s.execute(q).scalars()
+            ]
+        seen += len(found)
+        for wid, fp in found:
+            yield fp.vectors, np.full(len(fp), wid, np.int64), fp.times
+    if seen != len(rows):
+        raise CatalogueChanged(f"{len(rows) - seen} of {len(rows)} fingerprints changed while being read")
+
+
 def fingerprint_versions(db: Database, signal: SignalType) -> dict[int, int]:
     """work id → the row id of its fingerprint: a new fingerprint of a work is a new row."""
     q = select(WorkFingerprint.work_id, WorkFingerprint.id).where(
@@ -399,6 +457,17 @@ def build_index(
     db: Database, signal: SignalType, backend_name: str, generation: int, settings: Settings | None = None
 ) -> RecognitionIndex:
     """The whole index of the catalogue as it is now (``generation`` read before)."""
+    if backend_class(backend_name).builds_from_batches:
+        for _ in range(2):  # a work removed or fingerprinted again during the rebuild: once more
+            versions = np.array(sorted(fingerprint_versions(db, signal).items()), np.int64).reshape(-1, 2)
+            try:
+                return RecognitionIndex.build_streamed(
+                    signal, lambda v=versions: read_fingerprints(db, signal, v[:, 1]), backend_name,
+                    generation, versions, settings,
+                )  # fmt: skip
+            except CatalogueChanged:
+                continue
+        raise Unavailable(f"the catalogue kept changing while the {signal.name} index was rebuilt; retry")
     rows = load_fingerprint_versions(db, signal)
     versions = np.array([(w, v) for w, v, _ in rows], np.int64).reshape(-1, 2)
     return RecognitionIndex.build(

@@ -112,6 +112,48 @@ def test_learned_vectors_are_rotated_and_compressed(name):
     assert idx.nbytes() < 6000 * 512 * 4 / 5  # the rotation (1 MB) and codebooks weigh most at this size
 
 
+@pytest.mark.parametrize("pool", [256_000, 2000])
+def test_ivfpq_builds_from_batches_read_twice(monkeypatch, pool):
+    """``build_from`` never needs every vector at once: a share of the first reading trains (all of it
+    when that is few enough: then the index is the one ``build`` makes), the second is added."""
+    from hutong.index import faiss_backends
+
+    monkeypatch.setattr(faiss_backends, "TRAIN_POOL", pool)
+    rng = np.random.default_rng(9)
+    data, ids = _unit(rng, 6000, 63), np.arange(6000, dtype=np.int64) * 3 + 5
+    reads = []
+
+    def batches():
+        reads.append(1)
+        for start in range(0, 6000, 1000):
+            yield data[start : start + 1000], ids[start : start + 1000]
+
+    idx = BACKENDS["faiss-ivfpq"](63)
+    idx.build_from(batches, 6000)
+    assert len(reads) == 2 and len(idx) == 6000
+    q = data[:50] + 0.03 * rng.normal(size=(50, 63)).astype(np.float32)
+    _, got = idx.search(q / np.linalg.norm(q, axis=1, keepdims=True), 1)
+    assert (got[:, 0] == ids[:50]).mean() >= 0.9
+    if pool > 6000:
+        whole = BACKENDS["faiss-ivfpq"](63)
+        whole.build(data, ids)
+        assert np.array_equal(whole.search(q, 5)[1], idx.search(q, 5)[1])
+
+
+def test_ivfpq_build_from_refuses_batches_that_change_or_do_not_pair_up():
+    data = _unit(np.random.default_rng(10), 5000, 63)
+    sizes = iter([5000, 4999])  # a row gone between the two readings
+
+    def shrinking():
+        m = next(sizes)
+        return [(data[:m], np.arange(m))]
+
+    with pytest.raises(ValueError, match="4999 vectors added for a build of 5000"):
+        BACKENDS["faiss-ivfpq"](63).build_from(shrinking, 5000)
+    with pytest.raises(ValueError, match="4999 ids for 5000 vectors"):
+        BACKENDS["faiss-ivfpq"](63).build_from(lambda: [(data, np.arange(4999))], 5000)
+
+
 def test_a_checkpoint_of_other_dimensions_is_refused(tmp_path):
     idx = BACKENDS["faiss-ivfpq"](16)
     idx.build(_unit(np.random.default_rng(7), 100, 16))

@@ -25,6 +25,7 @@ from hutong.match.index import (  # noqa: E402
     TIME_BITS,
     RecognitionIndex,
     build_index,
+    catalogue_generation,
     checkpoint_paths,
     load_fingerprint_versions,
 )
@@ -279,6 +280,29 @@ def test_the_index_follows_the_catalogue_without_a_rebuild(milvus_server, regist
         )
         rebuilt = build_index(h.db, sig, "milvus", idx.generation)
         assert _best_works(rebuilt, q) == {again.work_id} and len(rebuilt.backend) == rows
+    finally:
+        h.close()
+
+
+def test_a_rebuild_reads_a_few_works_at_a_time_into_the_collection_a_whole_build_makes(
+    milvus_server, registered_home, tmp_path, monkeypatch
+):
+    """``build_index`` streams the fingerprints from the database (one work at a time here): the content,
+    and so the collection, is the one a build from every fingerprint in memory makes."""
+    from hutong.match import index as match_index
+
+    monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
+    h = _milvus_home(registered_home, tmp_path)
+    try:
+        sig = VideoDCTSignal()
+        gen, rows = catalogue_generation(h.db), load_fingerprint_versions(h.db, sig)
+        whole = RecognitionIndex.build(
+            sig, [(w, fp) for w, _, fp in rows], "milvus", gen, np.array([(w, v) for w, v, _ in rows])
+        )
+        streamed = build_index(h.db, sig, "milvus", gen)
+        assert streamed.backend.collection == whole.backend.collection
+        assert np.array_equal(streamed.held, whole.held) and np.array_equal(streamed.versions, whole.versions)
+        assert _best_works(streamed, _queries(h, sig, 2)) == {2}
     finally:
         h.close()
 

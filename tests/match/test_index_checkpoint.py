@@ -6,12 +6,16 @@ import multiprocessing
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hutong.app import Hutong
 from hutong.config import get_settings
+from hutong.errors import Unavailable
 from hutong.fingerprint import default_signals
+from hutong.match import index as match_index
 from hutong.match.index import (
     RecognitionIndex,
+    build_index,
     catalogue_generation,
     checkpoint_paths,
     load_fingerprints,
@@ -133,3 +137,69 @@ def test_a_match_finds_the_same_work_and_instant_through_the_keys(shared_recogni
     assert found.mean() > 0.5
     assert (idx.work_ids[keys[found, 0]] == wid).all()
     assert np.abs(idx.times[keys[found, 0]] - fp.times[::7][found]).max() <= 1.0  # one kept per second
+
+
+def _keys_of(idx: RecognitionIndex, signal, rows) -> np.ndarray:
+    """The key each reference vector of ``rows`` finds first (its own row, or a kept twin of it)."""
+    vecs = np.concatenate([fp.vectors for _, fp in rows])
+    return idx.search(vecs[np.linalg.norm(vecs, axis=1) > 0], 1)[1][:, 0]
+
+
+def test_a_streamed_rebuild_reads_a_few_works_at_a_time_and_holds_what_a_whole_one_does(
+    registered, monkeypatch
+):
+    """FAISS IVF-PQ (and Milvus) rebuild from fingerprints read a few works at a time, never all at once;
+    the index answers as one built from everything in memory."""
+    monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
+    signal = next(s for s in default_signals() if s.name == "video.dct")
+    gen, rows = catalogue_generation(registered.db), load_fingerprints(registered.db, signal)
+    chunks = []
+    read = match_index.read_fingerprints
+
+    def counted(*args):
+        for chunk in read(*args):
+            chunks.append(set(chunk[1].tolist()))
+            yield chunk
+
+    monkeypatch.setattr(match_index, "read_fingerprints", counted)
+    streamed = build_index(registered.db, signal, "faiss-ivfpq", gen)
+    assert len(chunks) == 3 * len(rows) and all(len(works) == 1 for works in chunks)  # count, train, add
+    whole = RecognitionIndex.build(signal, rows, "faiss-ivfpq", gen)
+    assert len(streamed.backend) == len(whole.backend) > 0
+    assert np.array_equal(_keys_of(streamed, signal, rows), _keys_of(whole, signal, rows))
+
+
+def test_a_work_removed_during_a_rebuild_is_read_again_without_it(registered, monkeypatch):
+    monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
+    signal = next(s for s in default_signals() if s.name == "video.dct")
+    gen = catalogue_generation(registered.db)
+    read, readings = match_index.read_fingerprints, []
+
+    def removing_work_1_midway(*args):
+        readings.append(1)
+        for i, chunk in enumerate(read(*args)):
+            if len(readings) == 1 and i == 0:
+                registered.catalogue.remove(1)
+            yield chunk
+
+    monkeypatch.setattr(match_index, "read_fingerprints", removing_work_1_midway)
+    idx = build_index(registered.db, signal, "faiss-ivfpq", gen)
+    # counted (work 1 was read before it went), then the next reading found it gone; then a whole rebuild
+    assert len(readings) == 2 + 3
+    assert set(idx.work_ids[_keys_of(idx, signal, load_fingerprints(registered.db, signal))].tolist()) == {
+        2,
+        3,
+    }
+    now = RecognitionIndex.build(signal, load_fingerprints(registered.db, signal), "faiss-ivfpq", gen)
+    assert len(idx.backend) == len(now.backend)
+
+
+def test_a_catalogue_that_keeps_changing_is_a_retryable_error(registered, monkeypatch):
+    def always_changed(*args):
+        raise match_index.CatalogueChanged("1 of 3 fingerprints changed while being read")
+        yield
+
+    monkeypatch.setattr(match_index, "read_fingerprints", always_changed)
+    signal = default_signals()[0]
+    with pytest.raises(Unavailable, match="kept changing while the .* index was rebuilt; retry"):
+        build_index(registered.db, signal, "faiss-ivfpq", catalogue_generation(registered.db))
