@@ -47,6 +47,28 @@ def interrupt(
     return ends
 
 
+#: what a test module that starts the bundled Milvus mentions: two servers on one machine collide on its
+#: components' fixed ports, so those modules share one xdist worker
+MILVUS_WORDS = ("milvus_server", "milvus_process", "pytest.mark.milvus")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``./run test`` runs one worker per core): a module's tests run in one worker, in
+    order, so its servers and browser start once; every module that starts Milvus runs in the same one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(config.rootpath)
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            path = root / module
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            return "milvus" if any(word in text for word in MILVUS_WORDS) else module
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"

@@ -34,6 +34,8 @@ from tests.distribute.test_publish import HOLDER, b_posts, connect, creator_serv
 test_connect_publish_and_never_twice = test_publish.test_connect_publish_and_never_twice
 test_bad_inputs_are_refused_with_a_reason = test_publish.test_bad_inputs_are_refused_with_a_reason
 
+pytestmark = pytest.mark.milvus  # its cluster starts the bundled Milvus
+
 pytest.importorskip("psycopg", reason="psycopg is in the postgres extra")
 pytest.importorskip("redis", reason="the redis client is in the test extra")
 pytest.importorskip("pymilvus", reason="pymilvus is in the milvus extra")
