@@ -52,6 +52,7 @@ def interrupt(
 MILVUS_WORDS = ("milvus_server", "milvus_process", "pytest.mark.milvus")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest without xdist (-p no:xdist) runs the suite in one process
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``./run test`` runs one worker per core): a module's tests run in one worker, in
     order, so its servers and browser start once; every module that starts Milvus runs in the same one."""

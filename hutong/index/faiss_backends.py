@@ -86,8 +86,12 @@ class FaissIVFPQIndex(_FaissIndex):
     nprobe = 24
     #: fewer vectors than this are searched exactly: too few to train a quantiser, and exact is cheap
     min_train = 4096
-    #: OPQ rotation training rounds (FAISS's default: 50)
-    opq_iterations = 50
+    #: OPQ rotation training rounds. FAISS's default of 50 cost 13x the time of 10 and found no more: real
+    #: ``video.sscd`` vectors of the bench footage (2,358, lightly edited copies as queries) among 100,000
+    #: synthetic ones, copies truly >= 0.5 found in the top 10 at 10 / 20 / 50 rounds: 0.764 / 0.781 / 0.772,
+    #: similarity error (true - estimated) at the median 0.108 / 0.106 / 0.107, 99th percentile 0.269 /
+    #: 0.263 / 0.266; building took 222 / 317 / 2,841 s on the busy 2-core machine
+    opq_iterations = 20
 
     def __init__(self, dim: int) -> None:
         self.code_bytes = 10 if dim <= 64 else 8
