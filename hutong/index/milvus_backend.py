@@ -78,13 +78,14 @@ class MilvusUnavailable(Unavailable):
     """Milvus cannot be reached or refused a request; retry once it is back."""
 
 
-def _index_params(n: int) -> tuple[int, int]:
+def _index_params(n: int, nprobe: int = 0) -> tuple[int, int]:
+    """(nlist, nprobe) for a collection of ``n`` rows; ``nprobe`` is the installation's choice (0: ours)."""
     # Milvus trains each segment's clusters on up to 256 rows per cluster, 25 rounds over all of them: the
     # cost grows with rows × nlist, so nlist stays at √n (at most 1,024: a segment holds ~2 million rows)
     nlist = int(min(1024, max(16, math.sqrt(max(n, 1)))))
     # every segment is searched on its own, so nprobe/nlist is the share of all rows a query scans: a fixed
     # nprobe keeps it small (nlist/16 scanned 6 % of 7.2 M rows: 2.1 s per 120-vector query at 1,000 h)
-    return nlist, min(nlist, 32)
+    return nlist, min(nlist, nprobe or 32)
 
 
 _clients: dict[tuple[str, str, str], MilvusClient] = {}
@@ -190,7 +191,7 @@ class MilvusIndex(IndexBackend):
         """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: ``batches()`` is
         read once to name the content, and once more to insert it unless a collection already holds it
         (built by another process or machine)."""
-        nlist, self._nprobe = _index_params(n)
+        nlist, self._nprobe = _index_params(n, self.settings.milvus_nprobe)
         if n == 0:  # no collection at all: every search answers "no neighbour"
             self.collection, self._rows = None, 0
             return
@@ -469,7 +470,7 @@ class MilvusIndex(IndexBackend):
         if wrong:
             raise ValueError(f"Milvus pointer {path} does not fit these settings: {wrong}")
         idx._rows = int(p["rows"])
-        idx._nprobe = _index_params(idx._rows)[1]
+        idx._nprobe = _index_params(idx._rows, s.milvus_nprobe)[1]
         idx.collection = p["collection"]
         if idx.collection is None:
             if idx._rows:

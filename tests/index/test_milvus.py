@@ -19,7 +19,7 @@ from hutong.app import Hutong  # noqa: E402
 from hutong.config import Settings, get_settings  # noqa: E402
 from hutong.errors import HutongError, Unavailable  # noqa: E402
 from hutong.fingerprint import Fingerprint, VideoDCTSignal  # noqa: E402
-from hutong.index import milvus_local  # noqa: E402
+from hutong.index import milvus_backend, milvus_local  # noqa: E402
 from hutong.index.milvus_backend import MilvusIndex, MilvusUnavailable, client  # noqa: E402
 from hutong.match.index import (  # noqa: E402
     TIME_BITS,
@@ -209,6 +209,15 @@ def test_milvus_without_a_uri_is_a_clear_error():
         idx.build(_unit(1, 10, 8))
 
 
+def test_nprobe_is_ours_unless_the_installation_sets_it_and_never_above_nlist():
+    assert milvus_backend._index_params(1_000_000) == (1000, 32)
+    assert milvus_backend._index_params(1_000_000, 16) == (1000, 16)
+    assert milvus_backend._index_params(100, 64) == (16, 16)  # a small collection has 16 lists to scan
+    for bad in (-1, 1025):
+        with pytest.raises(ValueError, match="milvus_nprobe"):
+            Settings(milvus_nprobe=bad)
+
+
 @pytest.mark.parametrize("prefix", ["", "1abc", "a-b", "x" * 65])
 def test_bad_collection_prefixes_are_refused(prefix):
     with pytest.raises(ValueError, match="milvus_collection_prefix"):
@@ -328,12 +337,15 @@ def test_the_installation_settings_reach_the_backend(milvus_server, registered_h
     prefix = f"x{secrets.token_hex(4)}"
     monkeypatch.delenv("HUTONG_MILVUS_URI")
     monkeypatch.delenv("HUTONG_MILVUS_COLLECTION_PREFIX")
-    h = _milvus_home(registered_home, tmp_path, milvus_uri=milvus_server, milvus_collection_prefix=prefix)
+    h = _milvus_home(
+        registered_home, tmp_path, milvus_uri=milvus_server, milvus_collection_prefix=prefix, milvus_nprobe=3
+    )
     try:
         idx = h.recognizer.index(VideoDCTSignal())
         assert idx.backend.collection.startswith(prefix + "_") and len(idx.backend) == len(idx.held) > 0
         back = RecognitionIndex.load(h.settings.index_dir, VideoDCTSignal(), "milvus", h.settings)
         assert back is not None and back.backend.collection == idx.backend.collection
+        assert idx.backend._nprobe == back.backend._nprobe == 3  # built and loaded alike
     finally:
         h.close()
 
