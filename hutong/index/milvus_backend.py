@@ -195,14 +195,18 @@ class MilvusIndex(IndexBackend):
         if n == 0:  # no collection at all: every search answers "no neighbour"
             self.collection, self._rows = None, 0
             return
-        digest = hashlib.blake2b(f"{self.dim}:{n}:{INDEX_TYPE}:{nlist}:".encode(), digest_size=12)
+        # vectors and ids digested apart: the name depends on the rows, not on how they were cut into batches
+        # (a rebuild streamed from the database finds the collection an in-memory build made, and back)
+        vectors, keys = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
         rows = 0
         for x, ids in self._checked(batches()):
-            digest.update(x.data)
-            digest.update(ids.data)
+            vectors.update(x.data)
+            keys.update(ids.data)
             rows += len(x)
         if rows != n:
             raise ValueError(f"{rows} vectors given for a build of {n}")
+        digest = hashlib.blake2b(f"{self.dim}:{n}:{INDEX_TYPE}:{nlist}:".encode(), digest_size=12)
+        digest.update(vectors.digest() + keys.digest())
         name = f"{self.settings.milvus_collection_prefix}_{digest.hexdigest()}"
         if self._call("look up a collection", "has_collection", name) and self._was_followed(name):
             # built with this content, then changed by following the catalogue: not this content any more

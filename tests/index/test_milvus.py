@@ -301,14 +301,17 @@ def test_a_rebuild_reads_a_few_works_at_a_time_into_the_collection_a_whole_build
     from hutong.match import index as match_index
 
     monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
-    h = _milvus_home(registered_home, tmp_path)
+    # a prefix of its own: other tests followed the catalogue in collections of this same content
+    h = _milvus_home(registered_home, tmp_path, milvus_collection_prefix=f"s{secrets.token_hex(4)}")
     try:
         sig = VideoDCTSignal()
         gen, rows = catalogue_generation(h.db), load_fingerprint_versions(h.db, sig)
+        versions = np.array([(w, v) for w, v, _ in rows])
         whole = RecognitionIndex.build(
-            sig, [(w, fp) for w, _, fp in rows], "milvus", gen, np.array([(w, v) for w, v, _ in rows])
+            sig, [(w, fp) for w, _, fp in rows], "milvus", gen, versions, h.settings
         )
-        streamed = build_index(h.db, sig, "milvus", gen)
+        streamed = build_index(h.db, sig, "milvus", gen, h.settings)
+        assert whole.backend.collection.startswith(h.settings.milvus_collection_prefix + "_")
         assert streamed.backend.collection == whole.backend.collection
         assert np.array_equal(streamed.held, whole.held) and np.array_equal(streamed.versions, whole.versions)
         assert _best_works(streamed, _queries(h, sig, 2)) == {2}
