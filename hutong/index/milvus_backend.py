@@ -70,7 +70,7 @@ COMPACT_ROWS = 100_000
 #: ...but not past this many: a merge writes every row once more before Milvus deletes the merged-away files
 #: (72 M rows of 63 dimensions: 18 GB written in 4 minutes, which filled the test machine's disk), and
 #: segments sealed while so many rows stream in are already large (~2.4 M rows with ``milvus_local``'s
-#: bulk-build settings), so each is indexed as it stands; a cluster's own compaction merges later if set to
+#: bulk-build settings), so each is indexed as it stands (a cluster's automatic compaction may merge them later)
 MERGE_MAX_ROWS = 20_000_000
 
 
