@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import signal
 import subprocess
@@ -60,12 +61,15 @@ def pytest_xdist_make_scheduler(config, log):
 
     root = Path(config.rootpath)
 
+    @functools.cache  # asked for every test: read each module once
+    def scope_of(module: str) -> str:
+        path = root / module
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        return "milvus" if any(word in text for word in MILVUS_WORDS) else module
+
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            path = root / module
-            text = path.read_text(errors="replace") if path.is_file() else ""
-            return "milvus" if any(word in text for word in MILVUS_WORDS) else module
+            return scope_of(nodeid.split("::", 1)[0])
 
     return ModuleScheduling(config, log)
 

@@ -122,8 +122,6 @@ class FaissIVFPQIndex(_FaissIndex):
         self.train(np.concatenate(pool) if pool else np.zeros((0, self.dim), np.float32), total=n)
         added = 0
         for x, ids in batches():
-            if len(ids) != len(x):
-                raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
             self.add(x, ids)
             added += len(x)
         if added != n:  # the batches changed between the two readings
@@ -155,6 +153,8 @@ class FaissIVFPQIndex(_FaissIndex):
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         x = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(ids) != len(x):
+            raise ValueError(f"{len(ids)} ids for {len(x)} vectors")
         if len(x):
             self._index.add_with_ids(self._padded(x), np.ascontiguousarray(ids, np.int64))
 

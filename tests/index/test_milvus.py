@@ -133,8 +133,6 @@ def test_nbytes_reports_what_the_server_holds(milvus_server):
 def test_a_large_build_merges_its_segments_before_indexing(milvus_server, monkeypatch):
     """Big builds merge the segments Milvus sealed while rows streamed in, then index once (else Milvus
     merges them after loading and indexes each merged segment again while searches crawl)."""
-    from hutong.index import milvus_backend
-
     monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
     monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)  # several inserts: something to merge
     rounds = []
@@ -157,8 +155,6 @@ def test_a_large_build_merges_its_segments_before_indexing(milvus_server, monkey
 
 def test_a_build_past_the_merge_limit_indexes_its_segments_as_they_stand(milvus_server, monkeypatch):
     """Past ``MERGE_MAX_ROWS`` a build does not merge (a merge writes every row again); it is still whole."""
-    from hutong.index import milvus_backend
-
     monkeypatch.setattr(milvus_backend, "COMPACT_ROWS", 1000)
     monkeypatch.setattr(milvus_backend, "MERGE_MAX_ROWS", 2000)
     monkeypatch.setattr(milvus_backend, "INSERT_BATCH", 500)
@@ -174,8 +170,6 @@ def test_a_build_past_the_merge_limit_indexes_its_segments_as_they_stand(milvus_
 
 def test_background_work_that_never_finishes_is_a_retryable_error(monkeypatch):
     """Compaction and indexing are polled with a deadline that grows with the rows; past it, a clear error."""
-    from hutong.index import milvus_backend
-
     now = [0.0]
     monkeypatch.setattr(milvus_backend.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(milvus_backend.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
