@@ -35,7 +35,18 @@ def recognition_section(r: dict) -> list[str]:
         "own temporal alignment, so the comparison isolates the frame signal. The `static` family uses the "
         "registered static footage (a screencast compilation, two fixed cameras) under light edits; the negatives "
         "include unregistered static footage (a street camera, a person signing, a synthetic editor screencast), "
-        "colour bars, black, title cards, credits and held or zoomed stills.",
+        "colour bars, black, title cards, credits and held or zoomed stills."
+        + (
+            f" `hutong` runs the default signal set ({', '.join(r['speed']['signals'])})"
+            + (
+                "; `hutong (classical signals only)` what an installation without the learned descriptor runs, "
+                "and `hutong (all four signals)` every signal, on the same fingerprints of the same queries."
+                if "hutong (all four signals)" in r
+                else "."
+            )
+            if "signals" in r.get("speed", {})
+            else ""
+        ),
         "",
         "| system | segment F1 | precision | recall | work precision | work recall | false alarms on negatives |",
         "|---|---|---|---|---|---|---|",

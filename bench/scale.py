@@ -27,7 +27,7 @@ from hutong.fingerprint import SIGNAL_TYPES, VideoDCTSignal, learned
 from hutong.index import backend
 from hutong.match.align import Hits, align
 from hutong.match.index import load_fingerprints
-from hutong.match.service import NEIGHBOURS, competing_margin
+from hutong.match.service import NEIGHBOURS, alignment_options, competing_margin
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PER_HOUR = 3600 * 2
@@ -220,15 +220,7 @@ def search_and_align(idx, sig, qt, qv, qdur) -> dict:
     hits = Hits(
         hits.work[keep], hits.tq[keep], hits.tr[keep], hits.sim[keep], hits.variant[keep], hits.margin[keep]
     )
-    found = align(
-        hits,
-        query_step=1.0 / sig.fps,
-        ref_durations={},
-        query_duration=qdur,
-        threshold=threshold,
-        signal=sig.name,
-        extent=getattr(sig, "window_seconds", None),
-    )
+    found = align(hits, ref_durations={}, query_duration=qdur, threshold=threshold, **alignment_options(sig))
     align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1
     return {
         "query_vectors": int(len(qv)),

@@ -189,7 +189,8 @@ class Settings(BaseSettings):
     signals: str = Field(
         default="auto",
         description="Recognition signals, comma-separated (video.dct, video.motion, audio.bands, video.sscd); "
-        "'auto': the classical three plus the learned video.sscd where its optional extra is installed.",
+        "'auto': audio.bands and the learned video.sscd where its optional extra is installed, else the classical "
+        "three (video.dct, video.motion, audio.bands).",
     )
     # several API processes
     media_path: Path | None = Field(

@@ -14,6 +14,7 @@ import pytest
 
 from hutong.app import Hutong
 from hutong.config import get_settings
+from hutong.fingerprint import CLASSICAL, LEARNED, learned
 from hutong.media.synth import Piece, build_clip
 
 SAMPLES = Path(__file__).resolve().parent.parent / "hutong" / "samples"
@@ -23,6 +24,9 @@ TEARS = SAMPLES / "tears_of_steel_battle.mp4"
 CARS = SAMPLES / "cars_unregistered.mp4"
 CHAPLIN = SAMPLES / "chaplin_unregistered.mp4"
 WORK_FILES = (BBB, SINTEL, TEARS)
+#: every signal this installation can run: registered catalogues hold them all, so that tests of one signal
+#: (``video.dct``) find its fingerprints where the default set (learned, where installed) does not use it
+EVERY_SIGNAL = ",".join(dict.fromkeys([*CLASSICAL, *(LEARNED if learned.available() else ())]))
 
 
 def interrupt(
@@ -88,9 +92,10 @@ def app(home: Path):
 
 @pytest.fixture(scope="session")
 def registered_home(tmp_path_factory) -> Path:
-    """A home with the three sample works registered, built once; tests copy it before writing."""
+    """A home with the three sample works registered (every installed signal's fingerprints), built once;
+    tests copy it before writing."""
     home = tmp_path_factory.mktemp("registered")
-    h = Hutong.create(get_settings(home=home))
+    h = Hutong.create(get_settings(home=home, signals=EVERY_SIGNAL))
     try:
         for f in WORK_FILES:
             h.catalogue.add_one(f, title=f.stem, holder="Blender Foundation", check_duplicates=False)

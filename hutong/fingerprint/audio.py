@@ -72,7 +72,10 @@ class AudioBandsSignal(SignalType):
     name = "audio.bands"
     media = "audio"
     dim = STEPS * BANDS
-    threshold = 0.82
+    #: 0.82 before the index kept one window in three; with fewer windows to meet, 0.78 lets the degraded
+    #: copies' nearest windows count (audio-only F1 0.756 -> 0.823 in one benchmark run, precision 0.999 ->
+    #: 0.998, no false alarm of 31 negatives; unrelated windows sit near cosine 0)
+    threshold = 0.78
     fps = RATE / (HOP * 8)
     window_seconds = WINDOW_HOPS * HOP / RATE  # the stretch of sound one vector describes
 

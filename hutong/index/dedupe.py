@@ -5,6 +5,11 @@ of them costs memory and finds nothing more. A vector is kept when it differs fr
 the same work (cosine below ``alike``), or when ``max_gap`` seconds have passed since that one, so that the
 alignment still sees the run advance (a query frame in a static run matches a kept instant at most
 ``max_gap`` seconds before its own). Vectors of norm zero (black frames) match nothing and are dropped.
+
+``alike = -1`` makes every vector alike: the index keeps one vector every ``max_gap`` seconds, whatever
+they show. That suits a descriptor whose neighbours are unrelated (``audio.bands``: a window of sound
+moved by a quarter of a second is another vector, cosine 0.06 at the median) when the query side is
+sampled densely enough to meet every kept vector.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ def keep_distinct(
     n = len(vectors)
     if n == 0:
         return np.zeros(0, bool)
-    if not 0.0 < alike <= 1.0 or max_gap < 0:
-        raise ValueError(f"alike must be in (0, 1] and max_gap >= 0, got {alike}, {max_gap}")
+    if not -1.0 <= alike <= 1.0 or max_gap < 0:
+        raise ValueError(f"alike must be in [-1, 1] and max_gap >= 0, got {alike}, {max_gap}")
     live = np.linalg.norm(vectors, axis=1) > 0
     # similar[i, j]: row i is alike to row i-1-j (computed for all rows at once; the loop below only reads it)
     similar = np.zeros((n, LOOKBACK), bool)

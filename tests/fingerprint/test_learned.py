@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hutong.errors import HutongError
-from hutong.fingerprint import CLASSICAL, default_signals, learned
+from hutong.fingerprint import CLASSICAL, LEARNED, default_signals, learned
 from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail, thumbnails
 from hutong.media import probe
 from hutong.media.synth import Piece, build_clip
@@ -21,10 +21,11 @@ needs_sscd = pytest.mark.skipif(
 )
 
 
-def test_auto_is_the_classical_signals_plus_the_learned_one_where_installed():
+def test_auto_is_the_learned_signal_and_the_soundtrack_where_installed_else_the_classical_three():
     names = [s.name for s in default_signals("auto")]
-    assert names[:3] == list(CLASSICAL)
+    assert names == list(LEARNED if learned.available() else CLASSICAL)
     assert ("video.sscd" in names) == learned.available()
+    assert "audio.bands" in names  # the soundtrack is heard either way
 
 
 def test_signals_are_chosen_by_name():

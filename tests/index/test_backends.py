@@ -1,5 +1,6 @@
 """The contract every index backend must pass (the numpy backend is the trivial reference)."""
 
+import faiss
 import numpy as np
 import pytest
 
@@ -74,6 +75,11 @@ def test_ivfpq_is_compact_at_scale():
     idx.build(data)
     # 10-byte codes + 8-byte ids per vector, plus the centroids and codebooks counted once
     assert 20000 * 18 <= idx.nbytes() < 20000 * 63 * 4 / 8
+    ivf = faiss.downcast_index(faiss.extract_index_ivf(idx._index))
+    # coarse centroids are held in half precision (70 padded dimensions, 2 bytes each) and counted so
+    assert faiss.downcast_index(ivf.quantizer).code_size == ivf.d * 2 == 140
+    tables = ivf.pq.M * ivf.pq.ksub * ivf.pq.dsub * 4
+    assert idx.nbytes() == 20000 * 18 + ivf.nlist * ivf.d * 2 + tables
 
 
 # in-process backends that keep the ids they are given (Milvus, a server, has its own tests)

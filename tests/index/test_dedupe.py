@@ -72,6 +72,17 @@ def test_empty_input_and_bad_parameters():
         == 0
     )
     v = _unit(np.ones((3, 8)))
-    for alike, gap in ((0.0, 1.0), (1.5, 1.0), (0.9, -1.0)):
+    for alike, gap in ((-1.5, 1.0), (1.5, 1.0), (0.9, -1.0)):
         with pytest.raises(ValueError, match="alike must be"):
             keep_distinct(v, np.arange(3.0), _one_work(3), alike=alike, max_gap=gap)
+
+
+def test_alike_minus_one_keeps_one_vector_per_gap_whatever_they_show():
+    rng = np.random.default_rng(3)
+    v = _unit(rng.normal(size=(24, 8)))  # unrelated neighbours, as a window of sound moved by 0.25 s
+    t = np.arange(24, dtype=np.float32) / 4  # 4 a second
+    new = np.zeros(24, bool)
+    new[[0, 12]] = True  # a second work starts at row 12: it keeps its own first vector
+    v[13] = 0.0  # silence matches nothing, and is not what the next gap is counted from
+    keep = keep_distinct(v, t, new, alike=-1.0, max_gap=0.75)
+    assert np.flatnonzero(keep).tolist() == [0, 3, 6, 9, 12, 15, 18, 21]

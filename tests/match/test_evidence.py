@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hutong.app import Hutong
+from hutong.config import get_settings
 from hutong.errors import HutongError
 from hutong.fingerprint import Fingerprint, learned
 from hutong.match import Recognizer
@@ -60,23 +62,27 @@ def test_colour_bars_and_title_cards_match_nothing(cards, shared_recognizer):
 
 @needs_sscd
 def test_a_lone_coarse_claim_is_dropped_where_the_learned_signal_looked_and_saw_nothing(
-    shared_recognizer, clip_factory
+    registered_home, clip_factory
 ):
     clip = clip_factory("sintel_plain_for_evidence", [Piece(SINTEL, 5, 10, (), seed=2)])
-    rec = shared_recognizer.recognizer
-    _, fps = rec.fingerprint_query(clip.path)
-    _, other = rec.fingerprint_query(CHAPLIN)
-    dct_only = {"video.dct": fps["video.dct"]}
-    found = rec.match_fingerprints(str(clip.path), clip.duration, dct_only).segments
-    assert found and {s.work_title for s in found} == {SINTEL.stem}, "video.dct alone finds the use"
-    # the learned signal looked (at other footage: it saw nothing there) -> the lone coarse claim goes
-    looked = {**dct_only, "video.sscd": other["video.sscd"]}
-    assert rec.match_fingerprints(str(clip.path), clip.duration, looked).segments == []
-    # while with its own view of the clip it confirms the use
-    both = {**dct_only, "video.sscd": fps["video.sscd"]}
-    confirmed = rec.match_fingerprints(str(clip.path), clip.duration, both).segments
-    assert confirmed and {s.work_title for s in confirmed} == {SINTEL.stem}
-    assert all("video.sscd" in s.signals for s in confirmed)
+    h = Hutong.create(get_settings(home=registered_home, signals="video.dct,video.sscd"))
+    try:
+        rec = h.recognizer
+        _, fps = rec.fingerprint_query(clip.path)
+        _, other = rec.fingerprint_query(CHAPLIN)
+        dct_only = {"video.dct": fps["video.dct"]}
+        found = rec.match_fingerprints(str(clip.path), clip.duration, dct_only).segments
+        assert found and {s.work_title for s in found} == {SINTEL.stem}, "video.dct alone finds the use"
+        # the learned signal looked (at other footage: it saw nothing there) -> the lone coarse claim goes
+        looked = {**dct_only, "video.sscd": other["video.sscd"]}
+        assert rec.match_fingerprints(str(clip.path), clip.duration, looked).segments == []
+        # while with its own view of the clip it confirms the use
+        both = {**dct_only, "video.sscd": fps["video.sscd"]}
+        confirmed = rec.match_fingerprints(str(clip.path), clip.duration, both).segments
+        assert confirmed and {s.work_title for s in confirmed} == {SINTEL.stem}
+        assert all("video.sscd" in s.signals for s in confirmed)
+    finally:
+        h.close()
 
 
 def test_timings_split_decode_descriptors_search_and_align(shared_recognizer, clip_factory):

@@ -11,7 +11,7 @@ import pytest
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.errors import Unavailable
-from hutong.fingerprint import default_signals
+from hutong.fingerprint import SIGNAL_TYPES, default_signals
 from hutong.match import index as match_index
 from hutong.match.index import (
     RecognitionIndex,
@@ -93,7 +93,7 @@ def test_a_stale_checkpoint_is_rebuilt_once_and_then_loaded(registered):
 def test_two_backends_of_one_signal_keep_separate_checkpoints(registered):
     """``video.dct`` has a dot: a name built with ``with_suffix`` dropped the backend and two backends
     shared one file."""
-    signal = next(s for s in default_signals() if s.name == "video.dct")
+    signal = SIGNAL_TYPES["video.dct"]()
     folder, gen = registered.settings.index_dir, catalogue_generation(registered.db)
     rows = load_fingerprints(registered.db, signal)
     for name in ("numpy-flat", "faiss-ivfpq"):
@@ -128,7 +128,7 @@ def test_a_damaged_or_old_checkpoint_is_rebuilt(registered):
 
 def test_a_match_finds_the_same_work_and_instant_through_the_keys(shared_recognizer, two_work_clip):
     """Keys decode to the work and instant each row was built from."""
-    signal = next(s for s in shared_recognizer.recognizer.signals if s.name == "video.dct")
+    signal = SIGNAL_TYPES["video.dct"]()
     idx = shared_recognizer.recognizer.index(signal)
     rows = load_fingerprints(shared_recognizer.db, signal)
     wid, fp = rows[-1]
@@ -151,7 +151,7 @@ def test_a_streamed_rebuild_reads_a_few_works_at_a_time_and_holds_what_a_whole_o
     """FAISS IVF-PQ (and Milvus) rebuild from fingerprints read a few works at a time, never all at once;
     the index answers as one built from everything in memory."""
     monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
-    signal = next(s for s in default_signals() if s.name == "video.dct")
+    signal = SIGNAL_TYPES["video.dct"]()
     gen, rows = catalogue_generation(registered.db), load_fingerprints(registered.db, signal)
     chunks = []
     read = match_index.read_fingerprints
@@ -171,7 +171,7 @@ def test_a_streamed_rebuild_reads_a_few_works_at_a_time_and_holds_what_a_whole_o
 
 def test_a_work_removed_during_a_rebuild_is_read_again_without_it(registered, monkeypatch):
     monkeypatch.setattr(match_index, "REBUILD_WORKS", 1)
-    signal = next(s for s in default_signals() if s.name == "video.dct")
+    signal = SIGNAL_TYPES["video.dct"]()
     gen = catalogue_generation(registered.db)
     read, readings = match_index.read_fingerprints, []
 

@@ -44,7 +44,7 @@ def test_each_edit_family_is_recognised(family, shared_recognizer, clip_factory)
         assert t["region"]["w"] == pytest.approx(clip.params[0]["pip"]["scale"], abs=0.08)
     if family == "voiceover":
         assert "audio.bands" not in seg.signals, "the replaced soundtrack must not match"
-    assert {"video.dct", "video.motion"} & set(seg.signals), "the picture is recognised"
+    assert any(s.startswith("video.") for s in seg.signals), "the picture is recognised"
 
 
 @pytest.mark.parametrize(

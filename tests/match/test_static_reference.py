@@ -12,7 +12,7 @@ from hutong.match import index as match_index
 from hutong.match.index import load_fingerprints
 from hutong.match.service import Recognizer
 from hutong.media.synth import run_ffmpeg
-from tests.conftest import BBB
+from tests.conftest import BBB, EVERY_SIGNAL
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,8 @@ def static_home(tmp_path_factory):
     copy = folder / "copy.mp4"  # a smaller re-encode of seconds 2-18: motion into the held picture
     run_ffmpeg(["-ss", "2", "-t", "16", "-i", str(work), "-an", "-vf", "scale=320:-2", "-c:v", "libx264",
                 "-crf", "30", "-preset", "veryfast", str(copy)])  # fmt: skip
-    h = Hutong.create(get_settings(home=folder / "home"))
+    # every installed signal: these tests look at video.dct's index, which the learned default leaves out
+    h = Hutong.create(get_settings(home=folder / "home", signals=EVERY_SIGNAL))
     w = h.catalogue.add_one(
         work, title="held frame lecture", holder="Blender Foundation", check_duplicates=False
     )
