@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hutong.match.align import Alignment, Hits, align, merge
+from hutong.match.align import SHORT_SAMPLES, Alignment, Hits, align, merge
 
 
 def _hits(work, tq, tr, sim=0.95):
@@ -251,3 +251,22 @@ def test_a_segment_ends_where_its_last_vector_stops_describing_the_media():
     assert picture.query_end == pytest.approx(8.25)
     (clipped,) = align(_hits(1, tq, 30 + tq), extent=1.0, **{**kw, "query_duration": 8.5})
     assert clipped.query_end == 8.5, "never past the clip's end"
+
+
+def test_alignment_counts_instants_at_the_rate_of_the_indexed_references():
+    """``audio.bands`` is indexed one window in three (0.75 s): its instants are counted on that grid, a
+    segment reaches the part of a gap past its last kept window, and four instants are evidence enough."""
+    from hutong.fingerprint import SIGNAL_TYPES
+    from hutong.match.index import DEDUPE, reference_step
+    from hutong.match.service import alignment_options
+
+    audio, dct = SIGNAL_TYPES["audio.bands"](), SIGNAL_TYPES["video.dct"]()
+    assert DEDUPE["audio.bands"] == (-1.0, 0.75) and reference_step(audio) == 0.75
+    assert alignment_options(audio) == {
+        "query_step": 0.75,
+        "signal": "audio.bands",
+        "extent": pytest.approx(1.5),  # the 1 s window plus the 0.5 s a kept window may lie before the end
+        "min_samples": SHORT_SAMPLES,
+    }
+    # near-duplicates dropped by likeness leave the grid as sampled
+    assert alignment_options(dct) == {"query_step": 0.5, "signal": "video.dct", "extent": None}

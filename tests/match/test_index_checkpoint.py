@@ -110,6 +110,19 @@ def test_two_backends_of_one_signal_keep_separate_checkpoints(registered):
     assert RecognitionIndex.load(folder, signal, "faiss-ivfpq").keys is None  # the backend holds them
 
 
+def test_a_checkpoint_built_with_other_near_duplicate_settings_is_rebuilt(registered, monkeypatch):
+    """Rows were chosen by the settings of the day: thinning ``audio.bands`` differently is another index."""
+    signal = SIGNAL_TYPES["audio.bands"]()
+    folder, name = registered.settings.index_dir, registered.settings.index_backend
+    thinned = open_index(registered.db, signal, folder, name)
+    assert RecognitionIndex.load(folder, signal, name) is not None
+    monkeypatch.setitem(match_index.DEDUPE, "audio.bands", (-1.0, 0.25))  # every window kept
+    assert RecognitionIndex.load(folder, signal, name) is None
+    every = open_index(registered.db, signal, folder, name)
+    assert len(every.backend) > 2.5 * len(thinned.backend)  # one window in three, before
+    assert RecognitionIndex.load(folder, signal, name) is not None  # the new settings' checkpoint was saved
+
+
 def test_a_damaged_or_old_checkpoint_is_rebuilt(registered):
     signal = default_signals()[0]
     folder, name = registered.settings.index_dir, registered.settings.index_backend
