@@ -126,6 +126,7 @@ def run_hutong(queries, home: Path, log) -> tuple[dict[str, dict], dict, dict]:
                     latency.append(extract_s + time.perf_counter() - t0)
         log(f"hutong rows: {', '.join(f'{k} = {v}' for k, v in configs.items())}")
         speed = fingerprint_speed(recognizers["hutong"].signals, log)
+        speed.update(startup_seconds(log))
         speed["signals"] = configs["hutong"]
         speed["match_seconds_median"] = float(np.median(latency))
         speed["match_seconds_p95"] = float(np.percentile(latency, 95))
@@ -263,6 +264,26 @@ def fingerprint_speed(signals, log) -> dict:
     }
 
 
+def startup_seconds(log, runs: int = 7) -> dict:
+    """Wall seconds until ``hutong --help`` (and ``hutong match --help``) has printed, in a fresh
+    interpreter each time, median of ``runs``: what someone typing the command waits, imports included."""
+    import subprocess
+    import sys
+
+    out = {}
+    for key, args in (("help", ["--help"]), ("match_help", ["match", "--help"])):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "hutong", *args], check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        out[f"{key}_seconds"] = float(np.median(times))
+    log(
+        f"start-up: hutong --help {out['help_seconds']:.2f} s, hutong match --help {out['match_help_seconds']:.2f} s"
+    )
+    return out
+
+
 def speed_only(out: Path, log) -> dict:
     """Re-measure the speed table alone and update it in ``out`` (the accuracy results stay as they are)."""
     from hutong.fingerprint import default_signals
@@ -271,6 +292,7 @@ def speed_only(out: Path, log) -> dict:
     signals = default_signals(get_settings().signals)  # what Hutong.create would run
     speed = results.get("speed", {})
     speed.update(fingerprint_speed(signals, log))
+    speed.update(startup_seconds(log))
     speed["signals"] = [s.name for s in signals]
     results["speed"] = speed
     out.write_text(json.dumps(results, indent=1))

@@ -314,6 +314,15 @@ def targets_section(
         sets = rec["speed"].get("sets") or [
             {"set": "footage", "ratio_to_decode": rec["speed"]["ratio_to_decode"]}
         ]
+        if "help_seconds" in rec["speed"]:
+            sp = rec["speed"]
+            rows.append(
+                (
+                    "`hutong --help` ≤ 0.3 s (fresh interpreter, median of 7)",
+                    f"{sp['help_seconds']:.2f} s (`hutong match --help` {sp['match_help_seconds']:.2f} s)",
+                    sp["help_seconds"] <= 0.3,
+                )
+            )
         rows.append(
             (
                 "fingerprinting ≥ 0.8 × decode-only throughput",
@@ -339,20 +348,25 @@ def targets_section(
             )
             sp = (rec or {}).get("speed", {})
             if "extract_cpu_seconds_per_60s_clip" in sp and "latency_cpu_seconds" in r:
-                # the part before the search does not depend on the catalogue; each signal measured at
-                # 1,000 h adds its search and alignment there, on top of this run's (catalogue-sized) searches:
-                # an upper bound, and signals not measured at 1,000 h count at this run's catalogue size
-                at_scale = sorted(per_signal)
-                e2e = sp["end_to_end_cpu_seconds_per_60s_clip"] + sum(
-                    per_signal[s]["latency_cpu_seconds"] for s in at_scale
+                # the part before the search does not depend on the catalogue; each signal of the default set
+                # measured at 1,000 h searches and aligns there (the scale bench searches every query variant
+                # completed: an upper bound). Where every signal is measured there, this run's searches of its
+                # small catalogue are left out; otherwise they stay (an upper bound again)
+                used = sp.get("signals") or sorted(per_signal)
+                at_scale = [s for s in used if s in per_signal]
+                others = [s for s in used if s not in per_signal]
+                here = sp["end_to_end_cpu_seconds_per_60s_clip"] - sp["extract_cpu_seconds_per_60s_clip"]
+                e2e = (
+                    sp["extract_cpu_seconds_per_60s_clip"]
+                    + (here if others else 0.0)
+                    + sum(per_signal[s]["latency_cpu_seconds"] for s in at_scale)
                 )
-                others = [s for s in sp.get("signals", []) if s not in per_signal]
                 rows.append(
                     (
                         "60 s clip against 1,000 h end to end ≤ 3 s on one core (decode included)",
-                        f"≤ {e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search, "
-                        f"{sp['end_to_end_cpu_seconds_per_60s_clip'] - sp['extract_cpu_seconds_per_60s_clip']:.2f} "
-                        "searching and aligning this run's catalogue, + at 1,000 h "
+                        f"≤ {e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search"
+                        + (f", {here:.2f} searching and aligning this run's catalogue" if others else "")
+                        + ", searching and aligning 1,000 h: "
                         + ", ".join(f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}" for s in at_scale)
                         + (f"; {', '.join(others)} searched at this run's catalogue only" if others else "")
                         + ")",

@@ -28,8 +28,9 @@ class IndexBackend(ABC):
     #: whether ``build(vectors, ids)`` takes the ids to return (kept in the index at no extra cost); other
     #: backends return row numbers
     stores_ids: ClassVar[bool] = False
-    #: whether ``build_from(batches, n)`` builds from (vectors, ids) batches read more than once, never
-    #: holding them all (a rebuild of tens of thousands of hours); such a backend also ``stores_ids``
+    #: whether ``build_from(batches, n=None)`` builds from (vectors, ids) batches read more than once, never
+    #: holding them all (a rebuild of tens of thousands of hours), counting the rows as it first reads them
+    #: (``n``, where given, is checked); such a backend also ``stores_ids``
     builds_from_batches: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:

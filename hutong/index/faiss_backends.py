@@ -14,6 +14,37 @@ from hutong.index.base import IndexBackend
 TRAIN_POOL = 256_000
 
 
+def _uniform_sample(chunks: Iterable[np.ndarray], dim: int) -> tuple[np.ndarray, int]:
+    """(at most ``TRAIN_POOL`` rows drawn uniformly from ``chunks`` without replacement, how many rows there
+    were), in one reading of unknown length: each row gets a random key and the smallest keys are kept. Rows
+    come back in reading order, so a catalogue that fits whole is trained on exactly as ``build`` would."""
+    rng = np.random.default_rng(0)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (keys, positions, rows), merged now and then
+    cut, held, seen = np.inf, 0, 0
+    for x in chunks:
+        keys = rng.random(len(x))
+        pick = keys < cut  # once the pool is full, only rows that would displace one of it
+        if pick.any():
+            kept.append((keys[pick], np.arange(seen, seen + len(x))[pick], x[pick]))
+            held += int(pick.sum())
+        seen += len(x)
+        if held > 2 * TRAIN_POOL:  # merge: keep the smallest keys, and raise the bar for the next rows
+            kept = [_smallest(kept)]
+            cut, held = float(kept[0][0].max()), len(kept[0][0])
+    if not kept:
+        return np.zeros((0, dim), np.float32), seen
+    _, positions, rows = _smallest(kept)
+    return rows[np.argsort(positions)], seen
+
+
+def _smallest(kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    keys, positions, rows = (np.concatenate([k[i] for k in kept]) for i in range(3))
+    if len(keys) > TRAIN_POOL:
+        top = np.argpartition(keys, TRAIN_POOL - 1)[:TRAIN_POOL]
+        keys, positions, rows = keys[top], positions[top], rows[top]
+    return keys, positions, rows
+
+
 class _FaissIndex(IndexBackend):
     def __init__(self, dim: int) -> None:
         super().__init__(dim)
@@ -112,20 +143,23 @@ class FaissIVFPQIndex(_FaissIndex):
         self.train(x, total=len(x))
         self.add(x, ids)
 
-    def build_from(self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int) -> None:
-        """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: a random share
-        of the first reading trains the quantisers (``train`` draws its points from it), the second is
-        added."""
-        rng = np.random.default_rng(0)
-        share = min(1.0, TRAIN_POOL / max(n, 1))
-        pool = [np.asarray(x, np.float32)[rng.random(len(x)) < share] for x, _ in batches()]
-        self.train(np.concatenate(pool) if pool else np.zeros((0, self.dim), np.float32), total=n)
+    def build_from(
+        self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int | None = None
+    ) -> None:
+        """Index the rows given as (vectors, ids) batches, never all in memory at once: the first reading
+        counts them and draws a uniform sample of at most ``TRAIN_POOL`` to train the quantisers on
+        (``train`` draws its points from it), the second adds them. ``n``, where the caller knows it, is
+        checked against both readings."""
+        pool, seen = _uniform_sample((np.asarray(x, np.float32) for x, _ in batches()), self.dim)
+        if n is not None and seen != n:
+            raise ValueError(f"{seen} vectors given for a build of {n}")
+        self.train(pool, total=seen)
         added = 0
         for x, ids in batches():
             self.add(x, ids)
             added += len(x)
-        if added != n:  # the batches changed between the two readings
-            raise ValueError(f"{added} vectors added for a build of {n}")
+        if added != seen:  # the batches changed between the two readings
+            raise ValueError(f"{added} vectors added for a build of {seen}")
 
     def train(self, sample: np.ndarray, total: int) -> None:
         """Start an empty index for ``total`` vectors, its quantisers trained on ``sample`` of them (added

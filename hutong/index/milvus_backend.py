@@ -187,14 +187,12 @@ class MilvusIndex(IndexBackend):
         x, ids = self._checked_batch(x, np.arange(len(x)) if ids is None else ids)
         self.build_from(lambda: [(x, ids)], len(x))
 
-    def build_from(self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int) -> None:
-        """Index ``n`` rows given as (vectors, ids) batches, never all in memory at once: ``batches()`` is
-        read once to name the content, and once more to insert it unless a collection already holds it
-        (built by another process or machine)."""
-        nlist, self._nprobe = _index_params(n, self.settings.milvus_nprobe)
-        if n == 0:  # no collection at all: every search answers "no neighbour"
-            self.collection, self._rows = None, 0
-            return
+    def build_from(
+        self, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], n: int | None = None
+    ) -> None:
+        """Index the rows given as (vectors, ids) batches, never all in memory at once: ``batches()`` is
+        read once to count and name the content, and once more to insert it unless a collection already
+        holds it (built by another process or machine). ``n``, where the caller knows it, is checked."""
         # vectors and ids digested apart: the name depends on the rows, not on how they were cut into batches
         # (a rebuild streamed from the database finds the collection an in-memory build made, and back)
         vectors, keys = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
@@ -203,8 +201,13 @@ class MilvusIndex(IndexBackend):
             vectors.update(x.data)
             keys.update(ids.data)
             rows += len(x)
-        if rows != n:
+        if n is not None and rows != n:
             raise ValueError(f"{rows} vectors given for a build of {n}")
+        n = rows
+        nlist, self._nprobe = _index_params(n, self.settings.milvus_nprobe)
+        if n == 0:  # no collection at all: every search answers "no neighbour"
+            self.collection, self._rows = None, 0
+            return
         digest = hashlib.blake2b(f"{self.dim}:{n}:{INDEX_TYPE}:{nlist}:".encode(), digest_size=12)
         digest.update(vectors.digest() + keys.digest())
         name = f"{self.settings.milvus_collection_prefix}_{digest.hexdigest()}"

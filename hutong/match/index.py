@@ -242,9 +242,9 @@ class RecognitionIndex:
         settings: Settings | None = None,
     ) -> RecognitionIndex:
         """Index what ``read()`` gives, (vectors, work ids, times) of whole works in work id order, read
-        afresh on each call and never held all at once (a backend that ``builds_from_batches``): once to
-        count the rows kept, then as the backend needs (FAISS IVF-PQ: a training sample, then the rows;
-        Milvus: a digest of the content, then the rows where no collection holds them yet)."""
+        afresh on each call and never held all at once (a backend that ``builds_from_batches``), as the
+        backend needs: FAISS IVF-PQ a training sample (and the count), then the rows; Milvus the keys it
+        will hold, a digest of the content, then the rows where no collection holds them yet."""
         be = make_backend(backend_name, signal.dim, settings)
 
         def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -256,7 +256,7 @@ class RecognitionIndex:
             held = np.sort(np.concatenate([np.zeros(0, np.int64), *(k for _, k in batches())]))
             be.build_from(batches, len(held))
             return cls(signal.name, be, None, generation, held=held, versions=versions)
-        be.build_from(batches, sum(len(k) for _, k in batches()))
+        be.build_from(batches)
         return cls(signal.name, be, None, generation)
 
     def follow(self, db: Database, signal: SignalType, generation: int) -> bool:

@@ -135,7 +135,7 @@ def test_ivfpq_builds_from_batches_read_twice(monkeypatch, pool):
             yield data[start : start + 1000], ids[start : start + 1000]
 
     idx = BACKENDS["faiss-ivfpq"](63)
-    idx.build_from(batches, 6000)
+    idx.build_from(batches)  # counted while the training sample is drawn
     assert len(reads) == 2 and len(idx) == 6000
     q = data[:50] + 0.03 * rng.normal(size=(50, 63)).astype(np.float32)
     _, got = idx.search(q / np.linalg.norm(q, axis=1, keepdims=True), 1)
@@ -155,7 +155,9 @@ def test_ivfpq_build_from_refuses_batches_that_change_or_do_not_pair_up():
         return [(data[:m], np.arange(m))]
 
     with pytest.raises(ValueError, match="4999 vectors added for a build of 5000"):
-        BACKENDS["faiss-ivfpq"](63).build_from(shrinking, 5000)
+        BACKENDS["faiss-ivfpq"](63).build_from(shrinking)
+    with pytest.raises(ValueError, match="5000 vectors given for a build of 4000"):
+        BACKENDS["faiss-ivfpq"](63).build_from(lambda: [(data, np.arange(5000))], 4000)
     with pytest.raises(ValueError, match="4999 ids for 5000 vectors"):
         BACKENDS["faiss-ivfpq"](63).build_from(lambda: [(data, np.arange(4999))], 5000)
 
@@ -202,3 +204,23 @@ def test_a_checkpoint_counts_the_code_size_it_was_built_with(tmp_path):
     back = BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
     assert back.code_bytes == 10
     assert back.nbytes() == old.nbytes()  # 7-byte codes counted, not 10
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_the_training_sample_is_uniform_whatever_the_batches(monkeypatch, chunk):
+    """One reading of unknown length gives ``TRAIN_POOL`` distinct rows spread over all of it, in reading
+    order; fewer rows than that come back whole."""
+    from hutong.index import faiss_backends
+
+    monkeypatch.setattr(faiss_backends, "TRAIN_POOL", 300)
+    rows = np.arange(6000, dtype=np.float32)[:, None]  # a row's value is its position
+    pool, seen = faiss_backends._uniform_sample((rows[i : i + chunk] for i in range(0, 6000, chunk)), 1)
+    got = pool[:, 0]
+    assert seen == 6000 and len(got) == 300 and len(np.unique(got)) == 300
+    assert np.all(np.diff(got) > 0)  # reading order
+    # spread over the whole reading: each sixth holds about a sixth of the sample (50 expected)
+    assert all(25 <= n <= 75 for n in np.histogram(got, bins=6, range=(0, 6000))[0])
+    few, n = faiss_backends._uniform_sample((rows[:200][i : i + chunk] for i in range(0, 200, chunk)), 1)
+    assert n == 200 and np.array_equal(few[:, 0], np.arange(200))
+    empty, n = faiss_backends._uniform_sample(iter([]), 4)
+    assert n == 0 and empty.shape == (0, 4)
