@@ -366,8 +366,12 @@ def targets_section(
                         "60 s clip against 1,000 h end to end ≤ 3 s on one core (decode included)",
                         f"≤ {e2e:.2f} CPU s ({sp['extract_cpu_seconds_per_60s_clip']:.2f} before the search"
                         + (f", {here:.2f} searching and aligning this run's catalogue" if others else "")
-                        + ", searching and aligning 1,000 h: "
-                        + ", ".join(f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}" for s in at_scale)
+                        + (
+                            ", searching and aligning 1,000 h: "
+                            + ", ".join(f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}" for s in at_scale)
+                            if at_scale
+                            else ""
+                        )
                         + (f"; {', '.join(others)} searched at this run's catalogue only" if others else "")
                         + ")",
                         e2e <= 3.0,

@@ -121,7 +121,8 @@ def competing_margin(
         competes |= np.abs(t[:, :, None] - t[:, None, :]) > FAR
     competes &= valid[:, None, :]
     other = np.where(competes, sims[:, None, :], -np.inf).max(axis=2)
-    return np.where(np.isfinite(other), sims - other, 1.0).astype(np.float32)
+    with np.errstate(invalid="ignore"):  # -inf - -inf where neither exists: that branch is not taken
+        return np.where(np.isfinite(other), sims - other, 1.0).astype(np.float32)
 
 
 #: a coarse variant is completed when, at some instant, it matched a work within this much of the best
