@@ -29,7 +29,7 @@ from hutong.match.index import (  # noqa: E402
     checkpoint_paths,
     load_fingerprint_versions,
 )
-from tests.conftest import BBB  # noqa: E402
+from tests.conftest import BBB, EVERY_SIGNAL  # noqa: E402
 
 
 def _unit(seed, n, d=63):
@@ -229,6 +229,8 @@ def test_the_cli_does_not_import_pymilvus():
 def _milvus_home(registered_home, tmp_path, **settings):
     home = tmp_path / "home"
     shutil.copytree(registered_home, home)
+    # every signal the registered catalogue holds: a work added here gets video.dct's fingerprint too
+    settings.setdefault("signals", EVERY_SIGNAL)
     return Hutong.create(get_settings(home=home, index_backend="milvus", **settings))
 
 
