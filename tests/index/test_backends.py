@@ -224,3 +224,23 @@ def test_the_training_sample_is_uniform_whatever_the_batches(monkeypatch, chunk)
     assert n == 200 and np.array_equal(few[:, 0], np.arange(200))
     empty, n = faiss_backends._uniform_sample(iter([]), 4)
     assert n == 0 and empty.shape == (0, 4)
+
+
+def test_ivfpq_keeps_no_precomputed_table_so_nbytes_is_all_it_holds(tmp_path):
+    """FAISS would keep nlist x M x 256 floats beside the codes (46 MB at 1,000 h of ``video.dct``): turned
+    off after training and again after loading a checkpoint; were one there, ``nbytes`` would count it."""
+    data = _unit(np.random.default_rng(12), 20000, 63)
+    idx = BACKENDS["faiss-ivfpq"](63)
+    idx.build(data)
+    ivf = faiss.downcast_index(faiss.extract_index_ivf(idx._index))
+    assert ivf.use_precomputed_table == -1 and ivf.precomputed_table.size() == 0
+    idx.save(tmp_path / "x.idx")
+    back = BACKENDS["faiss-ivfpq"].load(tmp_path / "x.idx", 63)
+    bivf = faiss.downcast_index(faiss.extract_index_ivf(back._index))
+    assert bivf.use_precomputed_table == -1 and bivf.precomputed_table.size() == 0
+    q = data[:30]
+    assert np.array_equal(back.search(q, 5)[1], idx.search(q, 5)[1])  # the same answers without it
+    lean = back.nbytes()
+    bivf.use_precomputed_table = 1
+    bivf.precompute_table()
+    assert back.nbytes() == lean + bivf.nlist * bivf.pq.M * bivf.pq.ksub * 4
