@@ -172,7 +172,12 @@ def scale_section(rows: list[dict]) -> list[str]:
         "memory (codes, ids, centroids, codebooks, the arrays beside the index). *Segments as reference*: "
         "of the segments an exact index of every vector finds at the smallest size, how many this row finds "
         "(+ segments it finds that the reference does not). Seconds are wall time on a shared machine; CPU "
-        "seconds in the JSON. `python -m bench.scale`.",
+        "seconds in the JSON. `python -m bench.scale`. Rows marked † were measured before the IVF-PQ index "
+        "turned off FAISS's precomputed distance table (a float per list × sub-quantiser × centroid, which "
+        "FAISS keeps beside the codes by default and the index MB never counted: at 1,000 h of `video.dct` "
+        "46 MB, at 10,000 h (16,384 lists) 168 MB) and held its centroids in float32: their index MB are "
+        "what today's index holds or a little more (half-precision centroids now), while their searches had "
+        "the table's help (today's are slower by a few tenths of a second at 1,000 h).",
         "",
         "| hours of reference | signal | backend | vectors | kept % (real) | index MB per 1,000 h | build s | query vectors | search + align s | segments found | segments as reference | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -188,8 +193,9 @@ def scale_section(rows: list[dict]) -> list[str]:
             if "kept_ratio" in x
             else ""
         )
+        dagger = " †" if x["backend"].startswith("faiss-ivfpq") and not x.get("no_precomputed_table") else ""
         out.append(
-            f"| {x['hours']:g} | {x.get('signal', 'video.dct')} | {x['backend']} | {x['vectors']:,} | {kept} | {x['index_mb_per_1000h']:.0f} | {x['build_seconds']:.1f} | "
+            f"| {x['hours']:g} | {x.get('signal', 'video.dct')} | {x['backend']}{dagger} | {x['vectors']:,} | {kept} | {x['index_mb_per_1000h']:.0f} | {x['build_seconds']:.1f} | "
             f"{x['query_vectors']:,} | {x['latency_seconds']:.2f} | {x['segments_found']} | {same} | {x['rss_mb']:.0f} |"
         )
     return out
@@ -391,6 +397,7 @@ def targets_section(
                     "≤ 100 MB of index per 1,000 h per signal",
                     ", ".join(
                         f"{s} {x['index_mb_per_1000h']:.0f} MB (at {x['hours']:,.0f} h)"
+                        + ("" if x.get("no_precomputed_table") else " †")
                         for s, x in sorted(sized.items())
                     )
                     + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""),
@@ -422,7 +429,9 @@ def targets_section(
             rows.append(
                 (
                     f"a 10,000 h row ({x.get('signal', 'video.dct')})",
-                    f"{x['hours']:,.0f} h: {x['vectors']:,} vectors, {x['index_mb_per_1000h']:.0f} MB per 1,000 h, "
+                    f"{x['hours']:,.0f} h: {x['vectors']:,} vectors, {x['index_mb_per_1000h']:.0f} MB per 1,000 h"
+                    + ("" if x.get("no_precomputed_table") else " † (search time: see Scale)")
+                    + ", "
                     f"{x.get('reference_found', '?')}/{x.get('reference_segments', '?')} segments "
                     f"(+{x.get('extra_segments', 0)}), search + align {x['latency_seconds']:.2f} s, "
                     f"build {x['build_seconds'] / 60:.0f} min",

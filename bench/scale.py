@@ -193,6 +193,7 @@ def measure(
         "index_mb_per_1000h": idx.nbytes() / max(hours, 1e-9) * 1000 / 1e6,
         "build_seconds": build_s,
         "build_cpu_seconds": build_cpu,
+        "no_precomputed_table": True,  # FAISS's distance table is not kept (see faiss_backends)
     }
     out = []
     for nprobe in nprobes or [None]:
