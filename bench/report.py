@@ -375,7 +375,15 @@ def targets_section(
                         + (f", {here:.2f} searching and aligning this run's catalogue" if others else "")
                         + (
                             ", searching and aligning 1,000 h: "
-                            + ", ".join(f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}" for s in at_scale)
+                            + ", ".join(
+                                f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}"
+                                + (
+                                    ""
+                                    if per_signal[s].get("no_precomputed_table")
+                                    else " † (with FAISS's table)"
+                                )
+                                for s in at_scale
+                            )
                             if at_scale
                             else ""
                         )
