@@ -22,7 +22,8 @@ CLASSICAL = (VideoDCTSignal.name, VideoMotionSignal.name, AudioBandsSignal.name)
 #: what ``"auto"`` runs where the learned descriptor is installed: the soundtrack and the learned picture
 #: descriptor. On the benchmark the classical video signals found nothing more beside them (segment F1 0.956
 #: with all four signals, 0.956 with these two; every family within 0.02), while at 1,000 h of reference
-#: they would add 0.6 and 0.5 CPU s of searching to every 60 s clip and ~95 MB of index each
+#: they would add 0.5-0.6 CPU s of searching each to every 60 s clip (measured while FAISS still kept its
+#: precomputed table: more without) and ~95 MB of index each
 LEARNED = (AudioBandsSignal.name, SSCDSignal.name)
 
 

@@ -86,7 +86,8 @@ def alignment_options(signal: SignalType) -> dict:
     thins the references by time (``audio.bands``: one window in three), the last kept window may lie up to
     a gap before the last one the clip shares, so the end reaches that much further; and four instants are
     enough evidence (three seconds of sound at 0.75 s: five would ask 3.75 s of every excerpt). Measured on
-    the benchmark's audio-only queries at one window in three: F1 0.718 as for a full index, 0.756 so."""
+    the benchmark's audio-only queries at one window in three: F1 0.718 aligned as a full index is, 0.756
+    aligned so."""
     step = reference_step(signal)
     extent = getattr(signal, "window_seconds", None)
     options = {"query_step": step, "signal": signal.name, "extent": extent}
