@@ -382,6 +382,12 @@ def targets_section(
                                     if per_signal[s].get("no_precomputed_table")
                                     else " † (with FAISS's table)"
                                 )
+                                # rows before bench.scale searched on one thread: CPU of two OpenMP threads
+                                + (
+                                    ""
+                                    if per_signal[s].get("search_threads") == 1
+                                    else " (FAISS on 2 threads)"
+                                )
                                 for s in at_scale
                             )
                             if at_scale
