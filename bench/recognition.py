@@ -286,8 +286,6 @@ def startup_seconds(log, runs: int = 7) -> dict:
 
 def speed_only(out: Path, log) -> dict:
     """Re-measure the speed table alone and update it in ``out`` (the accuracy results stay as they are)."""
-    from hutong.fingerprint import default_signals
-
     results = json.loads(out.read_text()) if out.exists() else {}
     signals = default_signals(get_settings().signals)  # what Hutong.create would run
     speed = results.get("speed", {})

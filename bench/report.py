@@ -158,6 +158,11 @@ def speed_sets_table(sets: list[dict]) -> list[str]:
     return out
 
 
+def _dagger(row: dict, why: str = "") -> str:
+    """ " †" (and ``why``) for a scale row measured while FAISS kept its precomputed distance table."""
+    return "" if row.get("no_precomputed_table") else " †" + why
+
+
 def scale_section(rows: list[dict]) -> list[str]:
     out = [
         "## Scale",
@@ -194,7 +199,7 @@ def scale_section(rows: list[dict]) -> list[str]:
             if "kept_ratio" in x
             else ""
         )
-        dagger = " †" if x["backend"].startswith("faiss-ivfpq") and not x.get("no_precomputed_table") else ""
+        dagger = _dagger(x) if x["backend"].startswith("faiss-ivfpq") else ""
         out.append(
             f"| {x['hours']:g} | {x.get('signal', 'video.dct')} | {x['backend']}{dagger} | {x['vectors']:,} | {kept} | {x['index_mb_per_1000h']:.0f} | {x['build_seconds']:.1f} | "
             f"{x['query_vectors']:,} | {x['latency_seconds']:.2f} | {x['segments_found']} | {same} | {x['rss_mb']:.0f} |"
@@ -377,11 +382,7 @@ def targets_section(
                             ", searching and aligning 1,000 h: "
                             + ", ".join(
                                 f"{s} {per_signal[s]['latency_cpu_seconds']:.2f}"
-                                + (
-                                    ""
-                                    if per_signal[s].get("no_precomputed_table")
-                                    else " † (with FAISS's table)"
-                                )
+                                + _dagger(per_signal[s], " (with FAISS's table)")
                                 # rows before bench.scale searched on one thread: CPU of two OpenMP threads
                                 + (
                                     ""
@@ -411,8 +412,7 @@ def targets_section(
                 (
                     "≤ 100 MB of index per 1,000 h per signal",
                     ", ".join(
-                        f"{s} {x['index_mb_per_1000h']:.0f} MB (at {x['hours']:,.0f} h)"
-                        + ("" if x.get("no_precomputed_table") else " †")
+                        f"{s} {x['index_mb_per_1000h']:.0f} MB (at {x['hours']:,.0f} h)" + _dagger(x)
                         for s, x in sorted(sized.items())
                     )
                     + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""),
@@ -445,7 +445,7 @@ def targets_section(
                 (
                     f"a 10,000 h row ({x.get('signal', 'video.dct')})",
                     f"{x['hours']:,.0f} h: {x['vectors']:,} vectors, {x['index_mb_per_1000h']:.0f} MB per 1,000 h"
-                    + ("" if x.get("no_precomputed_table") else " † (search time: see Scale)")
+                    + _dagger(x, " (search time: see Scale)")
                     + ", "
                     f"{x.get('reference_found', '?')}/{x.get('reference_segments', '?')} segments "
                     f"(+{x.get('extra_segments', 0)}), search + align {x['latency_seconds']:.2f} s, "

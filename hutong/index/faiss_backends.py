@@ -216,7 +216,7 @@ class FaissIVFPQIndex(_FaissIndex):
         self.set_nprobe(self.nprobe)
         ivf = self._ivf()
         if ivf is not None:
-            _no_precomputed_table(faiss.downcast_index(ivf))  # reading a checkpoint computes one again
+            _no_precomputed_table(ivf)  # reading a checkpoint computes one again
 
     def set_nprobe(self, nprobe: int) -> None:
         """How many lists a query vector scans: fewer answer sooner and miss more (``bench.scale --nprobe``)."""
@@ -227,9 +227,9 @@ class FaissIVFPQIndex(_FaissIndex):
         if ivf is not None:
             ivf.nprobe = nprobe
 
-    def _ivf(self) -> faiss.IndexIVF | None:
+    def _ivf(self) -> faiss.IndexIVFPQ | None:
         try:
-            return faiss.extract_index_ivf(self._index)
+            return faiss.downcast_index(faiss.extract_index_ivf(self._index))
         except RuntimeError:  # the exact index of a small catalogue
             return None
 
@@ -249,13 +249,13 @@ class FaissIVFPQIndex(_FaissIndex):
             return int(self._index.ntotal) * (self.dim * 4 + 8)
         inv = ivf.invlists
         entries = sum(inv.list_size(i) for i in range(inv.nlist))
-        pq = faiss.downcast_index(ivf).pq
+        pq = ivf.pq
         tables = pq.M * pq.ksub * pq.dsub * 4
         # an OPQ rotation only where one was trained (above 64 dimensions): two SWIG proxies of one index
         # are never ``is`` each other, so ask what the index is
         rotated = isinstance(faiss.downcast_index(self._index), faiss.IndexPreTransform)
         rotation = self._index.d * self._index.d * 4 if rotated else 0
-        table = faiss.downcast_index(ivf).precomputed_table.size() * 4  # none since it is turned off
+        table = ivf.precomputed_table.size() * 4  # none since it is turned off
         # code sizes of the index itself: a checkpoint may predate a change of ``code_bytes`` or of the
         # quantiser (float32 centroids before half precision)
         centroids = ivf.quantizer.ntotal * faiss.downcast_index(ivf.quantizer).code_size
