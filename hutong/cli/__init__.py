@@ -16,9 +16,6 @@ from hutong.errors import HutongError
 
 
 def main() -> None:
-    from hutong.logs import configure
-
-    configure("warning")  # commands print results; `hutong serve` turns logging up
     try:
         rv = app(standalone_mode=False)
         if isinstance(rv, int) and rv:  # typer.Exit(code) is returned, not raised, outside standalone mode

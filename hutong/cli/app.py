@@ -26,6 +26,15 @@ app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
 app.add_typer(issuer_app, name="issuer")
 
+
+@app.callback()
+def _before_any_command() -> None:
+    # logging is set up here, not at import, so `hutong --help` never loads structlog
+    from hutong.logs import configure
+
+    configure("warning")  # commands print results; `hutong serve` turns logging up
+
+
 __all__ = ["JsonOpt", "IdArg", "app", "emit_json", "err", "fmt_time", "out", "print_report", "service"]
 
 

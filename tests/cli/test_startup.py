@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("numpy", "av", "faiss", "sqlalchemy", "fastapi", "onnxruntime", "httpx", "hutong.app")
+HEAVY = ("numpy", "av", "faiss", "sqlalchemy", "fastapi", "onnxruntime", "httpx", "hutong.app", "structlog")
 
 PROBE = """
 import json, sys
