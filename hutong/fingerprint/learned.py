@@ -25,7 +25,8 @@ import numpy as np
 from hutong.errors import HutongError
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
 from hutong.fingerprint.layout import Region, Shot, clip_layout, detect_regions
-from hutong.fingerprint.video import FLAT, _area_matrix, area_resample
+from hutong.fingerprint.resample import area_matrix, area_resample
+from hutong.fingerprint.video import FLAT
 from hutong.media.reader import MediaInfo, sample_frames
 
 SIZE = 160  # side of the square picture the network sees (the distilled model: ~2.5 ms per picture)
@@ -58,7 +59,7 @@ def thumbnail(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | N
     patch = img[y0:y1, x0:x1].astype(np.float32)
     if patch.size == 0 or float(patch.std()) < FLAT:
         return None
-    thumb = _area_matrix(SIZE, patch.shape[0]) @ patch @ _area_matrix(SIZE, patch.shape[1]).T
+    thumb = area_matrix(SIZE, patch.shape[0]) @ patch @ area_matrix(SIZE, patch.shape[1]).T
     return np.clip(thumb + 0.5, 0, 255).astype(np.uint8)
 
 

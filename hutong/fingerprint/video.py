@@ -21,6 +21,7 @@ import numpy as np
 
 from hutong.fingerprint.base import Fingerprint, SignalType, Variant
 from hutong.fingerprint.layout import Region, Shot, clip_layout, detect_regions
+from hutong.fingerprint.resample import area_matrix, area_resample
 from hutong.media.reader import MediaInfo, sample_frames
 
 GRID = 32
@@ -44,28 +45,6 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m[:KEEP].astype(np.float32)
 
 
-@cache
-def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """Weights that average ``n_in`` samples into ``n_out`` bins (exact area resampling)."""
-    edges = np.linspace(0, n_in, n_out + 1)
-    m = np.zeros((n_out, n_in), dtype=np.float32)
-    for o in range(n_out):
-        a, b = edges[o], edges[o + 1]
-        for i in range(int(np.floor(a)), int(np.ceil(b))):
-            m[o, i] = min(b, i + 1) - max(a, i)
-        m[o] /= m[o].sum()
-    return m
-
-
-def area_resample(patches: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """(n, h, w) float32 pictures area-resampled to (n, rows, cols), as two plain matrix products (numpy's
-    broadcast ``A @ patches @ B.T`` runs ~10x slower: it does not reach BLAS)."""
-    n, h, w = patches.shape
-    y = (patches.reshape(n * h, w) @ _area_matrix(cols, w).T).reshape(n, h, cols)
-    z = _area_matrix(rows, h) @ y.transpose(1, 0, 2).reshape(h, n * cols)
-    return z.reshape(rows, n, cols).transpose(1, 0, 2)
-
-
 _MIRROR = np.array([(-1.0) ** u for v in range(KEEP) for u in range(KEEP)], dtype=np.float32)[1:]
 
 
@@ -73,7 +52,7 @@ def describe(img: np.ndarray, box: tuple[int, int, int, int], flat: float = FLAT
     """Descriptor (63 floats, unit norm) of ``img[y0:y1, x0:x1]`` where ``box = (x0, y0, x1, y1)``."""
     x0, y0, x1, y1 = box
     patch = img[y0:y1, x0:x1].astype(np.float32)
-    thumb = _area_matrix(GRID, patch.shape[0]) @ patch @ _area_matrix(GRID, patch.shape[1]).T
+    thumb = area_matrix(GRID, patch.shape[0]) @ patch @ area_matrix(GRID, patch.shape[1]).T
     if float(thumb.std()) < flat:
         return np.zeros(KEEP * KEEP - 1, dtype=np.float32)  # black frames, fades, bars: nothing to recognise
     z = (thumb - thumb.mean()) / float(thumb.std())
