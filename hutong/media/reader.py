@@ -314,15 +314,32 @@ def frame_png(path: str | Path, t: float, *, width: int = 320) -> bytes:
     return b"".join(bytes(p) for p in encoder.encode(rgb))
 
 
+#: seconds between two windows of :func:`picture_changes` below which they are decoded as one stretch
+#: (decoding on is cheaper than seeking back to a key frame)
+JOIN_WINDOWS = 1.0
+
+
 def picture_changes(
     path: str | Path, windows: list[tuple[float, float]], *, width: int = 64
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each ``(t0, t1)`` window: the times of the frames in it (every frame, at the file's own rate)
     and how much each differs from the frame before it (mean absolute grey-level difference, 0-255).
-    Decodes only those seconds (from the key frame before each window): for placing cuts to the frame."""
+    Decodes only those seconds, for placing cuts to the frame: windows that overlap or nearly touch (the
+    end of one segment and the start of the next lie at the same cut) are decoded as one stretch, in time
+    order, from the key frame before it."""
     path = Path(path)
     _check_file(path, None)
-    out = []
+    for t0, t1 in windows:
+        if not t1 > t0:
+            raise MediaError(f"{path}: empty window {t0:.2f}-{t1:.2f} s")
+    stretches: list[list[float]] = []
+    for t0, t1 in sorted(windows):
+        if stretches and t0 <= stretches[-1][1] + JOIN_WINDOWS:
+            stretches[-1][1] = max(stretches[-1][1], t1)
+        else:
+            stretches.append([t0, t1])
+    times: list[float] = []
+    diffs: list[float] = []
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream")
@@ -330,10 +347,8 @@ def picture_changes(
         stream.thread_type = "AUTO"
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None else 0.0
-        for t0, t1 in windows:
-            if not t1 > t0:
-                raise MediaError(f"{path}: empty window {t0:.2f}-{t1:.2f} s")
-            times, diffs, prev = [], [], None
+        for t0, t1 in stretches:
+            prev = None
             try:
                 container.seek(int(max(0.0, t0 + start - 0.1) / base), stream=stream, backward=True)
                 for frame in container.decode(stream):
@@ -351,5 +366,9 @@ def picture_changes(
                     prev = img
             except av.error.FFmpegError as exc:
                 raise MediaError(f"{path}: cannot decode {t0:.2f}-{t1:.2f} s ({_reason(exc)})") from None
-            out.append((np.asarray(times, float), np.asarray(diffs, float)))
+    at, change = np.asarray(times, float), np.asarray(diffs, float)
+    out = []
+    for t0, t1 in windows:
+        inside = (at >= t0) & (at <= t1)
+        out.append((at[inside], change[inside]))
     return out

@@ -47,6 +47,17 @@ def test_the_cuts_are_found_to_the_frame(three_shots):
     assert len(t3) >= 20 and find_cut(t3, d3) is None
 
 
+def test_windows_decoded_together_read_as_each_alone(three_shots):
+    # the end of one segment and the start of the next share a cut: one stretch is decoded for both,
+    # given in any order, and every window gets exactly its own frames
+    windows = [(4.0, 4.6), (1.9, 2.5), (1.7, 2.3), (2.9, 3.2)]
+    together = picture_changes(three_shots, windows)
+    for (t0, t1), (t, d) in zip(windows, together, strict=True):
+        alone_t, alone_d = picture_changes(three_shots, [(t0, t1)])[0]
+        assert len(t) > 5 and t.min() >= t0 and t.max() <= t1
+        assert t.tolist() == alone_t.tolist() and d == pytest.approx(alone_d)
+
+
 def test_segment_ends_move_onto_the_cuts_and_work_times_follow_the_line(three_shots):
     # as alignment reports it: first matching sample 2.5 s, last 4.0 s, end one 0.5 s step later
     seg = _segment(2.5, 4.5, speed=1.2, offset=40.0)
