@@ -12,7 +12,7 @@ from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
 from hutong.config import Settings
-from hutong.fingerprint import Fingerprint, SignalType, default_signals, extract
+from hutong.fingerprint import Fingerprint, SignalType, Variant, default_signals, extract
 from hutong.match.align import FAR, SHORT_SAMPLES, Alignment, Hits, align, merge
 from hutong.match.boundaries import refine_ends
 from hutong.match.index import RecognitionIndex, catalogue_generation, open_index, reference_step
@@ -131,8 +131,24 @@ def competing_margin(
 REFINE_MARGIN = 0.1
 
 
-def _promising(hits: Hits) -> set[int]:
-    """The variants worth completing: those that matched a work at some instant about as well as any."""
+def _mirror_twins(variants: list[Variant]) -> np.ndarray:
+    """For each variant, the one that looks at the same region mirrored the other way (-1 where none)."""
+    twin = np.full(len(variants), -1, np.int64)
+    seen: dict[tuple, int] = {}
+    for i, v in enumerate(variants):
+        place = (tuple(sorted((v.region or {}).items())), tuple(sorted((v.crop or {}).items())))
+        j = seen.get((place, not v.mirror))
+        if j is not None:
+            twin[i], twin[j] = j, i
+        seen[(place, v.mirror)] = i
+    return twin
+
+
+def _promising(hits: Hits, variants: list[Variant] | None = None) -> set[int]:
+    """The variants worth completing: those that matched a work at some instant about as well as any, and
+    there at least as well as their own mirror image. SSCD sees a region and its mirror image as alike
+    (a mirrored band of the benchmark's 9:16 clips matched within 0.1 of the band itself), and completing
+    both doubled the network passes of such a clip for nothing: the better of the two is what is claimed."""
     if len(hits.sim) == 0:
         return set()
     key = np.stack([hits.work.astype(np.float64), hits.tq.astype(np.float64)], axis=1)
@@ -140,7 +156,21 @@ def _promising(hits: Hits) -> set[int]:
     group = group.reshape(-1)
     best = np.full(group.max() + 1, -np.inf)
     np.maximum.at(best, group, hits.sim)
-    return {int(v) for v in np.unique(hits.variant[hits.sim >= best[group] - REFINE_MARGIN])}
+    near = hits.sim >= best[group] - REFINE_MARGIN
+    twin = _mirror_twins(variants or [])
+    if len(twin):
+        # each variant's best at each (work, instant), and there its twin's
+        n = len(twin)
+        cell = group.astype(np.int64) * n + hits.variant
+        cells, at = np.unique(cell, return_inverse=True)
+        cell_best = np.full(len(cells), -np.inf)
+        np.maximum.at(cell_best, at.reshape(-1), hits.sim)
+        other = twin[hits.variant]
+        twin_cell = group.astype(np.int64) * n + other
+        pos = np.searchsorted(cells, twin_cell).clip(0, len(cells) - 1)
+        twin_best = np.where((other >= 0) & (cells[pos] == twin_cell), cell_best[pos], -np.inf)
+        near &= hits.sim >= twin_best
+    return {int(v) for v in np.unique(hits.variant[near])}
 
 
 def _join(a: Hits, b: Hits) -> Hits:
@@ -187,6 +217,12 @@ class Recognizer:
             )
             self._indexes[signal.name] = idx
         return idx
+
+    def serve(self, index: RecognitionIndex) -> None:
+        """Search ``index`` for its signal until the catalogue changes: an index built elsewhere (the
+        scale benchmark's, which holds this catalogue's works among synthetic ones)."""
+        index.generation = catalogue_generation(self.db)
+        self._indexes[index.signal] = index
 
     def fingerprint_query(
         self,
@@ -241,7 +277,7 @@ class Recognizer:
                 t0 = clock()
                 done = len(fp)
                 with threadpool_limits(limits=1, user_api="blas"):  # one core, as in extract()
-                    fp = signal.refine(fp, _promising(hits))
+                    fp = signal.refine(fp, _promising(hits, fp.variants))
                 key = f"descriptor:{signal.name}"
                 timings[key] = timings.get(key, 0.0) + clock() - t0
                 t0 = clock()

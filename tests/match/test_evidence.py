@@ -10,10 +10,10 @@ import pytest
 from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.errors import HutongError
-from hutong.fingerprint import Fingerprint, learned
+from hutong.fingerprint import Fingerprint, Variant, learned
 from hutong.match import Recognizer
-from hutong.match.align import Alignment
-from hutong.match.service import FROZEN, _is_still
+from hutong.match.align import Alignment, Hits
+from hutong.match.service import FROZEN, _is_still, _mirror_twins, _promising
 from hutong.media import probe
 from hutong.media.synth import FONT, Piece, run_ffmpeg
 from tests.conftest import CHAPLIN, SINTEL
@@ -53,6 +53,40 @@ def cards(tmp_path_factory):
                 f"drawtext=text='Chapter One'{font}:fontsize=40:fontcolor=white:x=(w-tw)/2:y=(h-th)/2",
                 *enc, str(title)])  # fmt: skip
     return bars, title
+
+
+BAND = {"x": 0.0, "y": 0.35, "w": 1.0, "h": 0.3, "kind": "band"}
+#: whole frame, its mirror image, a band, the band mirrored, another band with no twin
+VARIANTS = [Variant(), Variant(mirror=True), Variant(region=BAND), Variant(region=BAND, mirror=True),
+            Variant(region={**BAND, "y": 0.1})]  # fmt: skip
+
+
+def _hits(rows: list[tuple[int, float, float, int]]) -> Hits:
+    """(work, query time, similarity, variant) rows."""
+    w, t, s, v = (np.array(c) for c in zip(*rows, strict=True))
+    return Hits(w.astype(np.int64), t.astype(np.float32), t.astype(np.float32), s.astype(np.float32),
+                v.astype(np.int32), np.ones(len(rows), np.float32))  # fmt: skip
+
+
+def test_mirror_twins_pair_the_same_region_mirrored():
+    assert _mirror_twins(VARIANTS).tolist() == [1, 0, 3, 2, -1]
+    assert _mirror_twins([]).tolist() == []
+
+
+def test_a_variant_is_completed_only_where_it_beats_its_own_mirror_image():
+    # at 2 s the band matches work 1 best (0.95); its mirror image is within the margin (0.88) but below it:
+    # completing the mirror image would add passes and no evidence
+    hits = _hits([(1, 2.0, 0.95, 2), (1, 2.0, 0.88, 3), (1, 2.0, 0.6, 0)])
+    assert _promising(hits, VARIANTS) == {2}
+    assert _promising(hits) == {2, 3}  # without the variants' geometry: the margin alone decides
+    # a mirrored use: the mirror image wins, and is the one completed
+    assert _promising(_hits([(1, 2.0, 0.95, 3), (1, 2.0, 0.9, 2)]), VARIANTS) == {3}
+    # a variant whose twin did not match there at all, and one without a twin, are judged on the margin
+    assert _promising(_hits([(1, 2.0, 0.9, 3), (1, 2.0, 0.85, 4), (1, 2.0, 0.7, 0)]), VARIANTS) == {3, 4}
+    # each (work, instant) is judged apart: a mirror image that wins elsewhere is completed too
+    both = _hits([(1, 2.0, 0.95, 2), (1, 2.0, 0.9, 3), (2, 8.0, 0.9, 3), (2, 8.0, 0.8, 2)])
+    assert _promising(both, VARIANTS) == {2, 3}
+    assert _promising(Hits(*(np.zeros(0) for _ in range(6))), VARIANTS) == set()
 
 
 def test_colour_bars_and_title_cards_match_nothing(cards, shared_recognizer):
