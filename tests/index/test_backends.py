@@ -33,10 +33,9 @@ def test_finds_itself_and_close_neighbours(be_cls, n):
     assert sims.shape == ids.shape == (20, 5)
     assert (ids[:, 0] == np.arange(20)).mean() >= 0.9
     assert np.all(np.diff(sims, axis=1) <= 1e-5), "best first"
-    # approximate backends quantise: similarities are estimates (here truly ~0.93); an inner product with
-    # a quantised code lies below the truth (the code keeps less energy than the vector), which the
-    # backend's ``similarity_slack`` allows for
-    assert np.all(sims[:, 0] > 0.93 - 0.3) and np.all(sims[:, 0] < 1.0 + 1e-5)
+    # approximate backends quantise: similarities are estimates (here truly ~0.93; quantised codes of
+    # isotropic noise lose the most, down to 0.69 here)
+    assert np.all(sims[:, 0] > 0.6)
 
 
 def test_empty_index_and_k_larger_than_index(be_cls):
@@ -123,6 +122,11 @@ def test_learned_vectors_are_rotated_and_compressed(name):
     _, got = idx.search(q, 5)
     assert (got == np.arange(20)[:, None]).any(axis=1).mean() >= 0.9
     assert idx.code_bytes == 8
+    # a copy's inner product with a code shrinks with the energy the code keeps; the estimate undoes that
+    truth = (q * data[:20]).sum(axis=1)
+    sims, got = idx.search(q, 1)
+    assert 0.5 < idx.code_energy() < 0.95
+    assert np.median(np.abs(sims[got[:, 0] == np.arange(20), 0] - truth[got[:, 0] == np.arange(20)])) < 0.1
     assert idx.nbytes() < 6000 * 512 * 4 / 5  # the rotation (1 MB) and codebooks weigh most at this size
 
 
