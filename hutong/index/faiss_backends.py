@@ -126,10 +126,10 @@ class FaissIVFPQIndex(_FaissIndex):
     (95,645 indexed, the 586 vectors of a 60 s query, 24 lists, one thread): search 0.213 -> 0.068 CPU-s;
     pairs truly >= 0.5 estimated >= 0.44: 0.676 -> 0.653; pairs truly < 0.36 estimated >= 0.44 (noise
     that reaches alignment): 5,359 -> 39. ``audio.bands`` (93,219): 0.182 -> 0.057 CPU-s, 0.337 -> 0.414,
-    1,642 -> 275. The codes keep less than a vector's energy (0.78 of it there, on average), and a copy's
-    inner product with them shrinks with it, so ``search`` divides by that share (:meth:`code_energy`): the
-    raw inner product found 3 of 7 ``audio.bands`` segments at 100 h on the scale bench, L2 6, this 6, in
-    0.14 CPU-s against L2's 0.35. Checkpoints built by L2 still load and answer as before (``search`` reads
+    1,642 -> 275. The codes keep less than a vector's energy (0.80 of it at 1,000 h of ``audio.bands``), and
+    a copy's inner product with them shrinks with it, so ``search`` divides by that share
+    (:meth:`code_energy`): the raw inner product found 3 of 7 ``audio.bands`` segments at 100 h on the scale
+    bench, L2 6, this 6, in 0.14 CPU-s against L2's 0.35. Checkpoints built by L2 still load and answer as before (``search`` reads
     the metric).
     """
 
