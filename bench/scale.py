@@ -151,10 +151,12 @@ def measure(
     *,
     dedupe: bool = True,
     nprobes: list[int] | None = None,
+    save_to: Path | None = None,
 ) -> list[tuple[dict, list[list]]]:
     """Index the real works and ``hours`` of synthetic ones (streamed in chunks where the backend trains on
     a sample), then search and align the real 60 s query: once, or once per ``nprobes`` (lists scanned per
-    query vector) on the same index."""
+    query vector) on the same index. ``save_to``: keep the index there as a checkpoint (for
+    ``bench.endtoend``)."""
     from hutong.match import index as match_index
 
     rng = np.random.default_rng(seed)  # every size and backend sees the same distractors, prefix of the next
@@ -195,6 +197,9 @@ def measure(
         "build_cpu_seconds": build_cpu,
         "no_precomputed_table": True,  # FAISS's distance table is not kept (see faiss_backends)
     }
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        idx.save(save_to)
     out = []
     for nprobe in nprobes or [None]:
         row = dict(built)
@@ -432,6 +437,11 @@ def _keep_compare_rows(out: Path, rows: list[dict]) -> None:
     out.write_text(json.dumps(keep + rows, indent=1))
 
 
+def saved_index_folder(hours: float, seed: int = 7) -> Path:
+    """Where ``--save-index`` keeps an index of ``hours`` (one checkpoint per signal)."""
+    return dataset.CACHE / f"scale-index-{seed}-{hours:g}h"
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
@@ -456,6 +466,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="synthetic references only: query p50/p99, recall and memory per backend (e.g. --backends "
         "faiss-ivfpq milvus); rows are added to the JSON beside the footage rows",
     )
+    ap.add_argument(
+        "--save-index",
+        action="store_true",
+        help="keep the largest faiss-ivfpq index as a checkpoint in bench/.cache/scale-index-<hours>h, where "
+        "`python -m bench.endtoend` recognises real clips against it",
+    )
     args = ap.parse_args(argv)
     if args.compare:
         return compare_main(args)
@@ -472,7 +488,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if name == "faiss-flat" and hours > 100:
                 continue  # 7 GB of float32 per 1,000 h and seconds per query: the flat index is not for this size
             nprobes = args.nprobe if name == "faiss-ivfpq" else None
-            for row, found in measure(hours, name, sig, refs, qt, qv, qdur, args.seed, nprobes=nprobes):
+            keep = args.save_index and name == "faiss-ivfpq" and hours == max(args.hours)
+            save_to = saved_index_folder(hours, args.seed) if keep else None
+            for row, found in measure(
+                hours, name, sig, refs, qt, qv, qdur, args.seed, nprobes=nprobes, save_to=save_to
+            ):
                 kept, extra = same_segments(found, reference)
                 row |= {
                     "reference_segments": len(reference),

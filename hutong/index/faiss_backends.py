@@ -254,7 +254,7 @@ class FaissIVFPQIndex(_FaissIndex):
             return super().search(queries, k)
         d, ids = self._index.search(self._padded(np.ascontiguousarray(queries, dtype=np.float32)), k)
         sims = 1.0 - d / 2.0 if self._index.metric_type == faiss.METRIC_L2 else d / self.code_energy()
-        sims[ids < 0] = -np.inf
+        sims[ids == -1] = -np.inf  # FAISS's mark of a missing neighbour; any other id is the caller's
         return sims.astype(np.float32), ids
 
     def code_energy(self, lists: int = 64) -> float:
