@@ -256,3 +256,13 @@ def test_ivfpq_keeps_no_precomputed_table_so_nbytes_is_all_it_holds(tmp_path):
     bivf.use_precomputed_table = 1
     bivf.precompute_table()
     assert back.nbytes() == lean + bivf.nlist * bivf.pq.M * bivf.pq.ksub * 4
+
+
+def test_ivfpq_keeps_ids_the_caller_chose_even_negative_ones():
+    # FAISS marks a missing neighbour with -1 alone: any other id, negative included, is a neighbour
+    data = _unit(np.random.default_rng(4), 3, 8)
+    idx = BACKENDS["faiss-ivfpq"](8)
+    idx.build(data, ids=np.array([-5, -(1 << 40), 7], np.int64))
+    sims, ids = idx.search(data, 4)
+    assert ids[:, 0].tolist() == [-5, -(1 << 40), 7]
+    assert np.isfinite(sims[:, :3]).all() and ids[0, 3] == -1 and np.isneginf(sims[0, 3])
