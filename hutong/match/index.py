@@ -423,6 +423,19 @@ def load_fingerprint_versions(
         ]
 
 
+def indexed_rows(
+    db: Database, signal: SignalType, works: list[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """work id -> (keys, unit vectors at full precision) of the rows an index of ``signal`` holds for it
+    (the same near-duplicates dropped): what an approximate index's candidates are checked against."""
+    out = {}
+    for wid, _, fp in load_fingerprint_versions(db, signal, works):
+        wids = np.full(len(fp), wid, np.int64)
+        keep = _distinct(signal.name, fp.vectors, wids, fp.times)
+        out[wid] = (row_keys(wids[keep], fp.times[keep]), np.ascontiguousarray(fp.vectors[keep], np.float32))
+    return out
+
+
 def read_fingerprints(
     db: Database, signal: SignalType, rows: np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:

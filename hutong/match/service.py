@@ -15,11 +15,20 @@ from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, Variant, default_signals, extract
 from hutong.match.align import FAR, SHORT_SAMPLES, Alignment, Hits, align, merge
 from hutong.match.boundaries import refine_ends
-from hutong.match.index import RecognitionIndex, catalogue_generation, open_index, reference_step
+from hutong.match.index import (
+    RecognitionIndex,
+    catalogue_generation,
+    indexed_rows,
+    open_index,
+    reference_step,
+)
 from hutong.media import MediaInfo, probe
 from hutong.store import Database, Work
 
 NEIGHBOURS = 24
+#: works whose full-precision rows a recognizer keeps for checking an approximate index's candidates (a
+#: two-hour film at 2 samples/s is 29 MB of 512-d vectors; the least recently used go first)
+EXACT_WORKS = 32
 
 
 @dataclass
@@ -208,6 +217,8 @@ class Recognizer:
         self.db = db
         self.signals = signals or default_signals()
         self._indexes: dict[str, RecognitionIndex] = {}
+        #: (signal, work) -> the rows its index holds at full precision (approximate indexes' candidates)
+        self._exact: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def index(self, signal: SignalType) -> RecognitionIndex:
         idx = self._indexes.get(signal.name)
@@ -216,6 +227,7 @@ class Recognizer:
                 self.db, signal, self.settings.index_dir, self.settings.index_backend, self.settings
             )
             self._indexes[signal.name] = idx
+            self._exact = {k: v for k, v in self._exact.items() if k[0] != signal.name}
         return idx
 
     def serve(self, index: RecognitionIndex) -> None:
@@ -223,6 +235,7 @@ class Recognizer:
         scale benchmark's, which holds this catalogue's works among synthetic ones)."""
         index.generation = catalogue_generation(self.db)
         self._indexes[index.signal] = index
+        self._exact = {k: v for k, v in self._exact.items() if k[0] != index.signal}
 
     def fingerprint_query(
         self,
@@ -268,9 +281,14 @@ class Recognizer:
             if len(idx.backend) == 0:
                 continue
             looked.add(signal.name)
-            threshold = signal.threshold - idx.backend.similarity_slack
             t0 = clock()
-            hits = self._hits(fp, idx, threshold, within_work=signal.time_specific)
+            hits, threshold = self._hits(
+                signal,
+                fp,
+                idx,
+                signal.threshold - idx.backend.similarity_slack,
+                within_work=signal.time_specific,
+            )
             timings["search"] = timings.get("search", 0.0) + clock() - t0
             if fp.pending is not None:
                 # a coarse fingerprint: complete the variants that found something (and only those)
@@ -290,7 +308,11 @@ class Recognizer:
                     variants=fp.variants,
                 )
                 if len(more):
-                    hits = _join(hits, self._hits(more, idx, threshold, within_work=signal.time_specific))
+                    more_hits, _ = self._hits(
+                        signal, more, idx, signal.threshold - idx.backend.similarity_slack,
+                        within_work=signal.time_specific,
+                    )  # fmt: skip
+                    hits = _join(hits, more_hits)
                 timings["search"] = timings.get("search", 0.0) + clock() - t0
             t1 = clock()
             aligned = align(
@@ -351,14 +373,28 @@ class Recognizer:
             )
         return MatchReport(clip=clip, duration=duration, segments=segments)
 
-    @staticmethod
-    def _hits(fp: Fingerprint, idx: RecognitionIndex, threshold: float, *, within_work: bool = True) -> Hits:
-        sims, rows = idx.search(fp.vectors, min(NEIGHBOURS, max(1, len(idx.backend))))
+    def _hits(
+        self,
+        signal: SignalType,
+        fp: Fingerprint,
+        idx: RecognitionIndex,
+        threshold: float,
+        *,
+        within_work: bool = True,
+    ) -> tuple[Hits, float]:
+        """Hits of ``fp`` in ``idx`` above ``threshold``, and the threshold they were held to. An
+        approximate index only names the candidate works: their rows are then compared at full precision
+        (:meth:`_exact_neighbours`) and held to the signal's own threshold, as an exact index would."""
+        k = min(NEIGHBOURS, max(1, len(idx.backend)))
+        sims, rows = idx.search(fp.vectors, k)
+        if idx.backend.similarity_slack > 0:
+            sims, rows = self._exact_neighbours(signal, fp.vectors, sims, rows, idx, threshold, k)
+            threshold = signal.threshold
         qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
         r = rows[qi, kj]
         var = fp.variant_ids[qi] if fp.variant_ids is not None else np.zeros(len(qi), np.int32)
         margin = competing_margin(sims, rows, idx.work_ids, idx.times, within_work=within_work)[qi, kj]
-        return Hits(
+        hits = Hits(
             work=idx.work_ids[r],
             tq=fp.times[qi],
             tr=idx.times[r],
@@ -366,3 +402,48 @@ class Recognizer:
             variant=var,
             margin=margin,
         )
+        return hits, threshold
+
+    def _exact_neighbours(
+        self,
+        signal: SignalType,
+        vectors: np.ndarray,
+        sims: np.ndarray,
+        rows: np.ndarray,
+        idx: RecognitionIndex,
+        threshold: float,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest rows of each query vector among the works ``idx`` found above ``threshold``,
+        by exact similarity. Quantised codes blur neighbouring instants of a work (at 1,000 h the best hit
+        per instant wandered seconds and the alignment's speed with it: segment F1 of real 60 s clips 0.92
+        against the catalogue's exact index, 0.74 at 1,000 h); the stored vectors of a few works are cheap
+        to compare exactly. Works the catalogue no longer holds drop out."""
+        named = (sims >= threshold) & (rows >= 0)
+        works = sorted({int(w) for w in np.unique(idx.work_ids[rows[named]])})
+        missing = [w for w in works if (signal.name, w) not in self._exact]
+        found = indexed_rows(self.db, signal, missing) if missing else {}
+        held = []
+        for w in works:
+            rows_of = self._exact.pop((signal.name, w), None) or found.get(w)
+            if rows_of is not None:
+                self._exact[(signal.name, w)] = rows_of  # most recently used last
+                held.append(rows_of)
+        while len(self._exact) > EXACT_WORKS:
+            self._exact.pop(next(iter(self._exact)))
+        n = len(vectors)
+        if not held:
+            return np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)
+        keys = np.concatenate([h[0] for h in held])
+        exact = vectors @ np.concatenate([h[1] for h in held]).T
+        if exact.shape[1] > k:
+            top = np.argpartition(-exact, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(exact.shape[1]), (n, exact.shape[1]))
+        best = np.take_along_axis(exact, top, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+        out_s = np.full((n, k), -np.inf, np.float32)
+        out_r = np.full((n, k), -1, np.int64)
+        out_s[:, : best.shape[1]], out_r[:, : best.shape[1]] = best, keys[top]
+        return out_s, out_r
