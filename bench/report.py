@@ -118,8 +118,8 @@ def recognition_section(r: dict) -> list[str]:
             f"End to end per 60 s of clip: **{sp['end_to_end_cpu_seconds_per_60s_clip']:.2f} CPU s** "
             f"({'one core' if sp.get('one_core') else 'not pinned to one core'}), of which "
             f"{sp['extract_cpu_seconds_per_60s_clip']:.2f} s before the search (decode, layout, descriptors: "
-            "independent of the catalogue's size); against 1,000 h add Scale's search + align "
-            "(target: ≤ 3 s in all).",
+            "independent of the catalogue's size); against 1,000 h: see End to end (real 60 s clips, "
+            "target ≤ 3 s).",
         ]
     if r.get("misses"):
         out += [
