@@ -155,9 +155,9 @@ def _mirror_twins(variants: list[Variant]) -> np.ndarray:
 
 def _promising(hits: Hits, variants: list[Variant] | None = None) -> set[int]:
     """The variants worth completing: those that matched a work at some instant about as well as any, and
-    there at least as well as their own mirror image. SSCD sees a region and its mirror image as alike
-    (a mirrored band of the benchmark's 9:16 clips matched within 0.1 of the band itself), and completing
-    both doubled the network passes of such a clip for nothing: the better of the two is what is claimed."""
+    there at least as well as their own mirror image. SSCD scores a picture and its mirror image alike (a
+    mirrored band of a 9:16 clip matched within 0.1 of the band itself), and completing both doubled the
+    network passes of such a clip for nothing: the better of the two is what is claimed."""
     if len(hits.sim) == 0:
         return set()
     key = np.stack([hits.work.astype(np.float64), hits.tq.astype(np.float64)], axis=1)
@@ -282,13 +282,7 @@ class Recognizer:
                 continue
             looked.add(signal.name)
             t0 = clock()
-            hits, threshold = self._hits(
-                signal,
-                fp,
-                idx,
-                signal.threshold - idx.backend.similarity_slack,
-                within_work=signal.time_specific,
-            )
+            hits, threshold = self._hits(signal, fp, idx)
             timings["search"] = timings.get("search", 0.0) + clock() - t0
             if fp.pending is not None:
                 # a coarse fingerprint: complete the variants that found something (and only those)
@@ -308,11 +302,7 @@ class Recognizer:
                     variants=fp.variants,
                 )
                 if len(more):
-                    more_hits, _ = self._hits(
-                        signal, more, idx, signal.threshold - idx.backend.similarity_slack,
-                        within_work=signal.time_specific,
-                    )  # fmt: skip
-                    hits = _join(hits, more_hits)
+                    hits = _join(hits, self._hits(signal, more, idx)[0])
                 timings["search"] = timings.get("search", 0.0) + clock() - t0
             t1 = clock()
             aligned = align(
@@ -373,18 +363,12 @@ class Recognizer:
             )
         return MatchReport(clip=clip, duration=duration, segments=segments)
 
-    def _hits(
-        self,
-        signal: SignalType,
-        fp: Fingerprint,
-        idx: RecognitionIndex,
-        threshold: float,
-        *,
-        within_work: bool = True,
-    ) -> tuple[Hits, float]:
-        """Hits of ``fp`` in ``idx`` above ``threshold``, and the threshold they were held to. An
-        approximate index only names the candidate works: their rows are then compared at full precision
-        (:meth:`_exact_neighbours`) and held to the signal's own threshold, as an exact index would."""
+    def _hits(self, signal: SignalType, fp: Fingerprint, idx: RecognitionIndex) -> tuple[Hits, float]:
+        """Hits of ``fp`` in ``idx``, and the similarity they were held to. An approximate index answers
+        with estimates, held to the signal's threshold less the index's slack; they only name the candidate
+        works, whose rows are then compared at full precision (:meth:`_exact_neighbours`) and held to the
+        signal's own threshold, as an exact index's are."""
+        threshold = signal.threshold - idx.backend.similarity_slack
         k = min(NEIGHBOURS, max(1, len(idx.backend)))
         sims, rows = idx.search(fp.vectors, k)
         if idx.backend.similarity_slack > 0:
@@ -393,6 +377,7 @@ class Recognizer:
         qi, kj = np.nonzero((sims >= threshold) & (rows >= 0))
         r = rows[qi, kj]
         var = fp.variant_ids[qi] if fp.variant_ids is not None else np.zeros(len(qi), np.int32)
+        within_work = signal.time_specific  # a picture that names the work alone does not compete with itself
         margin = competing_margin(sims, rows, idx.work_ids, idx.times, within_work=within_work)[qi, kj]
         hits = Hits(
             work=idx.work_ids[r],
