@@ -61,8 +61,7 @@ def test_blank_pictures_give_no_thumbnail():
 def test_copies_are_close_and_other_footage_is_far(tmp_path):
     sig = SSCDSignal()
     ref = sig.reference(str(BBB), probe(BBB))
-    # picture-in-picture over other footage and mirrored: the window finds it, looked at unmirrored (regions
-    # are not mirrored: SSCD sees through a mirrored window, see SSCDSignal.mirror_regions)
+    # picture-in-picture over other footage and mirrored: the layout regions and the mirror variant find it
     clip = build_clip(
         [Piece(BBB, 8.0, 8.0, ("pip", "mirror"), background=CHAPLIN, seed=3)], tmp_path / "q.mp4"
     )
@@ -72,7 +71,7 @@ def test_copies_are_close_and_other_footage_is_far(tmp_path):
     found = (coarse.vectors @ ref.vectors.T).max(axis=1) >= sig.threshold
     hit_variants = {int(v) for v in coarse.variant_ids[found]}
     assert hit_variants and all(coarse.variants[v].region["kind"] == "window" for v in hit_variants)
-    assert not any(coarse.variants[v].mirror for v in hit_variants)
+    assert any(coarse.variants[v].mirror for v in hit_variants)
     # ... and refining the variants it found something in recovers every instant
     q = sig.refine(coarse, hit_variants)
     assert q.pending is None and len(q) > len(coarse)
