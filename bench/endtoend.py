@@ -39,9 +39,11 @@ SYNTHETIC_WORKS = 1 << 24
 
 class SyntheticAsWorks:
     """The scale index's backend with its synthetic works shown as works. ``bench.scale`` gives them
-    negative ids so that its own alignment leaves them out; a recognition against 1,000 h must see them as
-    what they stand for, other works: their hits compete, get completed and can be claimed (as a work of
-    unknown title: a false alarm)."""
+    negative ids so that its own alignment leaves them out; a recognition against 1,000 h must meet them as
+    what they stand for, other works: they take places among the nearest neighbours and name candidate
+    works. Having no stored fingerprints they drop out where the recognizer compares candidates exactly, as
+    unrelated real works mostly would (below the threshold); that comparison's cost for them is not
+    measured."""
 
     def __init__(self, backend) -> None:
         self._backend = backend
