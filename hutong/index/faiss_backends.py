@@ -129,8 +129,8 @@ class FaissIVFPQIndex(_FaissIndex):
     1,642 -> 275. The codes keep less than a vector's energy (0.80 of it at 1,000 h of ``audio.bands``), and
     a copy's inner product with them shrinks with it, so ``search`` divides by that share
     (:meth:`code_energy`): the raw inner product found 3 of 7 ``audio.bands`` segments at 100 h on the scale
-    bench, L2 6, this 6, in 0.14 CPU-s against L2's 0.35. Checkpoints built by L2 still load and answer as before (``search`` reads
-    the metric).
+    bench, L2 6, this 6, in 0.14 CPU-s against L2's 0.35. Checkpoints built by L2 still load and answer as
+    before (``search`` reads the metric).
     """
 
     name = "faiss-ivfpq"
@@ -260,9 +260,11 @@ class FaissIVFPQIndex(_FaissIndex):
     def code_energy(self, lists: int = 64) -> float:
         """Mean squared norm of what the codes reconstruct (coarse centroid + decoded residual), over the
         codes of up to ``lists`` inverted lists spread over the index; 1.0 where nothing is quantised.
-        A unit vector x is held as x - e with the error e about orthogonal to what is kept, so a copy q at
-        similarity s to x scores <q, x - e> ≈ s (1 - |e|²): dividing by the kept energy undoes that on
-        average. Read from the index itself, once per content: a checkpoint needs nothing beside it."""
+        Were the error e of a unit vector x orthogonal to what is kept (x - e), a copy q at similarity s
+        would score <q, x - e> ≈ s (1 - |e|²), and dividing by the kept energy would undo that. With
+        spherical centroids it is not quite so (on isotropic noise the codes keep nearly all the energy and
+        copies still score low): the division is a calibration, chosen on the scale bench (see the class).
+        Read from the index itself, once per content: a checkpoint needs nothing beside it."""
         if self._energy is None:
             ivf = self._ivf()
             squares = []
