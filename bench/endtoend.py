@@ -67,9 +67,9 @@ HD_SOURCE = "big_buck_bunny__03m03s-06m00s__hls_reassembled_1280x720.mp4"
 
 def _hd_clip(folder: Path, log) -> dataset.Query:
     """60 s of a 720p work, mirrored and re-encoded at 720p with its sound: the costliest clip to decode."""
-    path, meta = folder / "hd_mirror_60s.mp4", folder / "hd_mirror_60s.json"
-    if path.exists() and meta.exists():
-        return dataset.Query(**json.loads(meta.read_text()))
+    meta, path, cached = dataset._cached(folder, "hd_mirror_60s", ".mp4")
+    if cached:
+        return cached
     log("building hd_mirror_60s")
     start = 40.0
     run_ffmpeg(
@@ -173,11 +173,26 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         names = {w.work_id: Path(w.source_path).name for w in h.catalogue.list()}
         folder = saved_index_folder(args.hours, args.seed)
+        indexes, loaded = [], {}
         for signal in h.recognizer.signals:
-            if RecognitionIndex.load(folder, signal, BACKEND, h.settings) is None:
+            t0 = time.perf_counter()
+            idx = RecognitionIndex.load(folder, signal, BACKEND, h.settings)
+            if idx is None:
                 log(f"no {args.hours:g} h index of {signal.name} in {folder}: building it (bench.scale)")
                 scale_main(["--signal", signal.name, "--hours", "100", f"{args.hours:g}", "--backends", BACKEND,
                             "--save-index", "--seed", str(args.seed)])  # fmt: skip
+                t0 = time.perf_counter()
+                idx = RecognitionIndex.load(folder, signal, BACKEND, h.settings)
+                if idx is None:
+                    raise SystemExit(
+                        f"bench.scale left no {args.hours:g} h index of {signal.name} in {folder}"
+                    )
+            loaded[signal.name] = {
+                "load_seconds": time.perf_counter() - t0,
+                "vectors": len(idx.backend),
+                "index_mb": idx.nbytes() / 1e6,
+            }
+            indexes.append(idx)
         import faiss
 
         pin_one_core()
@@ -186,17 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         recognise(h, queries[0])  # loads the network and this catalogue's index: a server has them loaded
         for q in queries:  # this catalogue's own index: the same clips with the catalogue-size part small
             runs["catalogue"][q.name] = recognise(h, q)
-        loaded = {}
-        for signal in h.recognizer.signals:
-            t0 = time.perf_counter()
-            idx = RecognitionIndex.load(folder, signal, BACKEND, h.settings)
-            if idx is None:
-                raise SystemExit(f"no {args.hours:g} h index of {signal.name} in {folder}")
-            loaded[signal.name] = {
-                "load_seconds": time.perf_counter() - t0,
-                "vectors": len(idx.backend),
-                "index_mb": idx.nbytes() / 1e6,
-            }
+        for idx in indexes:  # held since loading, as a server holds them
             idx.backend = SyntheticAsWorks(idx.backend)
             h.recognizer.serve(idx)
         for q in queries:

@@ -4,8 +4,7 @@ SSCD (Pizzi et al., CVPR 2022) is a network trained so that an image and its edi
 overlays, blur, re-encoding) map to nearby 512-d unit vectors. Used naively on whole frames it misses
 picture-in-picture and 9:16 re-framing (the source is a small part of the frame); here it looks at the same
 candidate regions as ``video.dct`` (layout bands and windows, re-detected at every cut of the clip) and at
-the mirror image of each (:attr:`SSCDSignal.mirror_regions`). Crops need no hypotheses: SSCD was trained to
-see through them.
+the mirror image of each. Crops need no hypotheses: SSCD was trained to see through them.
 
 Every region x mirror at 2 samples/s is ~20 network passes per second of clip, most of them on variants that
 show nothing registered. So the query side is a cascade: the whole frame at every sample, every other
@@ -83,13 +82,6 @@ class SSCDSignal(SignalType):
     threshold = 0.5  # cosine from which two pictures count as a copy (unrelated frames here: < 0.36)
     max_regions = 4  # layout candidates besides the whole frame (each costs a network pass, twice)
     time_specific = False  # fixed cameras and screencasts: the picture names the work, the line the time
-    #: whether the regions inside the frame are also looked at mirrored (the whole frame always is). Left
-    #: out, SSCD still sees through a mirrored window or band, at some cost in similarity, and the mirrored
-    #: regions were a quarter of the query's network passes (benchmark, same run otherwise: descriptor
-    #: 1.09 -> 0.84 CPU-s per 60 s of clip, F1 0.952 -> 0.948, combined 0.915 -> 0.890); but a mirrored 9:16
-    #: use then comes back unmirrored, at a lower score (the demo's mirrored Sintel band: 0.77, speed 0.96),
-    #: and the transform is part of the answer
-    mirror_regions = True
 
     def __init__(self, model: str = "sscd_distilled", fps: float = 2.0, query_fps: float = 2.0) -> None:
         if model not in MODELS:
@@ -167,8 +159,13 @@ class SSCDSignal(SignalType):
             span = range(shot.start, shot.stop)
             # the coarse samples sit in the middle of each group of COARSE, away from the cuts
             coarse = list(span[min(COARSE // 2, (len(span) - 1) // 2) :: COARSE])
+            # every region mirrored too. Measured without the regions' mirror images (SSCD sees through a
+            # mirrored window or band, and they were a quarter of the passes): descriptor 1.09 -> 0.84 CPU-s
+            # per 60 s of clip, F1 0.952 -> 0.948 (combined 0.915 -> 0.890); but a mirrored 9:16 use came
+            # back unmirrored at a lower score (the demo's Sintel band 0.82 -> 0.77), and the transform is
+            # part of the answer
             for ri, region in enumerate(shot.regions[: 1 + self.max_regions]):
-                for mirrored in (False, True) if (ri == 0 or self.mirror_regions) else (False,):
+                for mirrored in (False, True):
                     key = (region.x, region.y, region.w, region.h, region.kind, mirrored)
                     if key not in index:
                         index[key] = len(variants)

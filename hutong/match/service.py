@@ -226,14 +226,17 @@ class Recognizer:
             idx = open_index(
                 self.db, signal, self.settings.index_dir, self.settings.index_backend, self.settings
             )
-            self._indexes[signal.name] = idx
-            self._exact = {k: v for k, v in self._exact.items() if k[0] != signal.name}
+            self._hold(idx)
         return idx
 
     def serve(self, index: RecognitionIndex) -> None:
         """Search ``index`` for its signal until the catalogue changes: an index built elsewhere (the
         scale benchmark's, which holds this catalogue's works among synthetic ones)."""
         index.generation = catalogue_generation(self.db)
+        self._hold(index)
+
+    def _hold(self, index: RecognitionIndex) -> None:
+        """Search ``index`` for its signal from now on; rows kept for the one it replaces go."""
         self._indexes[index.signal] = index
         self._exact = {k: v for k, v in self._exact.items() if k[0] != index.signal}
 
