@@ -9,6 +9,7 @@ Every signal's vectors are unit-normalised float32, so one index interface (inne
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -81,6 +82,10 @@ class SignalType(ABC):
     time_specific: ClassVar[bool] = True
     #: a signal whose lone claims need another signal to agree when that one also looked (its name), else None
     confirmed_by: ClassVar[str | None] = None
+    #: an approximate index is searched with every n-th query vector: its hits only name candidate works,
+    #: which every query vector is then compared with exactly (a signal sampled more densely than its
+    #: references lose nothing by it)
+    candidate_stride: ClassVar[int] = 1
 
     @abstractmethod
     def reference(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
@@ -91,13 +96,14 @@ class SignalType(ABC):
     def query(self, path: str, info: MediaInfo, frames: list | None = None) -> Fingerprint:
         """Fingerprint of a clip to recognise, possibly with several variants per instant."""
 
-    def refine(self, fp: Fingerprint, variants: set[int]) -> Fingerprint:
+    def refine(self, fp: Fingerprint, wanted: Mapping[int, np.ndarray]) -> Fingerprint:
         """A query fingerprint completed where a first search found something.
 
         A costly signal may answer :meth:`query` with a coarse fingerprint (``fp.pending`` set): some
         variants sampled sparsely. The recognizer searches it, then calls this with the variants that got
-        hits; the result holds ``fp``'s rows first, then the added ones, and ``pending`` None. Signals that
-        extract everything at once keep this default."""
+        hits, each with the clip times of its hits (a signal may complete a variant only around them); the
+        result holds ``fp``'s rows first, then the added ones, and ``pending`` None. Signals that extract
+        everything at once keep this default."""
         return fp
 
     def applies_to(self, info: MediaInfo) -> bool:

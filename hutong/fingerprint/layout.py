@@ -47,10 +47,13 @@ def _neighbour_decorrelation(d: np.ndarray, axis: int) -> np.ndarray:
 
     Pixels that never change on both sides read 0 (no evidence of a boundary).
     """
-    a = d.take(np.arange(d.shape[axis] - 1), axis=axis)
-    b = d.take(np.arange(1, d.shape[axis]), axis=axis)
-    num = (a * b).sum(0)
-    ea, eb = (a * a).sum(0), (b * b).sum(0)
+    # views, not copies, and sums over time without temporaries: this runs per shot on every clip
+    a = d[:, :, :-1] if axis == 2 else d[:, :-1, :]
+    b = d[:, :, 1:] if axis == 2 else d[:, 1:, :]
+    num = np.einsum("tyx,tyx->yx", a, b)
+    square = np.einsum("tyx,tyx->yx", d, d)
+    ea = square[:, :-1] if axis == 2 else square[:-1, :]
+    eb = square[:, 1:] if axis == 2 else square[1:, :]
     energy = np.maximum(ea, eb)
     floor = 1e-3 * float(energy.mean() + 1e-9)
     corr = num / np.sqrt(np.maximum(ea, floor) * np.maximum(eb, floor))
@@ -85,8 +88,8 @@ def detect_regions(frames: np.ndarray, *, max_regions: int = 6, min_side: float 
     d -= d.mean(axis=(1, 2), keepdims=True)  # global flicker/fades say nothing about boundaries
     # A boundary is either a persistent strong edge (a window frame, the edge of a bar) or a line across
     # which changes decorrelate (two independent videos meeting).
-    gx = (np.abs(np.diff(frames, axis=2)) > 10).mean(0) > 0.8
-    gy = (np.abs(np.diff(frames, axis=1)) > 10).mean(0) > 0.8
+    gx = np.count_nonzero(np.abs(np.diff(frames, axis=2)) > 10, axis=0) > 0.8 * n
+    gy = np.count_nonzero(np.abs(np.diff(frames, axis=1)) > 10, axis=0) > 0.8 * n
     bx = gx | (_neighbour_decorrelation(d, axis=2) > 0.6)  # (h, w-1): boundary between x and x+1
     by = gy | (_neighbour_decorrelation(d, axis=1) > 0.6)  # (h-1, w)
     # Cumulative sums give the boundary support of any segment in O(1).

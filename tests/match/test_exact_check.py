@@ -57,11 +57,13 @@ def test_candidates_are_scored_exactly_and_unknown_works_drop_out(approximate, m
     idx = rec.index(signal)
     (wid, fp), *_ = load_fingerprints(approx.db, signal)
     queries = fp.vectors[np.linalg.norm(fp.vectors, axis=1) > 0][:20]
-    sims, keys = idx.search(queries, 8)
+    _, keys = idx.search(queries, 8)
+    # the works the index names, and one it could name that the catalogue does not hold ...
+    named = sorted({int(w) for w in idx.work_ids[keys[keys >= 0]]} | {STRANGER})
     monkeypatch.setattr(service, "EXACT_WORKS", 1)
-    exact, rows = rec._exact_neighbours(signal, queries, sims, keys, idx, -1.0, 8)
+    exact, rows = rec._exact_neighbours(signal, queries, named, 8)
     found = rows != -1
-    assert found.any() and STRANGER not in set(idx.work_ids[rows[found]].tolist())
+    assert found.any() and STRANGER not in set(idx.work_ids[rows[found]].tolist())  # ... the catalogue not
     stored = dict(zip(row_keys(np.full(len(fp), wid), fp.times).tolist(), fp.vectors, strict=True))
     for i, j in zip(*np.nonzero(found), strict=True):  # every similarity is the stored vector's, exactly
         assert exact[i, j] == pytest.approx(float(queries[i] @ stored[int(rows[i, j])]), abs=1e-5)
