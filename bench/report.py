@@ -176,7 +176,10 @@ def scale_section(rows: list[dict]) -> list[str]:
         "vectors; *real kept* of the real footage alone). Index MB count everything searching holds in "
         "memory (codes, ids, centroids, codebooks, the arrays beside the index). *Segments as reference*: "
         "of the segments an exact index of every vector finds at the smallest size, how many this row finds "
-        "(+ segments it finds that the reference does not). Seconds are wall time on a shared machine; CPU "
+        "(+ segments it finds that the reference does not); *uses*: the same, counting only the reference's "
+        "segments that are uses the query really holds (its ground truth), and how many of the row's own "
+        "segments are no use at all. The search here is the index's alone: a recognition compares the works "
+        "it names with their stored vectors exactly (see End to end). Seconds are wall time on a shared machine; CPU "
         "seconds in the JSON. `python -m bench.scale`. Rows marked † were measured before the IVF-PQ index "
         "turned off FAISS's precomputed distance table (a float per list × sub-quantiser × centroid, which "
         "FAISS keeps beside the codes by default and the index MB never counted: at 1,000 h of `video.dct` "
@@ -185,8 +188,8 @@ def scale_section(rows: list[dict]) -> list[str]:
         "the table's help (without it, measured apart on random vectors, one core, 24 lists per query vector: "
         "1,274 query vectors of 70 dimensions 0.12 → 0.41 CPU-s, 586 of 512 dimensions 0.05 → 0.20).",
         "",
-        "| hours of reference | signal | backend | vectors | kept % (real) | index MB per 1,000 h | build s | query vectors | search + align s | segments found | segments as reference | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| hours of reference | signal | backend | vectors | kept % (real) | index MB per 1,000 h | build s | query vectors | search + align s | segments found | segments as reference | uses (no use) | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in (r for r in rows if not r.get("compare")):
         kept = (
@@ -199,12 +202,38 @@ def scale_section(rows: list[dict]) -> list[str]:
             if "kept_ratio" in x
             else ""
         )
+        uses = (
+            f"{x['true_reference_found']}/{x['true_reference_segments']} ({x['false_segments']})"
+            if "true_reference_found" in x
+            else ""
+        )
         dagger = _dagger(x) if x["backend"].startswith("faiss-ivfpq") else ""
         out.append(
             f"| {x['hours']:g} | {x.get('signal', 'video.dct')} | {x['backend']}{dagger} | {x['vectors']:,} | {kept} | {x['index_mb_per_1000h']:.0f} | {x['build_seconds']:.1f} | "
-            f"{x['query_vectors']:,} | {x['latency_seconds']:.2f} | {x['segments_found']} | {same} | {x['rss_mb']:.0f} |"
+            f"{x['query_vectors']:,} | {x['latency_seconds']:.2f} | {x['segments_found']} | {same} | {uses} | {x['rss_mb']:.0f} |"
         )
     return out
+
+
+def _lost(x: dict) -> int:
+    """Segments of real uses the exact reference found and this row did not (all of the reference's
+    segments where the row predates the ground truth)."""
+    if "true_reference_found" in x:
+        return x["true_reference_segments"] - x["true_reference_found"]
+    return x["reference_segments"] - x["reference_found"]
+
+
+def _loss(x: dict) -> str:
+    signal = x.get("signal", "video.dct")
+    same = f"{x['reference_found']}/{x['reference_segments']} of the reference's segments"
+    if "true_reference_found" not in x:
+        return f"{signal} {same}, {x['extra_segments']} more"
+    false_ref = x["reference_segments"] - x["true_reference_segments"]
+    return (
+        f"{signal} {x['true_reference_found']}/{x['true_reference_segments']} uses ({same}"
+        + (f", of which {false_ref} no use" if false_ref else "")
+        + f"; {x['false_segments']} of its own segments no use)"
+    )
 
 
 def backends_section(rows: list[dict]) -> list[str]:
@@ -436,13 +465,10 @@ def targets_section(
             if compared:
                 rows.append(
                     (
-                        "no loss of segments at 1,000 h (vs an exact index of every vector at the smallest size)",
-                        ", ".join(
-                            f"{x.get('signal', 'video.dct')} {x['reference_found']}/{x['reference_segments']} "
-                            f"found, {x['extra_segments']} more"
-                            for x in compared
-                        ),
-                        all(x["reference_found"] == x["reference_segments"] for x in compared),
+                        "no loss of segments at 1,000 h (vs an exact index of every vector at the smallest size; "
+                        "losses counted on the uses the query really holds)",
+                        ", ".join(_loss(x) for x in compared),
+                        all(_lost(x) == 0 for x in compared),
                     )
                 )
         huge = [x for x in big if x["hours"] >= 10000]

@@ -106,5 +106,12 @@ class SignalType(ABC):
         everything at once keep this default."""
         return fp
 
+    def complete(self, fp: Fingerprint) -> Fingerprint:
+        """``fp`` with everything a cascade left pending embedded: every variant at every sample, the most
+        a recognition can search (benchmarks size searches with it)."""
+        while fp.pending is not None:
+            fp = self.refine(fp, {v: fp.times for v in range(len(fp.variants))})
+        return fp
+
     def applies_to(self, info: MediaInfo) -> bool:
         return info.has_video if self.media == "video" else info.has_audio

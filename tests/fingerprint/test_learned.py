@@ -129,3 +129,17 @@ def test_batched_thumbnails_equal_the_per_picture_ones():
     assert batch[1] is None
     for img, th in zip(imgs[[0, 2, 3]], [batch[0], batch[2], batch[3]], strict=True):
         assert np.abs(th.astype(int) - thumbnail(img, box).astype(int)).max() <= 1
+
+
+@needs_sscd
+def test_complete_embeds_every_variant_at_every_sample():
+    rng = np.random.default_rng(5)
+    frames = [(i / 2, (rng.random((72, 128)) * 255).astype(np.uint8)) for i in range(16)]
+    layout = [Shot(a, a + 8, (Region(0, 0, 1, 1), Region(0.5, 0.5, 0.4, 0.4, "window"))) for a in (0, 8)]
+    sig = SSCDSignal()
+    full = sig.complete(sig.query_from_frames(frames, 8.0, layout=layout))
+    assert full.pending is None
+    assert len(full) == 16 * 4  # two regions, both mirror images, every sample
+    uncascaded = sig.query_from_frames(frames, 8.0, layout=layout, cascade=False)
+    order = lambda fp: np.lexsort((fp.times, fp.variant_ids))  # noqa: E731
+    assert np.allclose(full.vectors[order(full)], uncascaded.vectors[order(uncascaded)], atol=1e-5)
