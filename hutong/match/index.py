@@ -428,12 +428,17 @@ def indexed_rows(
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """work id -> (keys, unit vectors at full precision) of the rows an index of ``signal`` holds for it
     (the same near-duplicates dropped): what an approximate index's candidates are checked against."""
-    out = {}
-    for wid, _, fp in load_fingerprint_versions(db, signal, works):
-        wids = np.full(len(fp), wid, np.int64)
-        keep = _distinct(signal.name, fp.vectors, wids, fp.times)
-        out[wid] = (row_keys(wids[keep], fp.times[keep]), np.ascontiguousarray(fp.vectors[keep], np.float32))
-    return out
+    return {
+        wid: held_rows(signal.name, wid, fp) for wid, _, fp in load_fingerprint_versions(db, signal, works)
+    }
+
+
+def held_rows(signal: str, work_id: int, fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, unit vectors at full precision) of the rows an index of ``signal`` holds for one work's
+    stored fingerprint ``fp`` (the same near-duplicates dropped)."""
+    wids = np.full(len(fp), work_id, np.int64)
+    keep = _distinct(signal, fp.vectors, wids, fp.times)
+    return row_keys(wids[keep], fp.times[keep]), np.ascontiguousarray(fp.vectors[keep], np.float32)
 
 
 def read_fingerprints(

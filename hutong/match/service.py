@@ -183,6 +183,29 @@ def _promising(hits: Hits, variants: list[Variant] | None = None) -> dict[int, n
     return {int(v): np.unique(hits.tq[near & (hits.variant == v)]) for v in np.unique(hits.variant[near])}
 
 
+def nearest_rows(
+    vectors: np.ndarray, held: list[tuple[np.ndarray, np.ndarray]], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sims, keys), best first, of the ``k`` nearest of the ``held`` rows ((keys, unit vectors) per work)
+    to each query vector, by exact inner product; -inf and -1 where there are fewer than ``k``."""
+    n = len(vectors)
+    if not held:
+        return np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)
+    keys = np.concatenate([h[0] for h in held])
+    exact = vectors @ np.concatenate([h[1] for h in held]).T
+    if exact.shape[1] > k:
+        top = np.argpartition(-exact, k - 1, axis=1)[:, :k]
+    else:
+        top = np.broadcast_to(np.arange(exact.shape[1]), (n, exact.shape[1]))
+    best = np.take_along_axis(exact, top, axis=1)
+    order = np.argsort(-best, axis=1, kind="stable")
+    top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+    out_s = np.full((n, k), -np.inf, np.float32)
+    out_r = np.full((n, k), -1, np.int64)
+    out_s[:, : best.shape[1]], out_r[:, : best.shape[1]] = best, keys[top]
+    return out_s, out_r
+
+
 def _join(a: Hits, b: Hits) -> Hits:
     return Hits(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Hits.__dataclass_fields__))
 
@@ -422,19 +445,4 @@ class Recognizer:
                 held.append(rows_of)
         while len(self._exact) > EXACT_WORKS:
             self._exact.pop(next(iter(self._exact)))
-        n = len(vectors)
-        if not held:
-            return np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)
-        keys = np.concatenate([h[0] for h in held])
-        exact = vectors @ np.concatenate([h[1] for h in held]).T
-        if exact.shape[1] > k:
-            top = np.argpartition(-exact, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(exact.shape[1]), (n, exact.shape[1]))
-        best = np.take_along_axis(exact, top, axis=1)
-        order = np.argsort(-best, axis=1, kind="stable")
-        top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
-        out_s = np.full((n, k), -np.inf, np.float32)
-        out_r = np.full((n, k), -1, np.int64)
-        out_s[:, : best.shape[1]], out_r[:, : best.shape[1]] = best, keys[top]
-        return out_s, out_r
+        return nearest_rows(vectors, held, k)
