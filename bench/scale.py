@@ -139,7 +139,11 @@ def synthetic(
 
 
 def segments_of(found) -> list[list]:
-    return [[int(a.work_id), round(float(a.query_start), 1), round(float(a.query_end), 1)] for a in found]
+    """[work id, query start, query end] of each alignment; the same work over the same stretch of the
+    query once (a still screencast aligns at several work times: one claim of the clip, as recognition
+    reports it)."""
+    out = [[int(a.work_id), round(float(a.query_start), 1), round(float(a.query_end), 1)] for a in found]
+    return [s for i, s in enumerate(out) if s not in out[:i]]
 
 
 def same_segments(found: list[list], reference: list[list]) -> tuple[int, int]:
@@ -269,7 +273,7 @@ def search_and_align(idx, sig, qt, qv, qdur, stored: dict | None = None) -> dict
         named = {int(w) for w in np.unique(idx.work_ids[rows[found]])}
         sims, rows = nearest_rows(qv, [stored[w] for w in sorted(named) if w in stored], NEIGHBOURS)
         threshold = sig.threshold
-    found = _align(idx, sig, qt, qdur, sims, rows, threshold)
+    found = segments_of(_align(idx, sig, qt, qdur, sims, rows, threshold))
     align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1
     return {
         "query_vectors": int(len(qv)),
@@ -280,7 +284,7 @@ def search_and_align(idx, sig, qt, qv, qdur, stored: dict | None = None) -> dict
         "latency_cpu_seconds": search_cpu + align_cpu,
         "search_threads": 1,
         "segments_found": len(found),
-        "segments": segments_of(found),
+        "segments": found,
         "rss_mb": rss_mb(),
     } | extra
 
