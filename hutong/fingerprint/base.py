@@ -102,8 +102,9 @@ class SignalType(ABC):
         A costly signal may answer :meth:`query` with a coarse fingerprint (``fp.pending`` set): some
         variants sampled sparsely. The recognizer searches it, then calls this with the variants that got
         hits, each with the clip times of its hits (a signal may complete a variant only around them); the
-        result holds ``fp``'s rows first, then the added ones, and ``pending`` None. Signals that extract
-        everything at once keep this default."""
+        result holds ``fp``'s rows first, then the added ones, and ``pending`` None once nothing is left to
+        ask for (set again, the recognizer searches the added rows and asks once more: each round must leave
+        less pending than the last). Signals that extract everything at once keep this default."""
         return fp
 
     def complete(self, fp: Fingerprint) -> Fingerprint:
