@@ -36,6 +36,19 @@ class Variant:
         return out
 
 
+def mirror_twins(variants: list[Variant]) -> np.ndarray:
+    """For each variant, the one that looks at the same region mirrored the other way (-1 where none)."""
+    twin = np.full(len(variants), -1, np.int64)
+    seen: dict[tuple, int] = {}
+    for i, v in enumerate(variants):
+        place = (tuple(sorted((v.region or {}).items())), tuple(sorted((v.crop or {}).items())))
+        j = seen.get((place, not v.mirror))
+        if j is not None:
+            twin[i], twin[j] = j, i
+        seen[(place, v.mirror)] = i
+    return twin
+
+
 @dataclass
 class Fingerprint:
     signal: str

@@ -26,7 +26,7 @@ from functools import cache
 import numpy as np
 
 from hutong.errors import HutongError
-from hutong.fingerprint.base import Fingerprint, SignalType, Variant
+from hutong.fingerprint.base import Fingerprint, SignalType, Variant, mirror_twins
 from hutong.fingerprint.layout import Region, Shot, clip_layout, detect_regions
 from hutong.fingerprint.resample import area_matrix, area_resample
 from hutong.fingerprint.video import FLAT
@@ -97,7 +97,6 @@ class _Left:
 class _Pending:
     frames: list[tuple[float, np.ndarray]]
     left: list[_Left]
-    twin: dict[int, int]  # variant -> the same region mirrored the other way
     starts: np.ndarray  # clip time of each shot's first sample
 
 
@@ -203,9 +202,8 @@ class SSCDSignal(SignalType):
                         left.append(_Left(vid, shot_no, region, mirrored, coarse, rest))
         fp = self._embed_jobs(frames, jobs, variants, duration)
         if left:
-            twin = {vid: index[(*key[:5], not key[5])] for key, vid in index.items()}
             starts = np.array([frames[shot.start][0] for shot in layout], np.float64)
-            fp.pending = _Pending(frames, left, twin, starts)
+            fp.pending = _Pending(frames, left, starts)
         return fp
 
     def refine(self, fp: Fingerprint, wanted: Mapping[int, np.ndarray]) -> Fingerprint:
@@ -220,7 +218,8 @@ class SSCDSignal(SignalType):
         the wanted variants is embedded and ``pending`` is None."""
         if fp.pending is None:
             return fp
-        frames, left, twin, starts = fp.pending.frames, fp.pending.left, fp.pending.twin, fp.pending.starts
+        frames, left, starts = fp.pending.frames, fp.pending.left, fp.pending.starts
+        twin = mirror_twins(fp.variants)
         near: dict[int, set[int]] = {}
         for v, times in wanted.items():
             shots = np.searchsorted(starts, np.asarray(times, np.float64), side="right") - 1
@@ -251,7 +250,7 @@ class SSCDSignal(SignalType):
             variant_ids=np.concatenate([fp.variant_ids, more.variant_ids]),
             variants=fp.variants,
         )
-        out.pending = _Pending(frames, still, twin, starts) if waking and still else None
+        out.pending = _Pending(frames, still, starts) if waking and still else None
         return out
 
     def _embed_jobs(self, frames, jobs, variants: list[Variant], duration: float) -> Fingerprint:

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from hutong.config import Settings
 from hutong.fingerprint import Fingerprint, SignalType, Variant, default_signals, extract
+from hutong.fingerprint.base import mirror_twins
 from hutong.match.align import FAR, SHORT_SAMPLES, Alignment, Hits, align, merge
 from hutong.match.boundaries import refine_ends
 from hutong.match.index import (
@@ -140,19 +141,6 @@ def competing_margin(
 REFINE_MARGIN = 0.1
 
 
-def _mirror_twins(variants: list[Variant]) -> np.ndarray:
-    """For each variant, the one that looks at the same region mirrored the other way (-1 where none)."""
-    twin = np.full(len(variants), -1, np.int64)
-    seen: dict[tuple, int] = {}
-    for i, v in enumerate(variants):
-        place = (tuple(sorted((v.region or {}).items())), tuple(sorted((v.crop or {}).items())))
-        j = seen.get((place, not v.mirror))
-        if j is not None:
-            twin[i], twin[j] = j, i
-        seen[(place, v.mirror)] = i
-    return twin
-
-
 def _promising(hits: Hits, variants: list[Variant] | None = None) -> dict[int, np.ndarray]:
     """The variants worth completing, each with the clip times where it earned it: it matched a work there
     about as well as any variant, and at least as well as its own mirror image. SSCD scores a picture and
@@ -167,7 +155,7 @@ def _promising(hits: Hits, variants: list[Variant] | None = None) -> dict[int, n
     best = np.full(group.max() + 1, -np.inf)
     np.maximum.at(best, group, hits.sim)
     near = hits.sim >= best[group] - REFINE_MARGIN
-    twin = _mirror_twins(variants or [])
+    twin = mirror_twins(variants or [])
     if len(twin):
         # each variant's best at each (work, instant), and there its twin's
         n = len(twin)

@@ -11,9 +11,10 @@ from hutong.app import Hutong
 from hutong.config import get_settings
 from hutong.errors import HutongError
 from hutong.fingerprint import Fingerprint, Variant, learned
+from hutong.fingerprint.base import mirror_twins
 from hutong.match import Recognizer
 from hutong.match.align import Alignment, Hits
-from hutong.match.service import FROZEN, _is_still, _mirror_twins, _promising
+from hutong.match.service import FROZEN, _is_still, _promising
 from hutong.media import probe
 from hutong.media.synth import FONT, Piece, run_ffmpeg
 from tests.conftest import CHAPLIN, SINTEL
@@ -69,8 +70,8 @@ def _hits(rows: list[tuple[int, float, float, int]]) -> Hits:
 
 
 def test_mirror_twins_pair_the_same_region_mirrored():
-    assert _mirror_twins(VARIANTS).tolist() == [1, 0, 3, 2, -1]
-    assert _mirror_twins([]).tolist() == []
+    assert mirror_twins(VARIANTS).tolist() == [1, 0, 3, 2, -1]
+    assert mirror_twins([]).tolist() == []
 
 
 def test_a_variant_is_completed_only_where_it_beats_its_own_mirror_image():
