@@ -27,7 +27,13 @@ from hutong.fingerprint import SIGNAL_TYPES, VideoDCTSignal, learned
 from hutong.index import backend
 from hutong.match.align import Hits, align
 from hutong.match.index import held_rows, load_fingerprints
-from hutong.match.service import NEIGHBOURS, alignment_options, competing_margin, nearest_rows
+from hutong.match.service import (
+    NEIGHBOURS,
+    alignment_options,
+    candidate_works,
+    competing_margin,
+    nearest_rows,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PER_HOUR = 3600 * 2
@@ -268,9 +274,8 @@ def search_and_align(idx, sig, qt, qv, qdur, stored: dict | None = None) -> dict
     threshold = sig.threshold - idx.backend.similarity_slack
     estimates = sims, rows, threshold
     if stored is not None and idx.backend.similarity_slack > 0:
-        hit = (sims >= threshold) & (rows >= 0)
-        named = {int(w) for w in np.unique(idx.work_ids[rows[hit]])}
-        sims, rows = nearest_rows(qv, [stored[w] for w in sorted(named) if w in stored], NEIGHBOURS)
+        named = candidate_works(sims, rows, idx.work_ids, threshold)
+        sims, rows = nearest_rows(qv, [stored[w] for w in named if w in stored], NEIGHBOURS)
         threshold = sig.threshold
     found = segments_of(_align(idx, sig, qt, qdur, sims, rows, threshold))
     align_s, align_cpu = time.perf_counter() - t1, time.process_time() - c1

@@ -171,6 +171,13 @@ def _promising(hits: Hits, variants: list[Variant] | None = None) -> dict[int, n
     return {int(v): np.unique(hits.tq[near & (hits.variant == v)]) for v in np.unique(hits.variant[near])}
 
 
+def candidate_works(sims: np.ndarray, rows: np.ndarray, work_ids, threshold: float) -> list[int]:
+    """The works an approximate index's answers ``(sims, rows)`` name at or above ``threshold``, ascending
+    (``work_ids``: the index's row -> work lookup)."""
+    found = (sims >= threshold) & (rows >= 0)
+    return sorted({int(w) for w in np.unique(work_ids[rows[found]])})
+
+
 def nearest_rows(
     vectors: np.ndarray, held: list[tuple[np.ndarray, np.ndarray]], k: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -394,8 +401,7 @@ class Recognizer:
         if idx.backend.similarity_slack > 0:
             if named is None:
                 sims, rows = idx.search(fp.vectors[:: signal.candidate_stride], k)
-                found = (sims >= threshold) & (rows >= 0)
-                named = sorted({int(w) for w in np.unique(idx.work_ids[rows[found]])})
+                named = candidate_works(sims, rows, idx.work_ids, threshold)
             sims, rows = self._exact_neighbours(signal, fp.vectors, named, k)
             threshold = signal.threshold
         else:
